@@ -49,9 +49,12 @@ def exits_on_input_error(main):
 
 
 def setup_logging(is_main_process=True):
-    # Only the main process talks; the others stay quiet except for errors.
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, force=True,
-                        level=logging.INFO if is_main_process else logging.ERROR)
+    """Plain messages on stderr from the "kd" logger; only the main process talks, the others only on errors."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if is_main_process else logging.ERROR)
 
 
 def set_seed(seed):

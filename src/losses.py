@@ -1,0 +1,68 @@
+"""Distillation losses as pure functions, named after the papers. Suffix _S: student, _T: teacher.
+
+Shapes: B batch, C classes, L sequence length, d hidden width, H attention heads.
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def logits_mse(logits_S, logits_T):
+    """Tang et al. (2019), eq. 2: L_distill = ||z_T - z_S||_2^2, the squared L2 distance between logits.
+
+    Summed over the C classes and averaged over the batch (so it is C times F.mse_loss).
+    logits_S, logits_T: (B, C). Returns a scalar.
+    """
+    return (logits_S - logits_T).pow(2).sum(-1).mean()
+
+
+def soft_cross_entropy(logits_S, logits_T, temperature=1.0):
+    """TinyBERT (Jiao et al. 2020), eq. 10: L_pred = -sum_c softmax(z_T / t)_c * log_softmax(z_S / t)_c.
+
+    Averaged over the batch; no t^2 factor, as in TinyBERT's code. With a one-hot teacher
+    distribution and t = 1 it equals the ordinary cross-entropy.
+    logits_S, logits_T: (B, C). Returns a scalar.
+    """
+    p_T = F.softmax(logits_T / temperature, dim=-1)
+    return -(p_T * F.log_softmax(logits_S / temperature, dim=-1)).sum(-1).mean()
+
+
+def hidden_mse(hidden_S, hidden_T, mask):
+    """TinyBERT eqs. 8-9: L_hidn = MSE(H_S W_h, H_T) and L_embd = MSE(E_S W_e, E_T), over real tokens only.
+
+    hidden_S: (B, L, d) student states already projected to the teacher's width; hidden_T: (B, L, d);
+    mask: (B, L), 1 for real tokens and 0 for padding. The mean runs over the unpadded positions and the
+    d features, so padding changes nothing. Returns a scalar.
+    """
+    mask = mask.to(hidden_S.dtype).unsqueeze(-1)  # (B, L, 1)
+    sq_err = (hidden_S - hidden_T).pow(2) * mask
+    return sq_err.sum() / (mask.sum() * hidden_S.size(-1)).clamp(min=1)
+
+
+def attention_mse(attention_S, attention_T, mask):
+    """TinyBERT eq. 7: L_attn = (1/H) sum_h MSE(A_S^h, A_T^h), over pairs of real tokens only.
+
+    Compared as attention *probabilities*, the softmax output that transformers returns with
+    `output_attentions=True` (TinyBERT's code compared pre-softmax scores); each head is compared with
+    the teacher's head of the same index, so both models need the same number of heads.
+    attention_S, attention_T: (B, H, L, L); mask: (B, L). Entries whose query or key is padding are left
+    out of the mean. Returns a scalar.
+    """
+    mask = mask.to(attention_S.dtype)
+    pair = (mask[:, None, :, None] * mask[:, None, None, :]).expand_as(attention_S)  # (B, H, L, L)
+    sq_err = (attention_S - attention_T).pow(2) * pair
+    return sq_err.sum() / pair.sum().clamp(min=1)
+
+
+def uniform_layer_map(num_layers_S, num_layers_T):
+    """TinyBERT's uniform mapping n = g(m) = m * L_T / L_S: student layer m learns from teacher layer g(m).
+
+    Layers are numbered from 1 (0 is the embedding output, always mapped to 0). Returns a list of
+    (student_layer, teacher_layer) pairs; 6 -> 3 gives [(1, 2), (2, 4), (3, 6)].
+    Raises ValueError when L_T is not a multiple of L_S.
+    """
+    if num_layers_S < 1 or num_layers_T % num_layers_S:
+        raise ValueError(f"cannot map {num_layers_S} student layers uniformly onto {num_layers_T} teacher layers "
+                         f"(not a divisor); give the pairs with --layer_map")
+    k = num_layers_T // num_layers_S
+    return [(m, m * k) for m in range(1, num_layers_S + 1)]

@@ -1,0 +1,123 @@
+import json
+import os
+import re
+
+import pytest
+import torch
+
+from src.distill_task_specific_bert.bert_classification import main
+from src.utils import (InputError, check_model_source, encode_texts, load_classifier, load_tokenizer,
+                       model_label_list, predict_logits)
+from tests.tiny import write_toy_data
+
+FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
+        "--warmup_proportion", "0", "--no_cuda"]
+
+
+def run(data_dir, bert, out, *extra):
+    main(["--data_dir", str(data_dir), "--bert_model", str(bert), "--output_dir", str(out), *FAST, *extra])
+    with open(os.path.join(out, "metrics.json")) as f:
+        return json.load(f)
+
+
+def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path):
+    out = tmp_path / "teacher"
+    metrics = run(toy_data, tiny_bert, out, "--eval_step", "10")
+    assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json"} <= set(os.listdir(out))
+    assert metrics["test"]["accuracy"] >= 0.8  # chance is 0.5; the label is one token
+    assert metrics["dev"]["accuracy"] == max(h["dev_accuracy"] for h in metrics["history"])
+    assert len(metrics["history"]) > 6  # per epoch plus every 10 steps
+    assert metrics["train_examples_per_s"] > 0 and metrics["num_params"] > 0
+    assert not os.path.exists(tmp_path / ".teacher.tmp")  # staging dir moved into place
+
+
+def test_string_labels_round_trip_through_the_saved_model(tiny_bert, tmp_path):
+    data = tmp_path / "data"
+    write_toy_data(data, header=False)
+    for split in ("train", "dev", "test"):  # headerless layout with string labels
+        path = data / f"{split}.tsv"
+        path.write_text(path.read_text().replace("1\t", "pos\t").replace("0\t", "neg\t"))
+    run(data, tiny_bert, tmp_path / "t", "--num_train_epochs", "1")
+    model = load_classifier(str(tmp_path / "t"))
+    assert model_label_list(model) == ["neg", "pos"]
+
+
+def test_unknown_token_warning_and_extend_vocab(tiny_bert, tmp_path, caplog):
+    data = tmp_path / "zh"
+    write_toy_data(data, lang="zh")
+    for split in ("train", "dev", "test"):  # characters the tiny vocab lacks
+        path = data / f"{split}.tsv"
+        path.write_text(path.read_text().translate(str.maketrans("演员故事", "猫狗鱼鸟")))
+    run(data, tiny_bert, tmp_path / "plain", "--num_train_epochs", "1")
+    assert "[UNK] for" in caplog.text and "--extend_vocab" in caplog.text
+
+    caplog.clear()
+    metrics = run(data, tiny_bert, tmp_path / "ext", "--num_train_epochs", "1", "--extend_vocab")
+    assert metrics["added_tokens"] == 4 and "[UNK] for" not in caplog.text
+    tokenizer = load_tokenizer(str(tmp_path / "ext"))
+    assert tokenizer.tokenize("猫狗好") == ["猫", "狗", "好"]
+    model = load_classifier(str(tmp_path / "ext"))
+    assert model.get_input_embeddings().num_embeddings == len(tokenizer)
+
+
+def test_encode_texts_truncates_keeping_sep_and_counts(tiny_bert):
+    tokenizer = load_tokenizer(tiny_bert)
+    features, n_truncated = encode_texts(tokenizer, ["good movie", "the movie was very very good"], 5, [1, 0])
+    assert n_truncated == 1
+    assert features[1]["input_ids"][-1] == tokenizer.sep_token_id and len(features[1]["input_ids"]) == 5
+    assert features[0]["labels"] == 1 and len(features[0]["input_ids"]) == 4
+
+
+def test_predict_logits_batched_equals_one_at_a_time(tiny_bert):
+    model, tokenizer = load_classifier(tiny_bert), load_tokenizer(tiny_bert)
+    texts = ["good", "the movie was very bad .", "a film", "plot and music and actor is good"]
+    batched = predict_logits(model, tokenizer, texts, batch_size=3, show_progress=False)
+    single = torch.cat([predict_logits(model, tokenizer, [t], show_progress=False) for t in texts])
+    assert torch.allclose(batched, single, atol=1e-5)
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing_data", "data directory .* does not exist"),
+    ("empty_train", "train.tsv is empty"),
+    ("unknown_dev_label", r"dev.tsv: label\(s\) \['7'\] not in the training label set"),
+    ("missing_model", "model directory .* does not exist"),
+    ("not_a_model", "is not a model directory"),
+    ("existing_output", "exists and is not empty"),
+])
+def test_bad_input_gives_one_line_error(problem, message, tiny_bert, toy_data, tmp_path):
+    data, bert, out = toy_data, tiny_bert, tmp_path / "out"
+    if problem == "missing_data":
+        data = tmp_path / "nothing"
+    elif problem == "empty_train":
+        open(os.path.join(data, "train.tsv"), "w").close()
+    elif problem == "unknown_dev_label":
+        with open(os.path.join(data, "dev.tsv"), "a") as f:
+            f.write("7\tgood movie\n")
+    elif problem == "missing_model":
+        bert = tmp_path / "no_such_model"
+    elif problem == "not_a_model":
+        bert = tmp_path
+    elif problem == "existing_output":
+        out.mkdir()
+        (out / "metrics.json").write_text("{}")
+    with pytest.raises(SystemExit) as e:
+        run(data, bert, out)
+    assert str(e.value.code).startswith("error: ") and "\n" not in str(e.value.code)
+    assert re.search(message, str(e.value.code))
+    if problem == "existing_output":
+        assert (out / "metrics.json").read_text() == "{}"  # the earlier result is untouched
+
+
+def test_overwrite_output_dir_replaces_the_old_result(tiny_bert, toy_data, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    run(toy_data, tiny_bert, out, "--num_train_epochs", "1", "--overwrite_output_dir")
+    assert not (out / "old.txt").exists() and (out / "metrics.json").exists()
+
+
+def test_hub_ids_pass_the_local_check(tmp_path):
+    assert check_model_source("bert-base-chinese") == "bert-base-chinese"
+    assert check_model_source("huawei-noah/TinyBERT_General_4L_312D") == "huawei-noah/TinyBERT_General_4L_312D"
+    with pytest.raises(InputError):
+        check_model_source(str(tmp_path / "models" / "teacher"))
