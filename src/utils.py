@@ -322,8 +322,9 @@ def make_loader(tokenizer, features, batch_size, shuffle=False, seed=0):
 
 
 def classification_metrics(y_true, y_pred):
+    """Accuracy and macro-F1, with the number of examples scored (a check that no rank dropped or repeated any)."""
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro"))}
+            "macro_f1": float(f1_score(y_true, y_pred, average="macro")), "examples": len(y_true)}
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path):
     metrics = run(toy_data, tiny_bert, out, "--eval_step", "10")
     assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json"} <= set(os.listdir(out))
     assert metrics["test"]["accuracy"] >= 0.8  # chance is 0.5; the label is one token
+    assert metrics["test"]["examples"] == 32
     assert metrics["dev"]["accuracy"] == max(h["dev_accuracy"] for h in metrics["history"])
     assert len(metrics["history"]) > 6  # per epoch plus every 10 steps
     assert metrics["train_examples_per_s"] > 0 and metrics["num_params"] > 0

@@ -27,7 +27,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from src.utils import (count_parameters, default_bert_model, encode_texts, evaluate, exits_on_input_error,
                        extend_vocab, load_classifier, load_split, load_tokenizer, logger, make_loader,
-                       model_label_list, publish_dir, save_json, set_seed, setup_logging, staging_dir,
+                       publish_dir, save_json, set_seed, setup_logging, staging_dir,
                        unk_rate, check_output_dir, InputError)
 
 UNK_WARN_RATE = 0.05
@@ -158,13 +158,13 @@ def main(argv=None):
 
     # --- test the best checkpoint, then move the finished directory into place
     accelerator.wait_for_everyone()
-    best_model = accelerator.prepare(load_classifier(tmp_dir))
+    best_model = load_classifier(tmp_dir).to(accelerator.device)  # evaluation only: no DDP wrapper needed
     test = evaluate(best_model, test_loader, accelerator, desc="test")
     logger.info(f"best dev accuracy {best['accuracy']:.4f} (step {best['step']}); test accuracy "
                 f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
     if accelerator.is_main_process:
         metrics = {
-            "model": args.bert_model, "data_dir": args.data_dir, "labels": model_label_list(best_model),
+            "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list,
             "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
             "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
             "dev": best, "test": test, "history": history,
