@@ -314,10 +314,13 @@ def encode_texts(tokenizer, texts, max_seq_length, labels=None):
 
 
 def make_loader(tokenizer, features, batch_size, shuffle=False, seed=0):
+    """Batches padded to their longest row. The loader has its own random generator (`loader.generator`,
+    re-seed it per epoch), so iterating never draws from the global RNG that dropout uses: a resumed run
+    then reproduces an uninterrupted one."""
     from transformers import DataCollatorWithPadding
 
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return torch.utils.data.DataLoader(features, batch_size=batch_size, shuffle=shuffle, generator=generator,
+    return torch.utils.data.DataLoader(features, batch_size=batch_size, shuffle=shuffle,
+                                       generator=torch.Generator().manual_seed(seed),
                                        collate_fn=DataCollatorWithPadding(tokenizer))
 
 

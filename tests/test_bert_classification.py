@@ -122,3 +122,40 @@ def test_hub_ids_pass_the_local_check(tmp_path):
     assert check_model_source("huawei-noah/TinyBERT_General_4L_312D") == "huawei-noah/TinyBERT_General_4L_312D"
     with pytest.raises(InputError):
         check_model_source(str(tmp_path / "models" / "teacher"))
+
+
+def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, monkeypatch):
+    args = ["--num_train_epochs", "2", "--save_steps", "3", "--eval_step", "4"]
+    straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
+
+    calls = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def step_then_die(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 11:  # mid-epoch 2, after the checkpoint of step 9
+            raise KeyboardInterrupt
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(toy_data, tiny_bert, tmp_path / "killed", *args)
+    assert not (tmp_path / "killed").exists()  # nothing half-written where the result goes
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    resumed = run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")
+
+    assert resumed["history"] == straight["history"]
+    assert resumed["test"] == straight["test"]
+    assert not (tmp_path / "killed" / "resume").exists()
+    run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")  # finished: a no-op, not an error
+
+
+def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):
+    a = run(toy_data, tiny_bert, tmp_path / "a", "--num_train_epochs", "2")
+    b = run(toy_data, tiny_bert, tmp_path / "b", "--num_train_epochs", "2")
+    assert a["history"] == b["history"] and a["test"] == b["test"]
+
+
+def test_resume_without_checkpoint_is_an_error(tiny_bert, toy_data, tmp_path):
+    with pytest.raises(SystemExit, match="nothing to resume"):
+        run(toy_data, tiny_bert, tmp_path / "never", "--resume")

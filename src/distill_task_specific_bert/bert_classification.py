@@ -18,6 +18,7 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 import argparse
 import math
 import os
+import shutil
 import time
 
 import torch
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from src.utils import (count_parameters, default_bert_model, encode_texts, evaluate, exits_on_input_error,
-                       extend_vocab, load_classifier, load_split, load_tokenizer, logger, make_loader,
+                       extend_vocab, load_classifier, load_json, load_split, load_tokenizer, logger, make_loader,
                        publish_dir, save_json, set_seed, setup_logging, staging_dir,
                        unk_rate, check_output_dir, InputError)
 
@@ -54,6 +55,10 @@ def parse_args(argv=None):
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
     p.add_argument("--extend_vocab", action="store_true",
                    help="add the training texts' unknown characters/words to the tokenizer and resize embeddings")
+    p.add_argument("--save_steps", type=int, default=500,
+                   help="also write a resume checkpoint every N steps (always at each epoch end; 0: epoch ends only)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last checkpoint; a finished run is left as it is")
     p.add_argument("--seed", type=int, default=42, help="random seed")
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
@@ -72,6 +77,9 @@ def main(argv=None):
     accelerator = Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
                               gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
     setup_logging(accelerator.is_main_process)
+    if args.resume and os.path.isfile(os.path.join(args.output_dir, "metrics.json")):
+        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+        return
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     set_seed(args.seed)
 
@@ -95,7 +103,8 @@ def main(argv=None):
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length, train_labels)
     dev_features, _ = encode_texts(tokenizer, dev_texts, args.max_seq_length, dev_labels)
     test_features, _ = encode_texts(tokenizer, test_texts, args.max_seq_length, test_labels)
-    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True, seed=args.seed)
+    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True)
+    train_generator = train_loader.generator
     dev_loader = make_loader(tokenizer, dev_features, args.eval_batch_size)
     test_loader = make_loader(tokenizer, test_features, args.eval_batch_size)
 
@@ -119,25 +128,46 @@ def main(argv=None):
                 f"test {len(test_texts)}; {total_steps} steps on {accelerator.num_processes} x {accelerator.device}")
 
     # --- train, keeping the best dev checkpoint in a staging directory
-    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process)
-    best, history, step, train_time, seen = None, [], 0, 0.0, 0
+    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
+    resume_dir = os.path.join(tmp_dir, "resume")
+    accelerator.register_for_checkpointing(scheduler)
+    state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "seen": 0}
+    if args.resume:
+        if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
+            raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
+        accelerator.load_state(resume_dir)  # model, optimizer, scheduler and RNG states
+        state = load_json(os.path.join(resume_dir, "trainer_state.json"))
+        logger.info(f"resuming at epoch {state['epoch']}, step {state['step']}")
 
-    def dev_check(epoch):
-        nonlocal best
+    def save_checkpoint():
+        # Written beside the old one and swapped in, so a kill while saving keeps the previous checkpoint.
+        accelerator.save_state(resume_dir + ".new")
+        if accelerator.is_main_process:
+            save_json(state, os.path.join(resume_dir + ".new", "trainer_state.json"))
+            publish_dir(resume_dir + ".new", resume_dir)
+        accelerator.wait_for_everyone()
+
+    def dev_check():
         scores = evaluate(model, dev_loader, accelerator, desc="dev")
-        history.append({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in scores.items()}})
-        logger.info(f"epoch {epoch} step {step}: dev accuracy {scores['accuracy']:.4f} macro-F1 {scores['macro_f1']:.4f}")
-        if best is None or scores["accuracy"] > best["accuracy"]:
-            best = {**scores, "step": step, "epoch": epoch}
+        state["history"].append({"epoch": state["epoch"], "step": state["step"],
+                                 **{f"dev_{k}": v for k, v in scores.items()}})
+        logger.info(f"epoch {state['epoch']} step {state['step']}: dev accuracy {scores['accuracy']:.4f} "
+                    f"macro-F1 {scores['macro_f1']:.4f}")
+        if state["best"] is None or scores["accuracy"] > state["best"]["accuracy"]:
+            state["best"] = {**scores, "step": state["step"], "epoch": state["epoch"]}
             if accelerator.is_main_process:
                 accelerator.unwrap_model(model).save_pretrained(tmp_dir)
                 tokenizer.save_pretrained(tmp_dir)
         model.train()
 
-    for epoch in range(1, args.num_train_epochs + 1):
+    while state["epoch"] <= args.num_train_epochs:
         model.train()
+        # The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
+        train_generator.manual_seed(args.seed + state["epoch"])
+        loader = accelerator.skip_first_batches(train_loader, state["batch"])
         start = time.perf_counter()
-        for batch in tqdm(train_loader, desc=f"epoch {epoch}", disable=not accelerator.is_main_process):
+        for batch in tqdm(loader, desc=f"epoch {state['epoch']}", initial=state["batch"], total=len(train_loader),
+                          disable=not accelerator.is_main_process):
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 accelerator.backward(loss)
@@ -145,21 +175,30 @@ def main(argv=None):
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 optimizer.step()
                 optimizer.zero_grad()
-            seen += len(batch["labels"]) * accelerator.num_processes
-            if accelerator.sync_gradients:
-                scheduler.step()
-                step += 1
-                if args.eval_step and step % args.eval_step == 0:
-                    train_time += time.perf_counter() - start
-                    dev_check(epoch)
-                    start = time.perf_counter()
-        train_time += time.perf_counter() - start
-        dev_check(epoch)
+            state["batch"] += 1
+            state["seen"] += len(batch["labels"]) * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            state["step"] += 1
+            at_eval = args.eval_step and state["step"] % args.eval_step == 0
+            at_save = args.save_steps and state["step"] % args.save_steps == 0
+            if (at_eval or at_save) and state["batch"] < len(train_loader):
+                state["train_time"] += time.perf_counter() - start
+                if at_eval:
+                    dev_check()
+                save_checkpoint()
+                start = time.perf_counter()
+        state["train_time"] += time.perf_counter() - start
+        dev_check()
+        state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        save_checkpoint()
 
     # --- test the best checkpoint, then move the finished directory into place
     accelerator.wait_for_everyone()
     best_model = load_classifier(tmp_dir).to(accelerator.device)  # evaluation only: no DDP wrapper needed
     test = evaluate(best_model, test_loader, accelerator, desc="test")
+    best = state["best"]
     logger.info(f"best dev accuracy {best['accuracy']:.4f} (step {best['step']}); test accuracy "
                 f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
     if accelerator.is_main_process:
@@ -167,12 +206,14 @@ def main(argv=None):
             "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list,
             "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
             "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
-            "dev": best, "test": test, "history": history,
-            "train_time_s": train_time, "train_examples_per_s": seen / max(train_time, 1e-9),
+            "dev": best, "test": test, "history": state["history"],
+            "train_time_s": state["train_time"],
+            "train_examples_per_s": state["seen"] / max(state["train_time"], 1e-9),
             "device": str(accelerator.device), "num_processes": accelerator.num_processes,
         }
         save_json(vars(args), os.path.join(tmp_dir, "args.json"))
         save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+        shutil.rmtree(resume_dir)  # the finished model needs no optimizer state
         publish_dir(tmp_dir, args.output_dir)
         logger.info(f"wrote {args.output_dir}")
     accelerator.wait_for_everyone()
