@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
 
@@ -332,21 +333,22 @@ def classification_metrics(y_true, y_pred):
 
 @torch.no_grad()
 def evaluate(model, loader, accelerator=None, desc="eval"):
-    """Accuracy and macro-F1 of a sequence classifier over a loader of batches with `labels`.
+    """Accuracy, macro-F1 and mean cross-entropy of a sequence classifier over batches with `labels`.
 
     Under several processes, predictions are gathered with `gather_for_metrics`, which drops the samples
     the distributed sampler repeated to even out the last batch.
     """
     model.eval()
-    preds, golds = [], []
+    preds, golds, losses = [], [], []
     for batch in tqdm(loader, desc=desc, leave=False, disable=not _is_main(accelerator)):
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        pred, gold = logits.argmax(-1), batch["labels"]
+        out = (logits.argmax(-1), batch["labels"], F.cross_entropy(logits.float(), batch["labels"], reduction="none"))
         if accelerator is not None:
-            pred, gold = accelerator.gather_for_metrics((pred, gold))
-        preds.append(pred.cpu())
-        golds.append(gold.cpu())
-    return classification_metrics(torch.cat(golds).numpy(), torch.cat(preds).numpy())
+            out = accelerator.gather_for_metrics(out)
+        for store, tensor in zip((preds, golds, losses), out):
+            store.append(tensor.cpu())
+    return {**classification_metrics(torch.cat(golds).numpy(), torch.cat(preds).numpy()),
+            "loss": float(torch.cat(losses).mean())}
 
 
 def _is_main(accelerator):

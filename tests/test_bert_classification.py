@@ -146,6 +146,9 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, m
 
     assert resumed["history"] == straight["history"]
     assert resumed["test"] == straight["test"]
+    weights_a = load_classifier(str(tmp_path / "straight")).state_dict()
+    weights_b = load_classifier(str(tmp_path / "killed")).state_dict()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     assert not (tmp_path / "killed" / "resume").exists()
     run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")  # finished: a no-op, not an error
 
@@ -154,6 +157,8 @@ def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):
     a = run(toy_data, tiny_bert, tmp_path / "a", "--num_train_epochs", "2")
     b = run(toy_data, tiny_bert, tmp_path / "b", "--num_train_epochs", "2")
     assert a["history"] == b["history"] and a["test"] == b["test"]
+    weights_a, weights_b = load_classifier(str(tmp_path / "a")).state_dict(), load_classifier(str(tmp_path / "b")).state_dict()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 
 def test_resume_without_checkpoint_is_an_error(tiny_bert, toy_data, tmp_path):
