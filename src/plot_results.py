@@ -1,0 +1,117 @@
+"""Results of one run directory: a Markdown table, its JSON, and a figure of accuracy against CPU speed-up.
+
+    python src/plot_results.py --run_dir models/sst2 --output img.png --results_dir results/sst2
+
+Reads `<run_dir>/*/metrics.json` as the stage scripts wrote them: the teacher (`--teacher_name`) and every
+student. A student's speed-up is the one it measured against the teacher in its own run (same process,
+same inputs, same threads); the teacher sits at 1x. Nothing is typed in: every number comes from a file.
+"""
+
+import argparse
+import glob
+import os
+
+from src.utils import InputError, exits_on_input_error, load_json, logger, save_json, setup_logging
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run_dir", required=True, help="directory whose sub-directories hold metrics.json files")
+    p.add_argument("--teacher_name", default="teacher", help="sub-directory of the teacher")
+    p.add_argument("--output", default=None, help="PNG to write (default: <run_dir>/results.png)")
+    p.add_argument("--results_dir", default=None, help="also write results.md and results.json here")
+    p.add_argument("--title", default=None, help="figure title (default: the data set and the teacher)")
+    return p.parse_args(argv)
+
+
+def collect_rows(run_dir, teacher_name="teacher"):
+    """One row per model with metrics.json: name, params, dev/test accuracy, % of teacher, speed-ups."""
+    teacher_path = os.path.join(run_dir, teacher_name, "metrics.json")
+    if not os.path.isfile(teacher_path):
+        raise InputError(f"no teacher metrics at {teacher_path}")
+    teacher = load_json(teacher_path)
+    rows = []
+    for path in sorted(glob.glob(os.path.join(run_dir, "*", "metrics.json"))):
+        name = os.path.basename(os.path.dirname(path))
+        m = load_json(path)
+        if "test" not in m:  # an intermediate stage (TinyBERT stage 1) has no test score
+            continue
+        speed = m.get("speed") or {}
+        is_teacher = name == teacher_name
+        rows.append({
+            "model": name,
+            "params": m.get("num_params", m.get("student_params")),
+            "dev_accuracy": m["dev"]["accuracy"],
+            "test_accuracy": m["test"]["accuracy"],
+            "test_macro_f1": m["test"]["macro_f1"],
+            "pct_of_teacher": 100 * m["test"]["accuracy"] / teacher["test"]["accuracy"],
+            "speedup_batch_64": 1.0 if is_teacher else speed.get("speedup_batch_64"),
+            "speedup_batch_1": 1.0 if is_teacher else speed.get("speedup_batch_1"),
+            "examples_per_s_batch_64": speed.get("student", {}).get("batch_64", {}).get("examples_per_s"),
+            "threads": m.get("threads"),
+        })
+    rows.sort(key=lambda r: (r["model"] != teacher_name, r["model"]))
+    return rows, teacher
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def markdown_table(rows):
+    lines = ["| model | params | dev acc | test acc | test macro-F1 | % of teacher | CPU speed-up b64 | b1 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {_fmt(r['params'] and r['params'] / 1e6, '.2f')}M | "
+                     f"{100 * r['dev_accuracy']:.1f} | {100 * r['test_accuracy']:.1f} | {100 * r['test_macro_f1']:.1f} | "
+                     f"{r['pct_of_teacher']:.1f} | {_fmt(r['speedup_batch_64'], '.1f')}x | "
+                     f"{_fmt(r['speedup_batch_1'], '.1f')}x |")
+    return "\n".join(lines)
+
+
+def plot(rows, path, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for r in rows:
+        if r["speedup_batch_64"] is None:
+            continue
+        x, y = r["speedup_batch_64"], 100 * r["test_accuracy"]
+        ax.scatter(x, y, s=40 + 12 * (r["params"] or 0) ** 0.5 / 100, alpha=0.8)
+        ax.annotate(f"{r['model']}\n{_fmt(r['params'] and r['params'] / 1e6, '.1f')}M params",
+                    (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU inference speed-up over the teacher (batch 64, log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    rows, teacher = collect_rows(args.run_dir, args.teacher_name)
+    table = markdown_table(rows)
+    print(table)
+    data = os.path.basename(os.path.normpath(teacher.get("data_dir", args.run_dir)))
+    title = args.title or (f"{data}: students distilled from {os.path.basename(os.path.normpath(teacher['model']))} "
+                           f"(test acc. {100 * teacher['test']['accuracy']:.1f})")
+    output = args.output or os.path.join(args.run_dir, "results.png")
+    plot(rows, output, title)
+    logger.info(f"wrote {output}")
+    if args.results_dir:
+        os.makedirs(args.results_dir, exist_ok=True)
+        with open(os.path.join(args.results_dir, "results.md"), "w", encoding="utf-8") as f:
+            f.write(f"# {title}\n\n{table}\n")
+        save_json(rows, os.path.join(args.results_dir, "results.json"))
+
+
+if __name__ == "__main__":
+    main()
