@@ -1,6 +1,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -164,3 +166,17 @@ def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):
 def test_resume_without_checkpoint_is_an_error(tiny_bert, toy_data, tmp_path):
     with pytest.raises(SystemExit, match="nothing to resume"):
         run(toy_data, tiny_bert, tmp_path / "never", "--resume")
+
+
+def test_torchrun_two_cpu_processes_score_every_test_example_once(tiny_bert, tmp_path):
+    data = write_toy_data(tmp_path / "odd", n_train=64, n_dev=30, n_test=31)  # 31: uneven across 2 ranks
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "src/distill_task_specific_bert/bert_classification.py", "--data_dir", data, "--bert_model", tiny_bert,
+           "--output_dir", str(out), *FAST, "--num_train_epochs", "1"]
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_processes"] == 2
+    assert metrics["test"]["examples"] == 31 and metrics["dev"]["examples"] == 30
