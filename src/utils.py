@@ -392,6 +392,22 @@ def inference_speed(predict_fn, texts, batch_size, repeats=5, warmup=1):
             "ms_per_batch": 1000 * seconds / len(batches), "threads": torch.get_num_threads()}
 
 
+def compare_speed(predict_S, predict_T, texts, repeats=3):
+    """Student and teacher inference speed on the same texts in one process (same threads, same inputs).
+
+    `predict_*` map a list of texts to logits. Batch 64 runs over all `texts`, batch 1 over a quarter of
+    them. Returns {"student": {"batch_64": ..., "batch_1": ...}, "teacher": {...}, "speedup_batch_64",
+    "speedup_batch_1", "num_texts", "threads"}; a speed-up is student examples/s over teacher examples/s.
+    """
+    result = {"num_texts": len(texts), "threads": torch.get_num_threads()}
+    for name, predict in (("student", predict_S), ("teacher", predict_T)):
+        result[name] = {"batch_64": inference_speed(predict, texts, 64, repeats=repeats),
+                        "batch_1": inference_speed(predict, texts[:max(len(texts) // 4, 1)], 1, repeats=repeats)}
+    for b in ("batch_64", "batch_1"):
+        result[f"speedup_{b}"] = result["student"][b]["examples_per_s"] / result["teacher"][b]["examples_per_s"]
+    return result
+
+
 # ----------------------------------------------------------------------------
 # Output directories and run records
 

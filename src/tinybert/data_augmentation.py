@@ -1,0 +1,324 @@
+"""TinyBERT data augmentation (Jiao et al. 2020): word replacement by masked-LM and word-vector candidates.
+
+Full run (a BERT with a trained masked-LM head; GloVe/word2vec text vectors are optional):
+    python src/tinybert/data_augmentation.py --pretrained_bert_model bert-base-uncased \
+        --glove_embs glove.42B.300d.txt --glue_dir data --task_name sst-2 --N 20 --M 15 --p 0.4
+Chinese:
+    python src/tinybert/data_augmentation.py --pretrained_bert_model bert-base-chinese --glue_dir data \
+        --task_name reviews
+Tiny CPU run (the bundled MiniLM has no masked-LM head: input-embedding neighbours are used instead):
+    python src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2 --max_examples 50 --N 4
+
+Writes `<glue_dir>/<task>/train_aug.tsv` (sst-2 -> data/sst2): the original rows of train.tsv first, then up
+to N distinct variants of each, with the original's label.
+
+Algorithm. A sentence is split into words (English: runs of letters/digits, punctuation apart; Chinese:
+jieba words). Stop words and punctuation are never replaced. Candidates of a word:
+- one word piece: the M best masked-LM predictions at that position (no `##` pieces, not the word itself);
+- several word pieces: the M nearest neighbours (cosine) in --glove_embs; without vectors, a Chinese word
+  of n characters is masked whole (n [MASK]) and gets the best n-character words of jieba's dictionary that
+  the per-position predictions spell (joint log-probability, beam search), so a variant stays a real word;
+- without a trained masked-LM head (detected from the load report) the same is done with cosine
+  neighbours in the model's input embeddings, or in --glove_embs when given.
+Each of N attempts replaces every word that has candidates, with probability p, by a random candidate.
+Masked copies of many words and sentences go through the masked LM in batches of --mlm_batch_size
+(1: one forward pass per word, the reference path; both give the same candidates).
+"""
+
+import argparse
+import os
+import random
+import re
+import unicodedata
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from src.tinybert.student import task_data_dir
+from src.utils import (Example, InputError, check_model_source, default_bert_model, exits_on_input_error,
+                       is_cjk, load_tokenizer, logger, read_examples, set_seed, setup_logging, write_examples)
+
+# Never replaced: function words carry no sentiment to vary, and negations would flip the label.
+STOP_WORDS_EN = frozenset("""
+a an the and or but if then than so as of to in on at by for with from into about over after before
+is am are was were be been being do does did doing have has had having will would shall should can could
+may might must i me my we our us you your he him his she her it its they them their this that these those
+what which who whom whose there here when where why how all any both each few more most other some such
+own same just also only too very not no nor never n't s t re ve ll d m
+""".split())
+STOP_WORDS_ZH = frozenset("""
+的 了 是 在 和 与 及 或 也 就 都 而 着 过 把 被 让 给 从 对 向 为 以 于 又 还 只 才 很 太 更 最 吗 呢 吧 啊 呀
+我 你 他 她 它 我们 你们 他们 她们 这 那 这个 那个 这些 那些 一个 不 没 没有 不是 别 无 非 未 但 但是 因为 所以
+如果 虽然 可是 然而 并 并且 而且
+""".split())
+WORD_RE = re.compile(r"\s+|\w+(?:['’-]\w+)*|[^\w\s]")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pretrained_bert_model", default=None,
+                   help="BertForMaskedLM directory or hub id (default: the bundled MiniLM, which has no MLM head)")
+    p.add_argument("--glove_embs", default=None, help="word vectors in GloVe/word2vec text format (optional)")
+    p.add_argument("--glue_dir", default="data", help="root of the task directories")
+    p.add_argument("--task_name", required=True, help="task directory under --glue_dir (sst-2 -> sst2)")
+    p.add_argument("--output", default=None, help="output file (default: <glue_dir>/<task>/train_aug.tsv)")
+    p.add_argument("--N", type=int, default=20, help="replacement attempts per sentence (at most N variants)")
+    p.add_argument("--M", type=int, default=15, help="candidates per word")
+    p.add_argument("--p", type=float, default=0.4, help="probability of replacing each word in an attempt")
+    p.add_argument("--batch_size", type=int, default=32, help="sentences whose candidates are computed together")
+    p.add_argument("--mlm_batch_size", type=int, default=128,
+                   help="masked copies per forward pass (1: one word at a time)")
+    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces of context around a masked word")
+    p.add_argument("--max_examples", type=int, default=None, help="augment only the first N rows of train.tsv")
+    p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
+    p.add_argument("--seed", type=int, default=42, help="random seed")
+    args = p.parse_args(argv)
+    if args.N < 1 or args.M < 1 or not 0 <= args.p <= 1 or args.batch_size < 1 or args.mlm_batch_size < 1:
+        p.error("--N, --M, --batch_size and --mlm_batch_size must be positive and --p within [0, 1]")
+    args.pretrained_bert_model = args.pretrained_bert_model or default_bert_model()
+    return args
+
+
+def is_cjk_word(word):
+    return all(unicodedata.name(c, "").startswith("CJK") for c in word)
+
+
+def split_words(text):
+    """Segments whose concatenation is `text` (jieba words for Chinese), and the indices of replaceable words."""
+    if is_cjk(text):
+        import jieba
+
+        segments, stop = jieba.lcut(text), STOP_WORDS_ZH
+    else:
+        segments, stop = WORD_RE.findall(text), STOP_WORDS_EN
+    # Contractions (it's, don't, isn't) are function words or negations: kept like stop words.
+    replaceable = [i for i, w in enumerate(segments) if any(c.isalnum() for c in w) and w.lower() not in stop
+                   and not w.isdigit() and "'" not in w and "’" not in w]
+    return segments, replaceable
+
+
+def load_word_vectors(path):
+    """(words, unit-length vectors (n, d)) from a GloVe (no header) or word2vec (`n d` header) text file."""
+    if not os.path.isfile(path):
+        raise InputError(f"--glove_embs {path} does not exist")
+    words, rows = [], []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f, start=1):
+            fields = line.rstrip().split(" ")
+            if line_no == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
+                continue  # word2vec header
+            try:
+                rows.append(np.asarray(fields[1:], dtype=np.float32))
+            except ValueError:
+                raise InputError(f"{path}:{line_no}: expected a word followed by numbers") from None
+            words.append(fields[0])
+    if not rows or len({len(r) for r in rows}) != 1:
+        raise InputError(f"{path}: no word vectors, or vectors of different lengths")
+    vectors = np.stack(rows)
+    return words, vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)
+
+
+class Augmenter:
+    """Candidate words from a masked LM (or embedding neighbours) and the random replacement of words."""
+
+    def __init__(self, model_name, glove_embs=None, M=15, max_seq_length=128, mlm_batch_size=128,
+                 do_lower_case=False):
+        from transformers import AutoModelForMaskedLM
+        from transformers.utils import logging as hf_logging
+
+        self.tokenizer = load_tokenizer(model_name, do_lower_case)
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # the load report's table is replaced by one line below
+        try:
+            self.model, info = AutoModelForMaskedLM.from_pretrained(check_model_source(model_name),
+                                                                    output_loading_info=True)
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot load a masked LM from {model_name}: {str(e).splitlines()[0]}") from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+        self.model.eval()
+        # The LM head: the child next to the encoder (BertForMaskedLM.cls), mapping hidden states to vocab logits.
+        self.lm_head = next(m for n, m in self.model.named_children() if n != self.model.base_model_prefix)
+        # A checkpoint without the LM head loads with a random one, reported as missing keys outside the encoder.
+        missing_head = sorted(k for k in info["missing_keys"] if not k.startswith(self.model.base_model_prefix))
+        self.has_mlm = not missing_head
+        self.M, self.max_seq_length, self.mlm_batch_size = M, max_seq_length, mlm_batch_size
+        self.vectors = load_word_vectors(glove_embs) if glove_embs else None
+        self.vector_index = {w: i for i, w in enumerate(self.vectors[0])} if self.vectors else {}
+        if not self.has_mlm:
+            logger.warning(f"{model_name} has no trained masked-LM head (missing {', '.join(missing_head[:2])}, ...): "
+                           f"candidates are nearest neighbours in "
+                           f"{'--glove_embs, else the input embeddings' if glove_embs else 'its input embeddings'}")
+        emb = self.model.get_input_embeddings().weight.detach()
+        self.unit_emb = emb / emb.norm(dim=1, keepdim=True).clamp(min=1e-8)  # (V, d)
+        vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+        special = set(self.tokenizer.all_special_tokens)
+        # Allowed replacements: whole alphabetic words for English, single CJK characters for Chinese.
+        self.ok_en = torch.tensor([t.isalpha() and t.isascii() and t not in special for t in vocab])
+        self.ok_cjk = torch.tensor([len(t) == 1 and is_cjk_word(t) for t in vocab])
+        self.vocab = vocab
+        self.vector_cache = {}
+
+    # --- candidates
+
+    def _plan(self, segments, i):
+        """How word `segments[i]` gets candidates: ('mlm'|'emb', piece ids, number of masks), ('vec',) or None."""
+        word = segments[i]
+        ids = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+        known = bool(ids) and self.tokenizer.unk_token_id not in ids
+        if len(ids) == 1 and known and self.has_mlm:
+            return ("mlm", ids, 1)
+        if word.lower() in self.vector_index:
+            return ("vec",)
+        if len(ids) == 1 and known:
+            return ("emb", ids, 1)
+        if is_cjk_word(word) and self.has_mlm:  # whole-word masking: one [MASK] per character
+            return ("mlm", ids, len(word))
+        if is_cjk_word(word) and known and len(ids) == len(word):  # one piece per character
+            return ("emb", ids, len(word))
+        return None
+
+    def _masked_copy(self, segments, i, n_masks):
+        """[CLS] context [SEP] ids with word i replaced by n [MASK]s, cut to a window around it, and the
+        positions of the masks."""
+        tok = self.tokenizer
+        left = tok("".join(segments[:i]), add_special_tokens=False)["input_ids"]
+        right = tok("".join(segments[i + 1:]), add_special_tokens=False)["input_ids"]
+        room = max(self.max_seq_length - 2 - n_masks, 0)
+        n_left = min(len(left), max(room // 2, room - len(right)))
+        left, right = left[len(left) - n_left:], right[:room - n_left]
+        ids = [tok.cls_token_id] + left + [tok.mask_token_id] * n_masks + right + [tok.sep_token_id]
+        return ids, list(range(1 + len(left), 1 + len(left) + n_masks))
+
+    @torch.no_grad()
+    def _mlm_scores(self, requests):
+        """Log-probabilities (n_masks, V) at the masked positions, for each (ids, positions) request, in
+        forward passes of `mlm_batch_size` copies, shortest first (padding is masked out)."""
+        order = sorted(range(len(requests)), key=lambda r: len(requests[r][0]))
+        out = [None] * len(requests)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.mlm_batch_size):
+            chunk = order[start:start + self.mlm_batch_size]
+            width = max(len(requests[r][0]) for r in chunk)
+            ids = torch.tensor([requests[r][0] + [pad] * (width - len(requests[r][0])) for r in chunk])
+            mask = torch.tensor([[1] * len(requests[r][0]) + [0] * (width - len(requests[r][0])) for r in chunk])
+            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, d)
+            rows = [row for row, r in enumerate(chunk) for _ in requests[r][1]]
+            cols = [c for r in chunk for c in requests[r][1]]
+            # The vocabulary projection is the costly part: applied to the masked positions only.
+            log_p = torch.log_softmax(self.lm_head(hidden[rows, cols]).float(), dim=-1)  # (n_masks, V)
+            for r, part in zip(chunk, log_p.split([len(requests[r][1]) for r in chunk])):
+                out[r] = part
+        return out
+
+    def _emb_scores(self, requests):
+        """Cosine similarity (n, V) of each piece's input embedding with every token (context-free)."""
+        out = []
+        for start in range(0, len(requests), self.mlm_batch_size):
+            chunk = requests[start:start + self.mlm_batch_size]
+            ids = torch.tensor([i for piece_ids, _ in chunk for i in piece_ids])
+            sims = (self.unit_emb[ids] @ self.unit_emb.T).split([len(p) for p, _ in chunk])
+            out.extend(sims)
+        return out
+
+    def _vector_neighbours(self, words):
+        words_T, vectors = self.vectors
+        todo = sorted({w.lower() for w in words} - set(self.vector_cache))
+        for start in range(0, len(todo), self.mlm_batch_size):
+            chunk = todo[start:start + self.mlm_batch_size]
+            sims = vectors[[self.vector_index[w] for w in chunk]] @ vectors.T  # (b, n_words)
+            for w, row in zip(chunk, sims):
+                best = np.argsort(-row, kind="stable")[:self.M + 1]
+                self.vector_cache[w] = [words_T[j] for j in best if words_T[j] != w][:self.M]
+        return [self.vector_cache[w.lower()] for w in words]
+
+    def _pick(self, word, scores):
+        """Candidates from per-position scores (n, V): the M best allowed tokens for one position; for a
+        multi-character Chinese word, the best dictionary words spelled by the per-position predictions."""
+        allowed = self.ok_cjk if is_cjk_word(word) else self.ok_en
+        scores = scores.masked_fill(~allowed, float("-inf"))
+        k = min(self.M + 1, int(allowed.sum())) if len(scores) == 1 else min(4 * self.M, int(allowed.sum()))
+        top = scores.topk(k, dim=-1)  # values/indices (n, k), best first
+        if len(scores) == 1:
+            return [self.vocab[j] for j in top.indices[0].tolist() if self.vocab[j] != word.lower()][:self.M]
+        import jieba
+
+        jieba.dt.initialize()
+        freq = jieba.dt.FREQ  # dictionary words (count > 0) and all their prefixes (count 0)
+        beams = [("", 0.0)]
+        for values, indices in zip(top.values.tolist(), top.indices.tolist()):
+            grown = [(b + self.vocab[j], s + v) for b, s in beams for v, j in zip(values, indices)
+                     if b + self.vocab[j] in freq]
+            beams = sorted(grown, key=lambda x: -x[1])[:8 * self.M]
+        return [w for w, _ in beams if freq.get(w) and w != word][:self.M]
+
+    def candidates(self, sentences):
+        """For each sentence: (segments, {segment index: candidate words}), computed in batches."""
+        split = [split_words(s) for s in sentences]
+        plans = [(s, i, self._plan(segments, i)) for s, (segments, idx) in enumerate(split) for i in idx]
+        plans = [(s, i, plan) for s, i, plan in plans if plan]
+        out = [(segments, {}) for segments, _ in split]
+
+        for kind in ("mlm", "emb"):
+            todo = [(s, i, plan) for s, i, plan in plans if plan[0] == kind]
+            if kind == "mlm":
+                scores = self._mlm_scores([self._masked_copy(split[s][0], i, plan[2]) for s, i, plan in todo])
+            else:
+                scores = self._emb_scores([(plan[1], None) for _, _, plan in todo])
+            for (s, i, _), sc in zip(todo, scores):
+                out[s][1][i] = self._pick(split[s][0][i], sc)
+        todo = [(s, i) for s, i, plan in plans if plan[0] == "vec"]
+        if todo:
+            for (s, i), neighbours in zip(todo, self._vector_neighbours([split[s][0][i] for s, i in todo])):
+                out[s][1][i] = neighbours
+        for _, cands in out:
+            for i in [i for i, c in cands.items() if not c]:
+                del cands[i]
+        return out
+
+
+def augment_sentence(segments, candidates, N, p, rng):
+    """Up to N distinct variants different from the original: in each of N attempts every word with
+    candidates is replaced with probability p by a random one of them."""
+    original, variants = "".join(segments), []
+    for _ in range(N):
+        new = list(segments)
+        for i, cands in candidates.items():
+            if rng.random() < p:
+                new[i] = rng.choice(cands)
+        text = "".join(new)
+        if text != original and text not in variants:
+            variants.append(text)
+    return variants
+
+
+def augment(augmenter, examples, N, p, batch_size, seed):
+    """The original examples, then the variants of each, in order."""
+    rng = random.Random(seed)
+    out = []
+    for start in tqdm(range(0, len(examples), batch_size), desc="augment", unit="batch"):
+        batch = examples[start:start + batch_size]
+        for ex, (segments, cands) in zip(batch, augmenter.candidates([ex.text for ex in batch])):
+            out.extend(Example(text, ex.label) for text in augment_sentence(segments, cands, N, p, rng))
+    return list(examples) + out
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    set_seed(args.seed)
+    task_dir = task_data_dir(args.glue_dir, args.task_name)
+    examples = read_examples(os.path.join(task_dir, "train.tsv"))[:args.max_examples]
+    augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
+                          args.mlm_batch_size, args.do_lower_case)
+    rows = augment(augmenter, examples, args.N, args.p, args.batch_size, args.seed)
+    output = args.output or os.path.join(task_dir, "train_aug.tsv")
+    write_examples(f"{output}.tmp", rows)
+    os.replace(f"{output}.tmp", output)
+    logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows")
+
+
+if __name__ == "__main__":
+    main()

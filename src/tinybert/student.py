@@ -1,0 +1,125 @@
+"""TinyBERT helpers shared by the two stages: task names, student initialisation, layer maps, projections.
+
+Student initialisation (see `build_student`), three ways:
+- a BERT directory or hub id (`--student_model`, e.g. huawei-noah/TinyBERT_General_4L_312D or stage 1's output);
+- a BertConfig JSON (`--student_config`): random weights, vocabulary and tokenizer of the teacher;
+- `--init_from_teacher --student_layers k`: the teacher's embeddings, pooler and classifier, and the teacher
+  layers the layer map pairs with each student layer (layers L_T/k, 2 L_T/k, ... for the uniform map).
+"""
+
+import os
+
+import torch
+from torch import nn
+
+from src.losses import uniform_layer_map
+from src.utils import InputError, load_classifier
+
+# Task names of the original TinyBERT scripts (GLUE spelling) and of this repo -> directory under data/.
+TASK_DIRS = {"sst-2": "sst2", "sst2": "sst2", "reviews": "reviews", "hotel": "hotel"}
+PROJECTIONS_FILE = "projections.pt"
+
+
+def task_data_dir(root, task_name):
+    """`<root>/<task>` for a known task name (sst-2 -> sst2) or, for any other name, `<root>/<task_name>`."""
+    return os.path.join(root, TASK_DIRS.get(task_name.lower(), task_name))
+
+
+def parse_layer_map(text):
+    """'1:2,2:4,3:6' -> [(1, 2), (2, 4), (3, 6)]: student layer : teacher layer, both counted from 1."""
+    try:
+        pairs = [tuple(int(x) for x in pair.split(":")) for pair in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(p) != 2 or min(p) < 1 for p in pairs):
+        raise InputError(f"--layer_map {text!r}: expected student:teacher pairs counted from 1, e.g. '1:2,2:4,3:6'")
+    return pairs
+
+
+def layer_map(num_layers_S, num_layers_T, text=None):
+    """The (student, teacher) layer pairs: `--layer_map` when given, else TinyBERT's uniform map."""
+    if text:
+        pairs = parse_layer_map(text)
+        if max(s for s, _ in pairs) > num_layers_S or max(t for _, t in pairs) > num_layers_T:
+            raise InputError(f"--layer_map {text!r} names a layer beyond the student's {num_layers_S} "
+                             f"or the teacher's {num_layers_T}")
+        return pairs
+    try:
+        return uniform_layer_map(num_layers_S, num_layers_T)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+
+
+def check_same_vocab(tokenizer_S, tokenizer_T, name_S, name_T):
+    """The student reads the teacher's word pieces, so both tokenizers must share one vocabulary."""
+    vocab_S, vocab_T = tokenizer_S.get_vocab(), tokenizer_T.get_vocab()
+    if vocab_S != vocab_T:
+        diff = sorted(set(vocab_S.items()) ^ set(vocab_T.items()))[:3]
+        raise InputError(f"the tokenizer of the student {name_S} ({len(vocab_S)} tokens) differs from the teacher's "
+                         f"{name_T} ({len(vocab_T)} tokens), e.g. {diff}; use a student with the teacher's vocabulary")
+
+
+def copy_teacher_layers(teacher, num_layers, pairs, attn_implementation):
+    """A `num_layers`-layer copy of the teacher: embeddings, pooler and classifier, and for every
+    (student m, teacher n) pair, teacher layer n as student layer m."""
+    config = type(teacher.config).from_dict(teacher.config.to_dict())
+    config.num_hidden_layers = num_layers
+    student = type(teacher)._from_config(config, attn_implementation=attn_implementation)
+    # Every weight outside the encoder layers (embeddings, pooler, classifier) has the same name and shape.
+    state = {k: v for k, v in teacher.state_dict().items() if ".encoder.layer." not in k}
+    student.load_state_dict(state, strict=False)
+    uncopied = sorted(set(range(1, num_layers + 1)) - {m for m, _ in pairs})
+    if uncopied:
+        raise InputError(f"--init_from_teacher: student layers {uncopied} have no teacher layer in the layer map")
+    layers_S, layers_T = student.base_model.encoder.layer, teacher.base_model.encoder.layer
+    for m, n in pairs:
+        layers_S[m - 1].load_state_dict(layers_T[n - 1].state_dict())
+    return student
+
+
+def build_student(args, teacher, label_list, pairs=None, attn_implementation="eager"):
+    """The student sequence classifier of `args` (see the module docstring), labelled like the teacher.
+
+    `pairs` is the layer map, needed by --init_from_teacher. Returns the model; its tokenizer is the
+    teacher's except for --student_model, whose own tokenizer the caller checks against the teacher's.
+    """
+    from transformers import BertConfig, BertForSequenceClassification
+
+    if args.init_from_teacher:
+        return copy_teacher_layers(teacher, args.student_layers, pairs, attn_implementation)
+    if args.student_config:
+        if not os.path.isfile(args.student_config):
+            raise InputError(f"--student_config {args.student_config} does not exist")
+        try:
+            config = BertConfig.from_json_file(args.student_config)
+        except (OSError, ValueError) as e:
+            raise InputError(f"--student_config {args.student_config}: {e}") from None
+        config.vocab_size = teacher.config.vocab_size
+        config.pad_token_id = teacher.config.pad_token_id
+        config.num_labels = len(label_list)
+        config.id2label = dict(enumerate(label_list))
+        config.label2id = {label: i for i, label in enumerate(label_list)}
+        return BertForSequenceClassification._from_config(config, attn_implementation=attn_implementation)
+    return load_classifier(args.student_model, label_list, attn_implementation=attn_implementation)
+
+
+class Projections(nn.Module):
+    """TinyBERT's W_e and W_h: linear maps from the student's width to the teacher's, one for the embedding
+    output and one per mapped layer (identity maps when the widths agree). Trained in stage 1 only and
+    saved next to the student as `projections.pt`, outside the exported Hugging Face model."""
+
+    def __init__(self, width_S, width_T, pairs):
+        super().__init__()
+        self.width_S, self.width_T, self.pairs = width_S, width_T, pairs
+        self.layers_S = [0] + [m for m, _ in pairs]  # hidden_states index 0 is the embedding output
+        make = (lambda: nn.Linear(width_S, width_T)) if width_S != width_T else nn.Identity
+        self.maps = nn.ModuleList(make() for _ in self.layers_S)
+
+    def forward(self, hidden_states_S):
+        """Student hidden states (num_layers + 1 of (B, L, width_S)) -> the embedding output and the mapped
+        layers, projected: 1 + len(pairs) tensors (B, L, width_T)."""
+        return [w(hidden_states_S[m]) for w, m in zip(self.maps, self.layers_S)]
+
+    def save(self, output_dir):
+        torch.save({"width_S": self.width_S, "width_T": self.width_T, "layer_map": self.pairs,
+                    "state_dict": self.state_dict()}, os.path.join(output_dir, PROJECTIONS_FILE))

@@ -1,0 +1,103 @@
+"""TinyBERT data augmentation on a tiny random masked LM: candidates, stop words, Chinese whole words,
+batched == one-at-a-time, the missing-MLM-head fallback and the script end to end."""
+
+import os
+import random
+
+import jieba
+import pytest
+
+from src.tinybert import data_augmentation as da
+from src.utils import Example, is_cjk, read_examples
+from tests.tiny import write_tiny_bert, write_toy_data
+
+EN = ["the movie was very good .", "this film is really bad , but the music was good !"]
+ZH = ["这个电影的音乐非常好", "我们的故事很坏", "演员真是好"]
+
+
+@pytest.fixture(scope="module")
+def tiny_mlm(tmp_path_factory):
+    return write_tiny_bert(tmp_path_factory.mktemp("mlm") / "mlm", arch="mlm")
+
+
+@pytest.fixture(scope="module")
+def augmenter(tiny_mlm):
+    return da.Augmenter(tiny_mlm, M=5)
+
+
+def test_split_words_keeps_text_and_skips_stop_words():
+    segments, idx = da.split_words("This film, it's GOOD!")
+    assert "".join(segments) == "This film, it's GOOD!"
+    assert [segments[i] for i in idx] == ["film", "GOOD"]  # 'this' and "it's" parts are stop words
+    segments, idx = da.split_words("这个电影的音乐非常好")
+    assert "".join(segments) == "这个电影的音乐非常好"
+    assert "的" not in [segments[i] for i in idx] and "电影" in [segments[i] for i in idx]
+
+
+def test_english_variants(augmenter):
+    assert augmenter.has_mlm
+    examples = [Example(t, str(i)) for i, t in enumerate(EN)]
+    rows = da.augment(augmenter, examples, N=6, p=0.5, batch_size=2, seed=0)
+    assert rows[:2] == examples
+    for ex in examples:
+        variants = [r.text for r in rows[2:] if r.label == ex.label]
+        assert 1 <= len(variants) <= 6 and len(set(variants)) == len(variants) and ex.text not in variants
+        words = ex.text.split()
+        for v in variants:
+            assert len(v.split()) == len(words)
+            for w, new in zip(words, v.split()):
+                if w in da.STOP_WORDS_EN or not w.isalnum():
+                    assert new == w
+    assert da.augment(augmenter, examples, 6, 0.5, 2, seed=0) == rows  # fixed seed, same output
+
+
+def test_chinese_whole_word_candidates_are_dictionary_words(augmenter):
+    jieba.dt.initialize()
+    for (segments, cands), text in zip(augmenter.candidates(ZH), ZH):
+        assert "".join(segments) == text and cands
+        for i, words in cands.items():
+            assert segments[i] not in da.STOP_WORDS_ZH and len(words) <= 5
+            for w in words:
+                assert len(w) == len(segments[i]) and w != segments[i] and da.is_cjk_word(w)
+                if len(w) > 1:  # whole-word masking: a real word, not a garbled character string
+                    assert jieba.dt.FREQ.get(w, 0) > 0
+        assert any(len(segments[i]) > 1 for i in cands)
+    variants = da.augment_sentence(*augmenter.candidates(ZH[:1])[0], N=5, p=0.5, rng=random.Random(0))
+    assert variants and all(is_cjk(v) and "的" in v for v in variants)
+
+
+def test_batched_equals_one_at_a_time(tiny_mlm, augmenter):
+    single = da.Augmenter(tiny_mlm, M=5, mlm_batch_size=1)
+    sentences = EN + ZH
+    assert [c for _, c in augmenter.candidates(sentences)] == [c for _, c in single.candidates(sentences)]
+    examples = [Example(t, "1") for t in sentences]
+    assert da.augment(augmenter, examples, 4, 0.4, 5, 1) == da.augment(single, examples, 4, 0.4, 1, 1)
+
+
+def test_missing_mlm_head_falls_back_to_embedding_neighbours(tmp_path, caplog):
+    classifier = write_tiny_bert(tmp_path / "clf")  # a BERT without a masked-LM head
+    aug = da.Augmenter(classifier, M=3)
+    assert not aug.has_mlm
+    assert any("no trained masked-LM head" in r.message for r in caplog.records)
+    (segments, cands), = aug.candidates(["the movie was very good ."])
+    assert cands and all(w in aug.vocab and w.isalpha() for words in cands.values() for w in words)
+
+
+def test_word_vector_neighbours(tmp_path, tiny_mlm):
+    path = tmp_path / "vec.txt"
+    path.write_text("4 2\ncinema 1 0\ntheater 0.9 0.1\nfilm 0.5 0.5\nsong 0 1\n")
+    aug = da.Augmenter(tiny_mlm, glove_embs=str(path), M=2)
+    (segments, cands), = aug.candidates(["the cinema was good"])  # 'cinema' is [UNK] for the tiny vocab
+    assert cands[2] == ["theater", "film"]
+
+
+def test_script_writes_train_aug(tmp_path, tiny_mlm):
+    write_toy_data(tmp_path / "toy", n_train=8)
+    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
+             "--N", "3", "--M", "4"])
+    rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
+    original = read_examples(os.path.join(tmp_path, "toy", "train.tsv"))
+    assert rows[:8] == original and 8 < len(rows) <= 8 * 4
+    assert not os.path.exists(os.path.join(tmp_path, "toy", "train_aug.tsv.tmp"))
+    with pytest.raises(SystemExit, match="does not exist"):
+        da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope"])
