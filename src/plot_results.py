@@ -54,18 +54,18 @@ def collect_rows(run_dir, teacher_name="teacher"):
     return rows, teacher
 
 
-def _fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+def _fmt(value, spec, suffix=""):
+    return "-" if value is None else format(value, spec) + suffix
 
 
 def markdown_table(rows):
     lines = ["| model | params | dev acc | test acc | test macro-F1 | % of teacher | CPU speed-up b64 | b1 |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {_fmt(r['params'] and r['params'] / 1e6, '.2f')}M | "
+        lines.append(f"| {r['model']} | {_fmt(r['params'] and r['params'] / 1e6, '.2f', 'M')} | "
                      f"{100 * r['dev_accuracy']:.1f} | {100 * r['test_accuracy']:.1f} | {100 * r['test_macro_f1']:.1f} | "
-                     f"{r['pct_of_teacher']:.1f} | {_fmt(r['speedup_batch_64'], '.1f')}x | "
-                     f"{_fmt(r['speedup_batch_1'], '.1f')}x |")
+                     f"{r['pct_of_teacher']:.1f} | {_fmt(r['speedup_batch_64'], '.1f', 'x')} | "
+                     f"{_fmt(r['speedup_batch_1'], '.1f', 'x')} |")
     return "\n".join(lines)
 
 

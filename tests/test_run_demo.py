@@ -1,0 +1,51 @@
+import json
+import os
+import runpy
+import sys
+
+import pytest
+
+from src import run_demo
+from tests.tiny import toy_examples, write_tiny_bert
+
+
+def in_process(cmd, env):
+    """Run a stage script in this process (no interpreter start-up per stage): same code, faster test."""
+    old_argv = sys.argv
+    sys.argv = cmd[1:]
+    try:
+        runpy.run_path(cmd[1], run_name="__main__")
+    except SystemExit as e:
+        return 0 if e.code in (None, 0) else 1
+    finally:
+        sys.argv = old_argv
+    return 0
+
+
+def test_tiny_demo_runs_every_stage_then_skips_them(tmp_path, monkeypatch, caplog):
+    bert = write_tiny_bert(tmp_path / "bert")
+    source = tmp_path / "all.tsv"
+    source.write_text("".join(f"{label}\t{text}\n" for label, text in toy_examples(120, lang="zh")), encoding="utf-8")
+    work = tmp_path / "work"
+    monkeypatch.setattr(run_demo, "run_stage", in_process)
+    argv = ["--tiny", "--bert_model", bert, "--source", str(source), "--data_dir", str(tmp_path / "data"),
+            "--work_dir", str(work), "--max_train_examples", "48"]
+    run_demo.main(argv)
+
+    assert (work / "results.png").stat().st_size > 0
+    rows = json.loads((work / "results.json").read_text())
+    assert [r["model"] for r in rows] == ["teacher", "bilstm_baseline", "bilstm_distilled", "tinybert"]
+    table = (work / "results.md").read_text()
+    assert all(f"| {r['model']} |" in table for r in rows)
+    assert (tmp_path / "data" / "train_aug.tsv").exists()
+
+    caplog.clear()
+    run_demo.main(argv)  # a rerun finds every stage done
+    assert caplog.text.count("exists, skipped") == 7
+
+
+def test_failing_stage_stops_the_demo_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_demo, "run_stage", lambda cmd, env: 1)
+    with pytest.raises(SystemExit, match="stage 'prepare data' failed"):
+        run_demo.main(["--tiny", "--work_dir", str(tmp_path / "w"), "--data_dir", str(tmp_path / "d")])
+    assert not os.path.exists(tmp_path / "w" / "results.png")
