@@ -54,6 +54,12 @@ def collect_rows(run_dir, teacher_name="teacher"):
     return rows, teacher
 
 
+def model_name(path):
+    """A readable name for a model path: its directory, or the package above a generic `model` folder."""
+    parts = os.path.normpath(path).split(os.sep)
+    return parts[-2] if parts[-1] == "model" and len(parts) > 1 else parts[-1]
+
+
 def _fmt(value, spec, suffix=""):
     return "-" if value is None else format(value, spec) + suffix
 
@@ -76,13 +82,13 @@ def plot(rows, path, title):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    for r in rows:
+    markers = "o^sDvP*Xh<>"
+    for i, r in enumerate(rows):
         if r["speedup_batch_64"] is None:
             continue
-        x, y = r["speedup_batch_64"], 100 * r["test_accuracy"]
-        ax.scatter(x, y, s=40 + 12 * (r["params"] or 0) ** 0.5 / 100, alpha=0.8)
-        ax.annotate(f"{r['model']}\n{_fmt(r['params'] and r['params'] / 1e6, '.1f')}M params",
-                    (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.scatter(r["speedup_batch_64"], 100 * r["test_accuracy"], s=70, marker=markers[i % len(markers)],
+                   label=f"{r['model']} ({_fmt(r['params'] and r['params'] / 1e6, '.1f', 'M')} params)")
+    ax.legend(fontsize=8, loc="lower left")
     ax.set_xscale("log")
     ax.set_xlabel("CPU inference speed-up over the teacher (batch 64, log scale)")
     ax.set_ylabel("test accuracy (%)")
@@ -101,8 +107,8 @@ def main(argv=None):
     table = markdown_table(rows)
     print(table)
     data = os.path.basename(os.path.normpath(teacher.get("data_dir", args.run_dir)))
-    title = args.title or (f"{data}: students distilled from {os.path.basename(os.path.normpath(teacher['model']))} "
-                           f"(test acc. {100 * teacher['test']['accuracy']:.1f})")
+    title = args.title or (f"{data}: students distilled from {model_name(teacher['model'])} "
+                           f"(test accuracy {100 * teacher['test']['accuracy']:.1f})")
     output = args.output or os.path.join(args.run_dir, "results.png")
     plot(rows, output, title)
     logger.info(f"wrote {output}")
