@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Full benchmark of both pipelines on one real data set from ../shared/data (the README's Results section).
+# Usage: bash bench/run_benchmark.sh sst2|hotel    (bench/run_sst2.sh and bench/run_hotel.sh call this)
+#   sst2:  GLUE SST-2, first 20,000 training phrases; dev = 2 % carved from train; test = the GLUE dev set
+#   hotel: ChnSentiCorp hotel reviews, 8:1:1 split; the teacher adds the corpus's CJK characters (--extend_vocab)
+# Teacher: the bundled MiniLM, 1 epoch, len 64. Students: BiLSTM baseline / distilled / distilled + augmentation
+# (Tang et al.), TinyBERT with 3 of the teacher's 6 layers (Jiao et al.). About 1.5 hours on 2 CPU cores.
+# Finished stages (a metrics.json in their directory) are skipped on a rerun; delete a directory to redo it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
+name=${1:?usage: bench/run_benchmark.sh sst2|hotel}
+SHARED=${SHARED:-../shared/data}
+case $name in
+  sst2)  prepare=(--source $SHARED/sst2/train.tsv --test_file $SHARED/sst2/dev.tsv --split 98:2:0); teacher_extra=() ;;
+  hotel) prepare=(--source $SHARED/hotel/hotel.txt); teacher_extra=(--extend_vocab) ;;
+  *) echo "unknown benchmark $name (sst2 or hotel)" >&2; exit 2 ;;
+esac
+D=data/$name M=models/$name T=models/$name/teacher N=20000
+done_() { [ -f "$1/metrics.json" ]; }
+stage() { echo "== $1 ($(date +%T))"; }
+
+[ -f $D/train.tsv ] || python src/prepare_data.py "${prepare[@]}" --output_dir $D
+stage teacher
+done_ $T || python src/distill_task_specific_bert/bert_classification.py --data_dir $D --output_dir $T \
+    --max_train_examples $N --num_train_epochs 1 --max_seq_length 64 --learning_rate 5e-5 --eval_step 200 \
+    "${teacher_extra[@]}"
+
+# BiLSTM: 300-d random embeddings, words from the automatic tokenizer (jieba for Chinese, whitespace otherwise),
+# 10 epochs (5 on the larger augmented transfer set); speed timed on 1 thread
+bilstm() { stage "$1"; done_ "$M/$1" || python src/distill_task_specific_bert/distill.py --data_dir $D \
+    --teacher_model $T --max_train_examples $N --output_dir "$M/$1" --speed_threads 1 "${@:2}"; }
+bilstm bilstm_baseline --distill 0 --num_train_epochs 10
+bilstm bilstm_distill --distill 1 --num_train_epochs 10
+bilstm bilstm_distill_aug --distill 1 --num_train_epochs 5 --augment mask,pos,ngram --n_iter 4
+
+# TinyBERT: teacher layers 2, 4, 6 copied into a 3-layer student; stage 1 one epoch, stage 2 three epochs
+TB=(--teacher_model $T --data_dir $D --task_name $name --max_seq_length 64 --do_lower_case --max_train_examples $N
+    --train_batch_size 32 --cache_dir logs/tinybert_cache)
+stage tinybert_stage1_trunc3
+done_ $M/tinybert_stage1_trunc3 || python src/tinybert/task_distill.py "${TB[@]}" --init_from_teacher \
+    --student_layers 3 --output_dir $M/tinybert_stage1_trunc3 --num_train_epochs 1 --learning_rate 5e-5 --speed_texts 0
+stage tinybert_trunc3
+done_ $M/tinybert_trunc3 || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
+    --student_model $M/tinybert_stage1_trunc3 --output_dir $M/tinybert_trunc3 --num_train_epochs 3 \
+    --learning_rate 3e-5 --eval_step 200 --speed_texts 256
+
+python src/plot_results.py --run_dir $M --output results/$name/img.png --results_dir results/$name
