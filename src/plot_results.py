@@ -40,7 +40,7 @@ def collect_rows(run_dir, teacher_name="teacher"):
         is_teacher = name == teacher_name
         rows.append({
             "model": name,
-            "params": m.get("num_params", m.get("student_params")),
+            "params": m.get("num_params"),
             "dev_accuracy": m["dev"]["accuracy"],
             "test_accuracy": m["test"]["accuracy"],
             "test_macro_f1": m["test"]["macro_f1"],

@@ -20,7 +20,7 @@ def test_rows_table_and_figure_from_metrics_files(tmp_path):
     write_metrics(run, "teacher", {"model": "/x/MiniLM", "data_dir": "data/sst2", "num_params": 22_700_000,
                                    "dev": scores(0.9), "test": scores(0.8)})
     speed = {"speedup_batch_64": 40.0, "speedup_batch_1": 12.5, "student": {"batch_64": {"examples_per_s": 5200.0}}}
-    write_metrics(run, "bilstm", {"student_params": 1_000_000, "dev": scores(0.85), "test": scores(0.76),
+    write_metrics(run, "bilstm", {"num_params": 1_000_000, "dev": scores(0.85), "test": scores(0.76),
                                   "speed": speed, "threads": 2})
     write_metrics(run, "tinybert_stage1", {"num_params": 5})  # no test score: left out
 

@@ -40,7 +40,7 @@ from src.losses import attention_mse, hidden_mse, soft_cross_entropy
 from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_same_vocab, layer_map,
                                   task_data_dir)
 from src.utils import (InputError, check_output_dir, compare_speed, count_parameters, encode_texts, evaluate,
-                       exits_on_input_error, inference_speed, load_classifier, load_split, load_tokenizer, logger,
+                       exits_on_input_error, load_classifier, load_split, load_tokenizer, logger,
                        make_loader, model_label_list, predict_logits, publish_dir, read_examples, save_json,
                        set_seed, setup_logging, staging_dir, encode_labels)
 

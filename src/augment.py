@@ -1,0 +1,96 @@
+"""Data augmentation of Tang et al. (2019), section 3.3, as pure functions that take a `random.Random`.
+
+Each word of an example is, independently, masked with probability p_mask, else replaced with
+probability p_pos by a word of the same part-of-speech tag drawn from the corpus's unigram distribution
+for that tag; then, with probability p_ng, the whole example is cut down to one random n-gram (a
+contiguous span of n words, n drawn uniformly from ngram_range). Repeating this n_iter times per example
+and dropping duplicates gives the synthetic part of the transfer set; the teacher labels it.
+
+Words and tags: Chinese text is segmented and tagged by `jieba.posseg`. English has no offline tagger in
+our requirements, so English words are whitespace words and carry no tag: POS-guided replacement is
+skipped for them (`tag_words` returns tags of None) and only masking and n-gram sampling apply.
+"""
+
+import bisect
+import itertools
+from collections import Counter, defaultdict
+
+MASK = "[MASK]"
+
+
+def tag_words(text, cjk):
+    """(words, tags) of a text: jieba.posseg words and tags for Chinese, whitespace words and no tags otherwise."""
+    if not cjk:
+        words = text.split()
+        return words, [None] * len(words)
+    import jieba.posseg
+
+    pairs = [(p.word, p.flag) for p in jieba.posseg.lcut(text) if p.word.strip()]
+    return [w for w, _ in pairs], [t for _, t in pairs]
+
+
+def pos_unigrams(tagged):
+    """Per tag, the words seen with it and their cumulative counts, for sampling by unigram frequency.
+
+    tagged: iterable of (words, tags). Returns {tag: (words, cumulative_counts)}; untagged words are left out.
+    """
+    counts = defaultdict(Counter)
+    for words, tags in tagged:
+        for w, t in zip(words, tags):
+            if t is not None:
+                counts[t][w] += 1
+    return {t: (list(c), list(itertools.accumulate(c.values()))) for t, c in counts.items()}
+
+
+def sample_word(rng, unigrams, tag):
+    """A word drawn from the unigram distribution of words tagged `tag`."""
+    words, cum = unigrams[tag]
+    return words[bisect.bisect_right(cum, rng.random() * cum[-1])]
+
+
+def mask_and_replace(rng, words, tags, unigrams, p_mask, p_pos):
+    """Per word: [MASK] with probability p_mask, else a same-tag word with probability p_pos, else unchanged."""
+    out = []
+    for w, t in zip(words, tags):
+        x = rng.random()
+        if x < p_mask:
+            out.append(MASK)
+        elif x < p_mask + p_pos and t in unigrams:
+            out.append(sample_word(rng, unigrams, t))
+        else:
+            out.append(w)
+    return out
+
+
+def sample_ngram(rng, words, ngram_range):
+    """A random contiguous span of n words, n uniform in ngram_range (inclusive, capped at the length)."""
+    n = rng.randint(min(ngram_range[0], len(words)), min(ngram_range[1], len(words)))
+    start = rng.randrange(len(words) - n + 1)
+    return words[start:start + n]
+
+
+def augment_example(rng, words, tags, unigrams, p_mask, p_pos, p_ng, ngram_range):
+    """One synthetic example (a word list): masking and POS-guided replacement, then n-gram sampling."""
+    out = mask_and_replace(rng, words, tags, unigrams, p_mask, p_pos)
+    if out and rng.random() < p_ng:
+        out = sample_ngram(rng, out, ngram_range)
+    return out
+
+
+def augment_corpus(rng, tagged, joiner, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, ngram_range=(1, 5)):
+    """Synthetic texts for a corpus of (words, tags): n_iter draws per example, joined with `joiner`.
+
+    Duplicates are dropped, both among the draws and against the original texts, so the result holds
+    only new texts (at most n_iter per example), in a reproducible order.
+    """
+    tagged = list(tagged)
+    unigrams = pos_unigrams(tagged)
+    seen = {joiner.join(words) for words, _ in tagged}
+    out = []
+    for words, tags in tagged:
+        for _ in range(n_iter):
+            text = joiner.join(augment_example(rng, words, tags, unigrams, p_mask, p_pos, p_ng, ngram_range))
+            if text and text not in seen:
+                seen.add(text)
+                out.append(text)
+    return out

@@ -1,0 +1,411 @@
+"""Distil a fine-tuned BERT teacher into a BiLSTM (Tang et al. 2019, "Distilling Task-Specific Knowledge
+from BERT into Simple Neural Networks").
+
+Full run (teacher from bert_classification.py; --distill 0 trains the same BiLSTM on gold labels only):
+    python src/distill_task_specific_bert/distill.py --data_dir data/reviews --teacher_model models/teacher \
+        --output_dir models/bilstm_distilled --distill 1 [--augment mask,pos,ngram --n_iter 20]
+Tiny CPU run:
+    python src/distill_task_specific_bert/distill.py --data_dir data/reviews --teacher_model models/teacher \
+        --output_dir /tmp/bilstm --max_train_examples 512 --num_train_epochs 2 --augment mask,ngram --n_iter 2 \
+        --speed_texts 64
+Prediction with a trained student:
+    python src/distill_task_specific_bert/distill.py --do_predict --student_dir models/bilstm_distilled \
+        --predict_file texts.txt [--predict_output preds.tsv]
+
+The student learns from z_T, the teacher's logits on the transfer set (train.tsv, unlabeled.tsv when
+present, and with --augment the synthetic examples of section 3.3), with
+loss = alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2. The teacher's logits are computed once and
+cached on disk. Writes a student directory (config.json, vocab.txt, model.pt) with args.json and
+metrics.json: best dev and its test accuracy/macro-F1, and the inference speed of student and teacher
+measured in the same run.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from src.augment import augment_corpus, tag_words
+from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
+                        build_vocab, fold, folded_logits, load_student, pad_batch, save_student, tokenize)
+from src.losses import logits_mse
+from src.utils import (TEXT_COLUMNS, Example, InputError, check_output_dir, classification_metrics, compare_speed,
+                       count_parameters, exits_on_input_error, is_cjk, load_classifier, load_json, load_split,
+                       load_tokenizer, load_unlabeled, logger, model_label_list, predict_logits, publish_dir,
+                       read_examples, save_json, set_seed, setup_logging, staging_dir, write_examples)
+
+AUGMENTATIONS = ("mask", "pos", "ngram")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_dir", default=None, help="directory with train/dev/test.tsv (and optionally unlabeled.tsv)")
+    p.add_argument("--teacher_model", default=None, help="fine-tuned teacher directory from bert_classification.py")
+    p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
+    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
+    p.add_argument("--distill", type=int, choices=(0, 1), default=1,
+                   help="1: learn from the teacher's logits; 0: gold labels only (the baseline)")
+    p.add_argument("--alpha", type=float, default=0.0, help="weight of the gold-label cross-entropy (paper: 0)")
+    # student
+    p.add_argument("--student_tokenizer", choices=("auto",) + TOKENIZERS, default="auto",
+                   help="student words: jieba, char, whitespace (lower-cased) or the teacher's WordPiece tokens; "
+                        "auto: jieba for Chinese text, whitespace otherwise")
+    p.add_argument("--min_freq", type=int, default=1, help="keep words seen at least this often in the transfer set")
+    p.add_argument("--max_seq_length", type=int, default=128, help="student words per example (longer are cut)")
+    p.add_argument("--embedding_dim", type=int, default=300, help="word embedding width (random init)")
+    p.add_argument("--hidden_size", type=int, default=150, help="LSTM units per direction")
+    p.add_argument("--fc_dim", type=int, default=200, help="width of the ReLU dense layer")
+    p.add_argument("--dropout", type=float, default=0.1, help="dropout on embeddings, LSTM output and dense layer")
+    p.add_argument("--embedding_file", default=None, help="word2vec text-format vectors to initialise embeddings")
+    p.add_argument("--init_from_teacher", action="store_true",
+                   help="copy the teacher's input embeddings (needs --student_tokenizer teacher; teacher's width)")
+    # transfer set
+    p.add_argument("--augment", default="", help=f"comma-separated subset of {','.join(AUGMENTATIONS)} (empty: none)")
+    p.add_argument("--n_iter", type=int, default=20, help="augmentation draws per example (duplicates dropped)")
+    p.add_argument("--p_mask", type=float, default=0.1, help="per-word probability of [MASK]")
+    p.add_argument("--p_pos", type=float, default=0.1, help="per-word probability of a same-POS replacement")
+    p.add_argument("--p_ng", type=float, default=0.25, help="per-example probability of n-gram sampling")
+    p.add_argument("--ngram_range", default="1,5", help="smallest,largest n of the sampled n-grams")
+    p.add_argument("--teacher_max_seq_length", type=int, default=None,
+                   help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
+    p.add_argument("--teacher_batch_size", type=int, default=64, help="batch size of the teacher's logit pass")
+    p.add_argument("--cache_dir", default=None, help="teacher-logit cache (default: <teacher_dir>/../.logit_cache)")
+    # training
+    p.add_argument("--learning_rate", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--num_train_epochs", type=int, default=10, help="passes over the transfer set")
+    p.add_argument("--train_batch_size", type=int, default=50, help="examples per step")
+    p.add_argument("--eval_batch_size", type=int, default=256, help="examples per evaluation batch")
+    p.add_argument("--max_grad_norm", type=float, default=5.0, help="gradient clipping norm")
+    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--seed", type=int, default=42, help="random seed (training and augmentation)")
+    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    # speed measurement
+    p.add_argument("--speed_texts", type=int, default=512, help="dev texts for the speed measurement (0: skip it)")
+    p.add_argument("--speed_repeats", type=int, default=3, help="timed passes per measurement (median reported)")
+    p.add_argument("--speed_threads", type=int, default=0, help="torch threads while timing (0: leave as is)")
+    # prediction
+    p.add_argument("--do_predict", action="store_true", help="label --predict_file with --student_dir, no training")
+    p.add_argument("--student_dir", default=None, help="trained student directory (for --do_predict)")
+    p.add_argument("--predict_file", default=None, help="texts, one per line, or a tsv with a text column header")
+    p.add_argument("--predict_output", default=None, help="label<TAB>text output (default: <student_dir>/predictions.tsv)")
+    args = p.parse_args(argv)
+
+    if args.do_predict:
+        if not (args.student_dir and args.predict_file):
+            p.error("--do_predict needs --student_dir and --predict_file")
+        return args
+    for flag in ("data_dir", "teacher_model", "output_dir"):
+        if getattr(args, flag) is None:
+            p.error(f"--{flag} is required for training")
+    args.augment = [a for a in args.augment.split(",") if a]
+    if set(args.augment) - set(AUGMENTATIONS):
+        p.error(f"--augment takes a comma-separated subset of {AUGMENTATIONS}, got {args.augment}")
+    try:
+        args.ngram_range = tuple(int(n) for n in args.ngram_range.split(","))
+    except ValueError:
+        args.ngram_range = ()
+    if len(args.ngram_range) != 2 or not 1 <= args.ngram_range[0] <= args.ngram_range[1]:
+        p.error("--ngram_range must be two integers 1 <= lo <= hi, e.g. 1,5")
+    if args.init_from_teacher and args.student_tokenizer != "teacher":
+        p.error("--init_from_teacher needs --student_tokenizer teacher (the student must share its vocabulary)")
+    if not 0 <= args.alpha <= 1:
+        p.error("--alpha must be in [0, 1]")
+    if args.max_seq_length < 1 or args.num_train_epochs < 1:
+        p.error("--max_seq_length and --num_train_epochs must be at least 1")
+    return args
+
+
+def distill_loss(logits_S, logits_T, labels, alpha):
+    """Tang et al. eq. 3: alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2.
+
+    The distillation term averages over the whole batch; the cross-entropy only over rows with a gold
+    label (labels >= 0): unlabeled and augmented rows have none (-1).
+    """
+    labelled = labels >= 0
+    ce = F.cross_entropy(logits_S[labelled], labels[labelled]) if labelled.any() else logits_S.new_zeros(())
+    return alpha * ce + (1 - alpha) * logits_mse(logits_S, logits_T)
+
+
+def cached_teacher_logits(teacher, tokenizer, texts, max_seq_length, batch_size, cache_dir, teacher_dir):
+    """The teacher's logits (N, C) for `texts`, read from or written to `cache_dir`.
+
+    The key hashes the teacher directory (path, weight files' sizes and times), max_seq_length and the
+    texts, so another teacher, length or text set never reuses a stale file. Returns (logits, was_cached).
+    """
+    if not texts:
+        return torch.empty(0, teacher.config.num_labels), True
+    weights = sorted(f for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin")))
+    stamp = [(f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
+             for f in weights]
+    h = hashlib.sha256(json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length]).encode())
+    for text in texts:
+        h.update(text.encode("utf-8") + b"\n")
+    path = os.path.join(cache_dir, f"{h.hexdigest()[:32]}.pt")
+    if os.path.exists(path):
+        logits = torch.load(path, weights_only=True)
+        if logits.shape == (len(texts), teacher.config.num_labels):
+            return logits, True
+    logits = predict_logits(teacher, tokenizer, texts, max_seq_length, batch_size)
+    os.makedirs(cache_dir, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"  # atomic: a crash never leaves a half-written cache file
+    torch.save(logits, tmp)
+    os.replace(tmp, path)
+    return logits, False
+
+
+def read_word_vectors(path, vocab):
+    """Rows of `vocab` found in a word2vec text file (optional 'count dim' header line).
+
+    Returns (weights (V, d) with found rows filled and the others random at the vectors' scale, n_found).
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"embedding file {path} does not exist")
+    index = {w: i for i, w in enumerate(vocab)}
+    found = {}
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line_no, line in enumerate(f):
+            parts = line.rstrip().split(" ")
+            if line_no == 0 and len(parts) == 2:
+                continue
+            if parts[0] in index and len(parts) > 2:
+                found[index[parts[0]]] = np.asarray(parts[1:], dtype=np.float32)
+    if not found:
+        raise InputError(f"{path}: no vector for any of the {len(vocab)} student words")
+    dim = len(next(iter(found.values())))
+    if any(len(v) != dim for v in found.values()):
+        raise InputError(f"{path}: vectors of different widths")
+    vectors = np.stack(list(found.values()))
+    weights = torch.randn(len(vocab), dim) * float(vectors.std())
+    weights[list(found)] = torch.from_numpy(vectors)
+    weights[PAD_ID] = 0
+    return weights, len(found)
+
+
+def teacher_embeddings(teacher, teacher_tokenizer, vocab):
+    """Rows of the teacher's input embeddings for the student's (teacher-tokenizer) vocabulary."""
+    emb = teacher.get_input_embeddings().weight.detach()  # (V_T, d_T)
+    special = {MASK: teacher_tokenizer.mask_token or teacher_tokenizer.unk_token}
+    ids = teacher_tokenizer.convert_tokens_to_ids([special.get(w, w) for w in vocab])
+    weights = emb[[i if i is not None else teacher_tokenizer.unk_token_id for i in ids]].clone()
+    weights[PAD_ID] = 0
+    return weights
+
+
+def logits_of(model, id_lists, batch_size, device):
+    """Student logits (N, C) for lists of word ids, in length-sorted batches, in input order."""
+    model.eval()
+    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    out = torch.empty(len(id_lists), model.config.num_labels)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            ids, lengths = pad_batch([id_lists[i] for i in idx])
+            out[idx] = model(ids.to(device), lengths).float().cpu()
+    return out
+
+
+def predict(student_dir, texts, batch_size=256):
+    """Label names for `texts` from a trained student directory."""
+    if not os.path.isfile(os.path.join(student_dir, "model.pt")):
+        raise InputError(f"{student_dir} is not a student directory (no model.pt)")
+    model, tokenizer, labels = load_student(student_dir)
+    logits = logits_of(model, tokenizer.encode(texts), batch_size, "cpu")
+    return [labels[i] for i in logits.argmax(-1).tolist()]
+
+
+def read_texts(path):
+    """Texts of a file: a tsv whose header names a text column, or else one text per line."""
+    if not os.path.isfile(path):
+        raise InputError(f"file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    if lines and {h.strip().lower() for h in lines[0].split("\t")} & set(TEXT_COLUMNS):
+        return [ex.text for ex in read_examples(path, require_label=False)]
+    texts = [" ".join(line.split()) for line in lines]
+    if not any(texts):
+        raise InputError(f"{path} has no text")
+    return [t for t in texts if t]
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    if args.do_predict:
+        texts = read_texts(args.predict_file)
+        labels = predict(args.student_dir, texts)
+        out = args.predict_output or os.path.join(args.student_dir, "predictions.tsv")
+        write_examples(out, [Example(t, y) for t, y in zip(texts, labels)])
+        logger.info(f"wrote {len(labels)} predictions to {out}")
+        return
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    set_seed(args.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.no_cuda else "cpu")
+
+    # --- teacher and data (labels in the teacher's id order, so ids match its logits)
+    teacher = load_classifier(args.teacher_model).to(device)
+    teacher_tokenizer = load_tokenizer(args.teacher_model)
+    label_list = model_label_list(teacher)
+    teacher_args_path = os.path.join(args.teacher_model, "args.json")
+    teacher_len = args.teacher_max_seq_length or (
+        load_json(teacher_args_path)["max_seq_length"] if os.path.exists(teacher_args_path) else 128)
+    train_texts, train_labels, _ = load_split(args.data_dir, "train", label_list, args.max_train_examples)
+    dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list)
+    test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list)
+    cjk = is_cjk("".join(train_texts[:500]))
+    kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
+
+    # --- transfer set: labelled train, unlabeled texts, synthetic examples; -1 marks "no gold label"
+    unlabeled = load_unlabeled(args.data_dir) if args.distill else []
+    if args.augment and not args.distill:
+        logger.warning("warning: --augment is ignored with --distill 0 (synthetic examples have no gold label)")
+    augmented = []
+    if args.augment and args.distill:
+        if "pos" in args.augment and not cjk:
+            logger.warning("notice: no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
+        start = time.perf_counter()
+        tagged = [tag_words(t, cjk) for t in tqdm(train_texts + unlabeled, desc="tagging", leave=False)]
+        augmented = augment_corpus(random.Random(args.seed), tagged, "" if cjk else " ", args.n_iter,
+                                   p_mask=args.p_mask if "mask" in args.augment else 0.0,
+                                   p_pos=args.p_pos if "pos" in args.augment else 0.0,
+                                   p_ng=args.p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range)
+        logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new texts "
+                    f"in {time.perf_counter() - start:.0f} s")
+    transfer_texts = train_texts + unlabeled + augmented
+    transfer_labels = torch.tensor(train_labels + [-1] * (len(unlabeled) + len(augmented)))
+
+    teacher_logits, logit_time, cached = None, 0.0, []
+    if args.distill:
+        cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
+        start = time.perf_counter()
+        parts = []
+        # Cached in two parts so runs with and without augmentation share the first.
+        for texts in (train_texts + unlabeled, augmented):
+            logits, was_cached = cached_teacher_logits(teacher, teacher_tokenizer, texts, teacher_len,
+                                                       args.teacher_batch_size, cache_dir, args.teacher_model)
+            parts.append(logits)
+            cached.append(was_cached)
+        teacher_logits = torch.cat(parts)  # (N, C)
+        logit_time = time.perf_counter() - start
+        logger.info(f"teacher logits for {len(transfer_texts)} texts: {logit_time:.0f} s (cached: {cached})")
+
+    # --- student vocabulary, tokenizer, model
+    tok_teacher = teacher_tokenizer if kind == "teacher" else None
+    vocab = build_vocab(tokenize(kind, transfer_texts, tok_teacher), args.min_freq)
+    tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
+    transfer_ids = tokenizer.encode(transfer_texts)
+    dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
+    dev_unk = sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids)
+
+    init, weights = "random", None
+    if args.embedding_file:
+        weights, n_found = read_word_vectors(args.embedding_file, vocab)
+        init = f"{args.embedding_file} ({n_found} of {len(vocab)} words)"
+    elif args.init_from_teacher:
+        weights, init = teacher_embeddings(teacher, teacher_tokenizer, vocab), "teacher input embeddings"
+    config = BiLSTMConfig(vocab_size=len(vocab), num_labels=len(label_list),
+                          embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
+                          hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout)
+    model = BiLSTMClassifier(config)
+    if weights is not None:
+        model.embedding.weight.data.copy_(weights)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
+    logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
+                f"{count_parameters(model) / 1e6:.2f}M params; dev [UNK] rate {dev_unk:.1%}\n"
+                f"transfer set {len(transfer_texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + "
+                f"augmented {len(augmented)}; loss: "
+                + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
+
+    # --- train, keeping the best dev checkpoint in a staging directory
+    tmp_dir = staging_dir(args.output_dir)
+    generator = torch.Generator().manual_seed(args.seed)
+    best, history, train_time = None, [], 0.0
+    for epoch in range(1, args.num_train_epochs + 1):
+        model.train()
+        start, total_loss = time.perf_counter(), 0.0
+        perm = torch.randperm(len(transfer_ids), generator=generator)
+        steps = range(0, len(perm), args.train_batch_size)
+        for step in tqdm(steps, desc=f"epoch {epoch}", leave=False):
+            idx = perm[step:step + args.train_batch_size]
+            ids, lengths = pad_batch([transfer_ids[i] for i in idx.tolist()])
+            labels = transfer_labels[idx].to(device)
+            logits_S = model(ids.to(device), lengths)  # (B, C)
+            if args.distill:
+                loss = distill_loss(logits_S, teacher_logits[idx].to(device), labels, args.alpha)
+            else:
+                loss = F.cross_entropy(logits_S, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+            total_loss += loss.item()
+        train_time += time.perf_counter() - start
+
+        scores = classification_metrics(dev_labels, logits_of(model, dev_ids, args.eval_batch_size, device).argmax(-1))
+        history.append({"epoch": epoch, "train_loss": total_loss / len(steps), **{f"dev_{k}": v for k, v in scores.items()}})
+        logger.info(f"epoch {epoch}: loss {total_loss / len(steps):.4f}, dev accuracy {scores['accuracy']:.4f} "
+                    f"macro-F1 {scores['macro_f1']:.4f}")
+        if best is None or scores["accuracy"] > best["accuracy"]:
+            best = {**scores, "epoch": epoch}
+            save_student(tmp_dir, model, tokenizer, label_list)
+
+    # --- test the best checkpoint; time student and teacher on the same machine, tokenization included
+    student, tokenizer, _ = load_student(tmp_dir)
+    test = classification_metrics(test_labels, logits_of(student, test_ids, args.eval_batch_size, "cpu").argmax(-1))
+    logger.info(f"best dev accuracy {best['accuracy']:.4f} (epoch {best['epoch']}); test accuracy "
+                f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
+    speeds = {}
+    if args.speed_texts:
+        if args.speed_threads:
+            torch.set_num_threads(args.speed_threads)
+        folded = fold(student)
+        teacher = teacher.cpu().eval()
+
+        def student_fn(texts):
+            return folded_logits(folded, *pad_batch(tokenizer.encode(texts))).argmax(-1)
+
+        def teacher_fn(texts):
+            with torch.inference_mode():
+                batch = teacher_tokenizer(texts, truncation=True, max_length=teacher_len, padding=True,
+                                          return_tensors="pt")
+                return teacher(**batch).logits.argmax(-1)
+
+        speeds = compare_speed(student_fn, teacher_fn, dev_texts[:args.speed_texts], args.speed_repeats)
+        logger.info(f"examples/s at batch 64: student {speeds['student']['batch_64']['examples_per_s']:.0f}, teacher "
+                    f"{speeds['teacher']['batch_64']['examples_per_s']:.1f} ({speeds['speedup_batch_64']:.1f}x); "
+                    f"batch 1: {speeds['speedup_batch_1']:.1f}x; {torch.get_num_threads()} thread(s)")
+
+    teacher_metrics_path = os.path.join(args.teacher_model, "metrics.json")
+    teacher_scores = ({k: load_json(teacher_metrics_path)[k] for k in ("dev", "test")}
+                      if os.path.exists(teacher_metrics_path) else None)
+    metrics = {
+        "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
+        "labels": label_list, "student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
+        "dev_unk_rate": dev_unk, "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
+        "num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled), "num_augmented": len(augmented),
+        "num_transfer_examples": len(transfer_texts), "augment": args.augment, "n_iter": args.n_iter,
+        "teacher_max_seq_length": teacher_len, "teacher_logits_cached": cached, "teacher_logits_time_s": logit_time,
+        "dev": best, "test": test, "history": history, "teacher_scores": teacher_scores,
+        "test_accuracy_vs_teacher": test["accuracy"] / teacher_scores["test"]["accuracy"] if teacher_scores else None,
+        "train_time_s": train_time, "train_examples_per_s": len(transfer_texts) * args.num_train_epochs / train_time,
+        "speed": speeds, "threads": torch.get_num_threads(), "device": str(device),
+    }
+    save_json({**vars(args), "ngram_range": list(args.ngram_range)}, os.path.join(tmp_dir, "args.json"))
+    save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+    publish_dir(tmp_dir, args.output_dir)
+    logger.info(f"wrote {args.output_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+import torch
+
+from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, fold,
+                        folded_logits, load_student, pad_batch, save_student, tokenize)
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    return BiLSTMClassifier(BiLSTMConfig(vocab_size=20, num_labels=3, embedding_dim=8, hidden_size=6, fc_dim=5)).eval()
+
+
+def test_padding_changes_nothing():
+    model = small_model()
+    ids, lengths = pad_batch([[3, 4, 5], [6, 7], [8, 9, 10, 11, 12]])
+    padded = torch.cat([ids, torch.zeros(3, 4, dtype=torch.long)], dim=1)  # 4 extra padding columns
+    with torch.no_grad():
+        a, b = model(ids, lengths), model(padded, lengths)
+        alone = model(torch.tensor([[6, 7]]), torch.tensor([2]))  # row 1 without the batch's padding
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(a[1:2], alone)
+    # a real token where padding was would change the result: the test can fail
+    with torch.no_grad():
+        assert not torch.allclose(model(padded, lengths + 1)[0], a[0])
+
+
+def test_folded_inference_matches_forward():
+    model = small_model(1)
+    ids, lengths = pad_batch([[3, 4, 5], [6], [8, 9, 10, 11, 12], [2, 1, 7, 7]])
+    with torch.no_grad():
+        expected = model(ids, lengths)
+    torch.testing.assert_close(folded_logits(fold(model), ids, lengths), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_tokenize_and_vocab():
+    assert tokenize("whitespace", ["The Movie  [MASK] good"]) == [["the", "movie", MASK, "good"]]
+    assert tokenize("char", ["好[MASK]电影"]) == [["好", MASK, "电", "影"]]
+    assert tokenize("jieba", ["这部电影[MASK]"])[0][-1] == MASK
+    vocab = build_vocab([["b", "a", "b"], ["c", MASK]], min_freq=1)
+    assert vocab == ["[PAD]", "[UNK]", "[MASK]", "b", "a", "c"]
+    assert build_vocab([["b", "a", "b"]], min_freq=2) == ["[PAD]", "[UNK]", "[MASK]", "b"]
+    tok = StudentTokenizer("whitespace", vocab, max_seq_length=2)
+    assert tok.encode(["B a c", "zzz", "[MASK] b"]) == [[3, 4], [UNK_ID], [2, 3]]
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = small_model(2)
+    vocab = ["[PAD]", "[UNK]", "[MASK]"] + [f"w{i}" for i in range(17)]
+    tok = StudentTokenizer("whitespace", vocab, max_seq_length=16)
+    save_student(tmp_path / "s", model, tok, ["neg", "neu", "pos"])
+    loaded, tok2, labels = load_student(tmp_path / "s")
+    assert labels == ["neg", "neu", "pos"] and tok2.vocab == vocab and tok2.kind == "whitespace"
+    ids, lengths = pad_batch(tok2.encode(["w1 w2 w3", "w4"]))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids, lengths), model(ids, lengths))
