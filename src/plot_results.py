@@ -110,6 +110,7 @@ def main(argv=None):
     title = args.title or (f"{data}: students distilled from {model_name(teacher['model'])} "
                            f"(test accuracy {100 * teacher['test']['accuracy']:.1f})")
     output = args.output or os.path.join(args.run_dir, "results.png")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     plot(rows, output, title)
     logger.info(f"wrote {output}")
     if args.results_dir:

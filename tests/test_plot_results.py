@@ -29,8 +29,8 @@ def test_rows_table_and_figure_from_metrics_files(tmp_path):
     assert rows[1]["pct_of_teacher"] == pytest.approx(95.0)
     assert rows[1]["speedup_batch_64"] == 40.0 and rows[0]["speedup_batch_64"] == 1.0
 
-    main(["--run_dir", str(run), "--output", str(tmp_path / "img.png"), "--results_dir", str(tmp_path / "res")])
-    assert (tmp_path / "img.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    main(["--run_dir", str(run), "--output", str(tmp_path / "fig" / "img.png"), "--results_dir", str(tmp_path / "res")])
+    assert (tmp_path / "fig" / "img.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (tmp_path / "res" / "results.md").read_text()
     assert "| bilstm | 1.00M | 85.0 | 76.0 | 75.0 | 95.0 | 40.0x | 12.5x |" in table
     assert json.loads((tmp_path / "res" / "results.json").read_text())[0]["model"] == "teacher"
