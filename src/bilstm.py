@@ -110,6 +110,12 @@ def folded_logits(folded, input_ids, lengths):
     return logits[order.argsort()]
 
 
+def fast_predictor(model, tokenizer):
+    """texts -> logits (B, C) through the folded LSTM, tokenisation included: the student's CPU serving path."""
+    folded = fold(model)
+    return lambda texts: folded_logits(folded, *pad_batch(tokenizer.encode(texts)))
+
+
 # ----------------------------------------------------------------------------
 # Tokenization and vocabulary
 

@@ -413,6 +413,12 @@ def predict_logits(model, tokenizer, texts, max_seq_length=128, batch_size=64, s
     return out
 
 
+def classifier_predictor(model, tokenizer, max_seq_length):
+    """texts -> logits (B, C) of a BERT-family classifier on its device, tokenisation included: its serving path."""
+    model.eval()
+    return lambda texts: predict_logits(model, tokenizer, texts, max_seq_length, len(texts), show_progress=False)
+
+
 def inference_speed(predict_fn, texts, batch_size, repeats=5, warmup=1):
     """Throughput and latency of `predict_fn(list_of_texts)` over `texts` in batches of `batch_size`.
 

@@ -34,10 +34,10 @@ from tqdm.auto import tqdm
 
 from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
-                        build_vocab, fold, folded_logits, load_student, pad_batch, save_student, tokenize)
+                        build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.losses import logits_mse
-from src.utils import (TEXT_COLUMNS, Example, InputError, check_output_dir, classification_metrics, compare_speed,
-                       count_parameters, exits_on_input_error, is_cjk, load_classifier, load_json, load_split,
+from src.utils import (TEXT_COLUMNS, Example, InputError, check_output_dir, classification_metrics,
+                       classifier_predictor, compare_speed, count_parameters, exits_on_input_error, is_cjk, load_classifier, load_json, load_split,
                        load_tokenizer, load_unlabeled, logger, model_label_list, predict_logits, publish_dir,
                        read_examples, save_json, set_seed, setup_logging, staging_dir, write_examples)
 
@@ -369,18 +369,8 @@ def main(argv=None):
     if args.speed_texts:
         if args.speed_threads:
             torch.set_num_threads(args.speed_threads)
-        folded = fold(student)
-        teacher = teacher.cpu().eval()
-
-        def student_fn(texts):
-            return folded_logits(folded, *pad_batch(tokenizer.encode(texts))).argmax(-1)
-
-        def teacher_fn(texts):
-            with torch.inference_mode():
-                batch = teacher_tokenizer(texts, truncation=True, max_length=teacher_len, padding=True,
-                                          return_tensors="pt")
-                return teacher(**batch).logits.argmax(-1)
-
+        student_fn = fast_predictor(student, tokenizer)
+        teacher_fn = classifier_predictor(teacher.cpu(), teacher_tokenizer, teacher_len)
         speeds = compare_speed(student_fn, teacher_fn, dev_texts[:args.speed_texts], args.speed_repeats)
         logger.info(f"examples/s at batch 64: student {speeds['student']['batch_64']['examples_per_s']:.0f}, teacher "
                     f"{speeds['teacher']['batch_64']['examples_per_s']:.1f} ({speeds['speedup_batch_64']:.1f}x); "

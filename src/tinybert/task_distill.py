@@ -38,7 +38,7 @@ from transformers import get_linear_schedule_with_warmup
 from src.losses import attention_mse, hidden_mse, soft_cross_entropy
 from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_same_vocab, layer_map,
                                   task_data_dir)
-from src.utils import (InputError, add_bert_training_args, adamw, check_output_dir, compare_speed, count_parameters,
+from src.utils import (InputError, add_bert_training_args, adamw, check_output_dir, classifier_predictor, compare_speed, count_parameters,
                        encode_labels, encode_texts, evaluate, exits_on_input_error, load_classifier, load_split,
                        load_tokenizer, logger, make_accelerator, make_loader, model_label_list, predict_logits,
                        publish_dir, read_examples, save_json, set_seed, setup_logging, staging_dir)
@@ -107,13 +107,9 @@ def teacher_logits_cached(teacher, tokenizer, texts, args):
 
 def speed_comparison(student_dir, teacher_name, tokenizer, texts, args):
     """CPU examples/s of the saved student next to the teacher, batch 64 and 1, tokenisation included."""
-    student, teacher = (load_classifier(source).cpu().eval() for source in (student_dir, teacher_name))
-
-    def predictor(model):
-        return lambda batch: predict_logits(model, tokenizer, batch, args.max_seq_length, len(batch),
-                                            show_progress=False)
-
-    return compare_speed(predictor(student), predictor(teacher), texts)
+    student, teacher = (classifier_predictor(load_classifier(source).cpu(), tokenizer, args.max_seq_length)
+                        for source in (student_dir, teacher_name))
+    return compare_speed(student, teacher, texts)
 
 
 @exits_on_input_error
