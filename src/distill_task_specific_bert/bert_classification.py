@@ -117,6 +117,7 @@ def main(argv=None):
     def save_checkpoint():
         # Written beside the old one and swapped in, so a kill while saving keeps the previous checkpoint.
         accelerator.save_state(resume_dir + ".new")
+        accelerator.wait_for_everyone()  # every rank has written its RNG state before the directory moves
         if accelerator.is_main_process:
             save_json(state, os.path.join(resume_dir + ".new", "trainer_state.json"))
             publish_dir(resume_dir + ".new", resume_dir)
