@@ -33,9 +33,9 @@ def parse_args(argv=None):
     p.add_argument("--data_dir", default="data/reviews", help="data directory to build and use")
     p.add_argument("--work_dir", default="models/demo", help="where every stage writes its model directory")
     p.add_argument("--bert_model", default=None, help="teacher initialisation (default: the bundled MiniLM)")
-    p.add_argument("--max_train_examples", type=int, default=6000, help="training examples of every stage")
+    p.add_argument("--max_train_examples", type=int, default=3000, help="training examples of every stage")
     p.add_argument("--max_seq_length", type=int, default=64, help="word pieces per example for the BERTs")
-    p.add_argument("--n_iter", type=int, default=2, help="augmented copies per example (BiLSTM and TinyBERT)")
+    p.add_argument("--n_iter", type=int, default=1, help="augmented copies per example (BiLSTM and TinyBERT)")
     p.add_argument("--tiny", action="store_true",
                    help="seconds-long smoke run: 1-layer student, a few dozen examples, no speed timing")
     p.add_argument("--output", default=None, help="figure to write (default: <work_dir>/results.png)")
