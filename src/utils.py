@@ -6,6 +6,7 @@ and a non-zero exit (see `exits_on_input_error`).
 """
 
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -411,6 +412,37 @@ def predict_logits(model, tokenizer, texts, max_seq_length=128, batch_size=64, s
                           padding=True, return_tensors="pt").to(device)
         out[idx] = model(**batch).logits.float().cpu()
     return out
+
+
+def cached_teacher_logits(teacher, tokenizer, texts, max_seq_length, batch_size, cache_dir, teacher_dir):
+    """The teacher's logits (N, C) for `texts`, each distinct text computed once and kept in `cache_dir`.
+
+    One file per teacher (its directory, weight files' sizes and times), sequence length and casing, holding
+    a row per text keyed by the text's hash: any set of texts (train, augmented copies, another stage's
+    transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
+    """
+    hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    path, rows = None, {}
+    if cache_dir:
+        stamp = sorted((f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
+                       for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin"))) \
+            if os.path.isdir(teacher_dir) else []
+        key = json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length,
+                          getattr(tokenizer, "do_lower_case", None)])
+        path = os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key.encode()).hexdigest()[:20]}.pt")
+        if os.path.exists(path):
+            saved = torch.load(path, weights_only=True)
+            rows = dict(zip(saved["hashes"], saved["logits"]))
+    todo = {h: t for h, t in zip(hashes, texts) if h not in rows}  # distinct texts not cached yet
+    if todo:
+        new = predict_logits(teacher, tokenizer, list(todo.values()), max_seq_length, batch_size)
+        rows.update(zip(todo, new))
+        if path:
+            os.makedirs(cache_dir, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"  # a crash never leaves a half-written cache
+            torch.save({"hashes": list(rows), "logits": torch.stack(list(rows.values()))}, tmp)
+            os.replace(tmp, path)
+    return torch.stack([rows[h] for h in hashes]) if texts else torch.empty(0, teacher.config.num_labels), len(todo)
 
 
 def classifier_predictor(model, tokenizer, max_seq_length):

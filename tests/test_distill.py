@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 import src.distill_task_specific_bert.distill as distill
+import src.utils as utils
 from src.distill_task_specific_bert import bert_classification
 from src.utils import load_classifier, load_json, load_tokenizer
 from tests.tiny import write_tiny_bert, write_toy_data
@@ -48,23 +49,25 @@ def test_loss_hand_checked_values():
 
 def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
     calls = []
-    real = distill.predict_logits
+    real = utils.predict_logits
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(distill, "predict_logits", counting)
+    monkeypatch.setattr(utils, "predict_logits", counting)
     model, tok = load_classifier(tiny_bert), load_tokenizer(tiny_bert)
-    texts = ["a good movie", "the bad plot ."]
-    first, was_cached = distill.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"), tiny_bert)
-    assert not was_cached and len(calls) == 1
-    again, was_cached = distill.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"), tiny_bert)
-    assert was_cached and len(calls) == 1
+    texts = ["a good movie", "the bad plot .", "a good movie"]
+    first, computed = utils.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"), tiny_bert)
+    assert computed == 2 and len(calls) == 1  # the repeated text is computed once
+    torch.testing.assert_close(first[0], first[2])
+    again, computed = utils.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"), tiny_bert)
+    assert computed == 0 and len(calls) == 1
     torch.testing.assert_close(first, again)
-    distill.cached_teacher_logits(model, tok, texts, 16, 8, str(tmp_path / "c"), tiny_bert)  # other length
-    distill.cached_teacher_logits(model, tok, texts[:1], 32, 8, str(tmp_path / "c"), tiny_bert)  # other texts
-    assert len(calls) == 3
+    utils.cached_teacher_logits(model, tok, texts, 16, 8, str(tmp_path / "c"), tiny_bert)  # other length
+    _, computed = utils.cached_teacher_logits(model, tok, texts[:1] + ["new text"], 32, 8, str(tmp_path / "c"),
+                                              tiny_bert)
+    assert computed == 1 and len(calls) == 3  # only the new text
     assert not [f for f in os.listdir(tmp_path / "c") if f.endswith(".tmp")]
 
 
@@ -83,13 +86,12 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, monkeypat
              "--student_tokenizer", "teacher", "--init_from_teacher")
     assert kd["test"]["accuracy"] >= 0.7 and kd["teacher_scores"]["test"]["accuracy"] >= 0.8
     assert kd["num_augmented"] > 0 and kd["num_transfer_examples"] == 64 + kd["num_augmented"]
-    assert kd["embedding_init"] == "teacher input embeddings" and kd["teacher_logits_cached"] == [False, False]
+    assert kd["embedding_init"] == "teacher input embeddings" and kd["teacher_logits_computed"] == kd["num_transfer_examples"]
 
-    # a rerun reads the teacher's logits from the cache
-    monkeypatch.setattr(distill, "predict_logits", lambda *a, **k: pytest.fail("teacher ran again"))
+    # a rerun reads every teacher logit from the cache
     rerun = run(teacher, data, tmp_path / "kd", "--distill", "1", "--augment", "mask,ngram", "--n_iter", "2",
                 "--student_tokenizer", "teacher", "--init_from_teacher", "--overwrite_output_dir")
-    assert rerun["teacher_logits_cached"] == [True, True]
+    assert rerun["teacher_logits_computed"] == 0
 
     # prediction with the distilled student (teacher tokenizer carried in its directory)
     texts = tmp_path / "texts.txt"

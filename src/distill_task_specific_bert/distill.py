@@ -21,8 +21,6 @@ measured in the same run.
 """
 
 import argparse
-import hashlib
-import json
 import os
 import random
 import time
@@ -37,8 +35,8 @@ from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassi
                         build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.losses import logits_mse
 from src.utils import (TEXT_COLUMNS, Example, InputError, check_output_dir, classification_metrics,
-                       classifier_predictor, compare_speed, count_parameters, exits_on_input_error, is_cjk, load_classifier, load_json, load_split,
-                       load_tokenizer, load_unlabeled, logger, model_label_list, predict_logits, publish_dir,
+                       cached_teacher_logits, classifier_predictor, compare_speed, count_parameters, exits_on_input_error, is_cjk, load_classifier, load_json, load_split,
+                       load_tokenizer, load_unlabeled, logger, model_label_list, publish_dir,
                        read_examples, save_json, set_seed, setup_logging, staging_dir, write_examples)
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
@@ -131,33 +129,6 @@ def distill_loss(logits_S, logits_T, labels, alpha):
     labelled = labels >= 0
     ce = F.cross_entropy(logits_S[labelled], labels[labelled]) if labelled.any() else logits_S.new_zeros(())
     return alpha * ce + (1 - alpha) * logits_mse(logits_S, logits_T)
-
-
-def cached_teacher_logits(teacher, tokenizer, texts, max_seq_length, batch_size, cache_dir, teacher_dir):
-    """The teacher's logits (N, C) for `texts`, read from or written to `cache_dir`.
-
-    The key hashes the teacher directory (path, weight files' sizes and times), max_seq_length and the
-    texts, so another teacher, length or text set never reuses a stale file. Returns (logits, was_cached).
-    """
-    if not texts:
-        return torch.empty(0, teacher.config.num_labels), True
-    weights = sorted(f for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin")))
-    stamp = [(f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
-             for f in weights]
-    h = hashlib.sha256(json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length]).encode())
-    for text in texts:
-        h.update(text.encode("utf-8") + b"\n")
-    path = os.path.join(cache_dir, f"{h.hexdigest()[:32]}.pt")
-    if os.path.exists(path):
-        logits = torch.load(path, weights_only=True)
-        if logits.shape == (len(texts), teacher.config.num_labels):
-            return logits, True
-    logits = predict_logits(teacher, tokenizer, texts, max_seq_length, batch_size)
-    os.makedirs(cache_dir, exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"  # atomic: a crash never leaves a half-written cache file
-    torch.save(logits, tmp)
-    os.replace(tmp, path)
-    return logits, False
 
 
 def read_word_vectors(path, vocab):
@@ -284,20 +255,15 @@ def main(argv=None):
     transfer_texts = train_texts + unlabeled + augmented
     transfer_labels = torch.tensor(train_labels + [-1] * (len(unlabeled) + len(augmented)))
 
-    teacher_logits, logit_time, cached = None, 0.0, []
+    teacher_logits, logit_time, computed = None, 0.0, 0
     if args.distill:
         cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
         start = time.perf_counter()
-        parts = []
-        # Cached in two parts so runs with and without augmentation share the first.
-        for texts in (train_texts + unlabeled, augmented):
-            logits, was_cached = cached_teacher_logits(teacher, teacher_tokenizer, texts, teacher_len,
-                                                       args.teacher_batch_size, cache_dir, args.teacher_model)
-            parts.append(logits)
-            cached.append(was_cached)
-        teacher_logits = torch.cat(parts)  # (N, C)
+        teacher_logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, transfer_texts, teacher_len,
+                                                         args.teacher_batch_size, cache_dir, args.teacher_model)
         logit_time = time.perf_counter() - start
-        logger.info(f"teacher logits for {len(transfer_texts)} texts: {logit_time:.0f} s (cached: {cached})")
+        logger.info(f"teacher logits for {len(transfer_texts)} texts: {computed} computed, the rest from the cache, "
+                    f"{logit_time:.0f} s")
 
     # --- student vocabulary, tokenizer, model
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
@@ -385,7 +351,7 @@ def main(argv=None):
         "dev_unk_rate": dev_unk, "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
         "num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled), "num_augmented": len(augmented),
         "num_transfer_examples": len(transfer_texts), "augment": args.augment, "n_iter": args.n_iter,
-        "teacher_max_seq_length": teacher_len, "teacher_logits_cached": cached, "teacher_logits_time_s": logit_time,
+        "teacher_max_seq_length": teacher_len, "teacher_logits_computed": computed, "teacher_logits_time_s": logit_time,
         "dev": best, "test": test, "history": history, "teacher_scores": teacher_scores,
         "test_accuracy_vs_teacher": test["accuracy"] / teacher_scores["test"]["accuracy"] if teacher_scores else None,
         "train_time_s": train_time, "train_examples_per_s": len(transfer_texts) * args.num_train_epochs / train_time,

@@ -26,7 +26,6 @@ teacher measured in the same run). Multi-GPU: `accelerate launch` runs this scri
 """
 
 import argparse
-import hashlib
 import math
 import os
 import time
@@ -38,10 +37,11 @@ from transformers import get_linear_schedule_with_warmup
 from src.losses import attention_mse, hidden_mse, soft_cross_entropy
 from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_same_vocab, layer_map,
                                   task_data_dir)
-from src.utils import (InputError, add_bert_training_args, adamw, check_output_dir, classifier_predictor, compare_speed, count_parameters,
-                       encode_labels, encode_texts, evaluate, exits_on_input_error, load_classifier, load_split,
-                       load_tokenizer, logger, make_accelerator, make_loader, model_label_list, predict_logits,
-                       publish_dir, read_examples, save_json, set_seed, setup_logging, staging_dir)
+from src.utils import (InputError, add_bert_training_args, adamw, cached_teacher_logits, check_output_dir,
+                       classifier_predictor, compare_speed, count_parameters, encode_labels, encode_texts, evaluate,
+                       exits_on_input_error, load_classifier, load_split, load_tokenizer, logger, make_accelerator,
+                       make_loader, model_label_list, publish_dir, read_examples, save_json, set_seed, setup_logging,
+                       staging_dir)
 
 
 def parse_args(argv=None):
@@ -81,28 +81,6 @@ def parse_args(argv=None):
     if args.max_seq_length < 3:
         p.error("--max_seq_length must be at least 3")
     return args
-
-
-def teacher_logits_cached(teacher, tokenizer, texts, args):
-    """Teacher logits (n, C), computed once per distinct text; with --cache_dir also kept on disk, in one
-    file per teacher (its path and weights' mtime) and sequence length, keyed by the hash of each text."""
-    if not args.cache_dir:
-        return predict_logits(teacher, tokenizer, texts, args.max_seq_length, args.eval_batch_size)
-    weights = [os.path.join(args.teacher_model, f) for f in ("model.safetensors", "pytorch_model.bin")]
-    stamp = max((os.path.getmtime(w) for w in weights if os.path.exists(w)), default=0)
-    key = f"{os.path.abspath(args.teacher_model)}|{stamp}|{args.max_seq_length}|{args.do_lower_case}"
-    path = os.path.join(args.cache_dir, f"teacher_logits_{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt")
-    cache = torch.load(path) if os.path.exists(path) else {}
-    hashes = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-    todo = sorted({h: t for h, t in zip(hashes, texts) if h not in cache}.items())
-    if todo:
-        new = predict_logits(teacher, tokenizer, [t for _, t in todo], args.max_seq_length, args.eval_batch_size)
-        cache.update({h: row for (h, _), row in zip(todo, new)})
-        os.makedirs(args.cache_dir, exist_ok=True)
-        torch.save(cache, f"{path}.tmp")
-        os.replace(f"{path}.tmp", path)
-    logger.info(f"teacher logits: {len(texts) - len(todo)} of {len(texts)} from the cache {path}")
-    return torch.stack([cache[h] for h in hashes])
 
 
 def speed_comparison(student_dir, teacher_name, tokenizer, texts, args):
@@ -153,7 +131,9 @@ def main(argv=None):
 
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length)
     if args.pred_distill:
-        logits_T = teacher_logits_cached(teacher, tokenizer, train_texts, args)  # (N, C), once per text
+        logits_T, computed = cached_teacher_logits(teacher, tokenizer, train_texts, args.max_seq_length,
+                                                   args.eval_batch_size, args.cache_dir, args.teacher_model)  # (N, C)
+        logger.info(f"teacher logits: {computed} computed, {len(train_texts) - computed} from the cache")
         for i, feature in enumerate(train_features):
             feature["idx"] = i
     train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True, seed=args.seed)
