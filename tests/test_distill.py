@@ -71,7 +71,7 @@ def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
     assert not [f for f in os.listdir(tmp_path / "c") if f.endswith(".tmp")]
 
 
-def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, monkeypatch):
+def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
     teacher, data = teacher_and_data
     base = run(teacher, data, tmp_path / "base", "--distill", "0")
     assert {"config.json", "vocab.txt", "model.pt", "args.json", "metrics.json"} <= set(os.listdir(tmp_path / "base"))
