@@ -253,19 +253,29 @@ def add_bert_training_args(p, learning_rate):
     p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
     p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
     p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
-    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--eval_step", type=int, default=0, help="also evaluate on dev every N steps (0: per epoch only)")
     p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
     p.add_argument("--seed", type=int, default=42, help="random seed")
+    add_engine_args(p)
+
+
+def add_engine_args(p):
+    """Flags of every training stage for the Accelerate engine and for resumable runs."""
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
     precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
     p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    p.add_argument("--save_steps", type=int, default=500,
+                   help="also write a resume checkpoint every N optimizer steps (always at each epoch end; "
+                        "0: epoch ends only)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last checkpoint; a finished run is left as it is")
 
 
 def make_accelerator(args):
-    """The Accelerate engine for the flags of `add_bert_training_args`: device, mixed precision, accumulation,
+    """The Accelerate engine for the flags of `add_engine_args`: device, mixed precision, accumulation,
     and data parallelism when launched with torchrun / accelerate launch."""
     from accelerate import Accelerator
 
@@ -354,15 +364,14 @@ def encode_texts(tokenizer, texts, max_seq_length, labels=None):
     return features, n_truncated
 
 
-def make_loader(tokenizer, features, batch_size, shuffle=False, seed=0):
+def make_loader(tokenizer, features, batch_size, shuffle=False):
     """Batches padded to their longest row. The loader has its own random generator (`loader.generator`,
     re-seed it per epoch), so iterating never draws from the global RNG that dropout uses: a resumed run
     then reproduces an uninterrupted one."""
     from transformers import DataCollatorWithPadding
 
     return torch.utils.data.DataLoader(features, batch_size=batch_size, shuffle=shuffle,
-                                       generator=torch.Generator().manual_seed(seed),
-                                       collate_fn=DataCollatorWithPadding(tokenizer))
+                                       generator=torch.Generator(), collate_fn=DataCollatorWithPadding(tokenizer))
 
 
 def classification_metrics(y_true, y_pred):
@@ -492,6 +501,32 @@ def check_output_dir(path, overwrite=False):
     """Refuse to write into an existing non-empty directory unless asked to overwrite it."""
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise InputError(f"output directory {path} exists and is not empty (use --overwrite_output_dir)")
+
+
+def is_finished(output_dir):
+    """A run directory is finished once its metrics.json is written (it is written last)."""
+    return os.path.isfile(os.path.join(output_dir, "metrics.json"))
+
+
+def save_checkpoint(accelerator, resume_dir, state):
+    """Model, optimizer, scheduler and RNG states (`accelerator.save_state`) and the loop's own `state` (a
+    JSON-able dict). Written beside the previous checkpoint and swapped in, so a kill while saving keeps it."""
+    accelerator.save_state(resume_dir + ".new")
+    accelerator.wait_for_everyone()  # every rank has written its RNG state before the directory moves
+    if accelerator.is_main_process:
+        save_json(state, os.path.join(resume_dir + ".new", "trainer_state.json"))
+        publish_dir(resume_dir + ".new", resume_dir)
+    accelerator.wait_for_everyone()
+
+
+def load_checkpoint(accelerator, resume_dir):
+    """Restore what `save_checkpoint` wrote into the prepared objects; returns the loop's `state`."""
+    if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
+        raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
+    accelerator.load_state(resume_dir)
+    state = load_json(os.path.join(resume_dir, "trainer_state.json"))
+    logger.info(f"resuming at epoch {state['epoch']}, step {state['step']}")
+    return state
 
 
 def staging_dir(output_dir, create=True):

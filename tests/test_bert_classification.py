@@ -1,8 +1,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -10,7 +8,7 @@ import torch
 from src.distill_task_specific_bert.bert_classification import main
 from src.utils import (InputError, check_model_source, encode_texts, load_classifier, load_tokenizer,
                        model_label_list, predict_logits)
-from tests.tiny import write_toy_data
+from tests.tiny import kill_then_resume, torchrun, write_toy_data
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
         "--warmup_proportion", "0", "--no_cuda"]
@@ -129,23 +127,9 @@ def test_hub_ids_pass_the_local_check(tmp_path):
 def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, monkeypatch):
     args = ["--num_train_epochs", "2", "--save_steps", "3", "--eval_step", "4"]
     straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
-
-    calls = {"n": 0}
-    real_step = torch.optim.AdamW.step
-
-    def step_then_die(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 11:  # mid-epoch 2, after the checkpoint of step 9
-            raise KeyboardInterrupt
-        return real_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        run(toy_data, tiny_bert, tmp_path / "killed", *args)
-    assert not (tmp_path / "killed").exists()  # nothing half-written where the result goes
-    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
-    resumed = run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")
-
+    # step 11 is mid-epoch 2, after the checkpoint of step 9
+    resumed = kill_then_resume(monkeypatch, lambda out, *extra: run(toy_data, tiny_bert, out, *args, *extra),
+                               tmp_path / "killed", torch.optim.AdamW, kill_at=11)
     assert resumed["history"] == straight["history"]
     assert resumed["test"] == straight["test"]
     weights_a = load_classifier(str(tmp_path / "straight")).state_dict()
@@ -171,12 +155,8 @@ def test_resume_without_checkpoint_is_an_error(tiny_bert, toy_data, tmp_path):
 def test_torchrun_two_cpu_processes_score_every_test_example_once(tiny_bert, tmp_path):
     data = write_toy_data(tmp_path / "odd", n_train=64, n_dev=30, n_test=31)  # 31: uneven across 2 ranks
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "src/distill_task_specific_bert/bert_classification.py", "--data_dir", data, "--bert_model", tiny_bert,
-           "--output_dir", str(out), *FAST, "--num_train_epochs", "1"]
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    torchrun("src/distill_task_specific_bert/bert_classification.py", "--data_dir", data, "--bert_model", tiny_bert,
+             "--output_dir", out, *FAST, "--num_train_epochs", "1")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_processes"] == 2
     assert metrics["test"]["examples"] == 31 and metrics["dev"]["examples"] == 30

@@ -8,7 +8,7 @@ import src.distill_task_specific_bert.distill as distill
 import src.utils as utils
 from src.distill_task_specific_bert import bert_classification
 from src.utils import load_classifier, load_json, load_tokenizer
-from tests.tiny import write_tiny_bert, write_toy_data
+from tests.tiny import kill_then_resume, torchrun, write_tiny_bert, write_toy_data
 
 FAST = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",
         "--hidden_size", "16", "--fc_dim", "16", "--speed_texts", "16", "--speed_repeats", "1", "--no_cuda"]
@@ -103,6 +103,30 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
     assert [line.split("\t")[1] for line in lines[1:]] == texts.read_text().splitlines()
     assert {line.split("\t")[0] for line in lines[1:]} <= {"0", "1"}
     assert distill.predict(str(tmp_path / "base"), ["good", "bad"]) == ["1", "0"]
+
+
+def test_killed_run_resumes_to_the_same_metrics(teacher_and_data, tmp_path, monkeypatch):
+    teacher, data = teacher_and_data
+    args = ["--num_train_epochs", "3", "--save_steps", "5", "--augment", "mask", "--n_iter", "1", "--speed_texts", "0"]
+    straight = run(teacher, data, tmp_path / "straight", *args)
+    # 8 batches per epoch: step 20 is mid-epoch 3, after the checkpoint of step 15
+    resumed = kill_then_resume(monkeypatch, lambda out, *extra: run(teacher, data, out, *args, *extra),
+                               tmp_path / "killed", torch.optim.Adam, kill_at=20)
+    assert resumed["history"] == straight["history"] and resumed["test"] == straight["test"]
+    assert resumed["num_transfer_examples"] == straight["num_transfer_examples"] > 64
+    weights_a, weights_b = (torch.load(tmp_path / d / "model.pt") for d in ("straight", "killed"))
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
+def test_torchrun_two_cpu_processes(teacher_and_data, tmp_path):
+    teacher, data = teacher_and_data
+    out = tmp_path / "ddp"
+    torchrun("src/distill_task_specific_bert/distill.py", "--data_dir", data, "--teacher_model", teacher,
+             "--output_dir", out, "--cache_dir", tmp_path / "cache", *FAST)
+    metrics = load_json(out / "metrics.json")
+    assert metrics["num_processes"] == 2 and metrics["test"]["examples"] == 32
+    assert metrics["test"]["accuracy"] >= 0.7  # the ranks trained one model together
+    assert not os.path.exists(tmp_path / ".ddp.tmp")
 
 
 def test_chinese_with_jieba_and_pos_augmentation(tiny_bert, tmp_path):

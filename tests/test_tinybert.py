@@ -12,7 +12,7 @@ from src.losses import attention_mse, hidden_mse, soft_cross_entropy, uniform_la
 from src.tinybert import task_distill
 from src.tinybert.student import PROJECTIONS_FILE, Projections, copy_teacher_layers, layer_map, task_data_dir
 from src.utils import InputError, load_classifier, load_json, write_examples, Example
-from tests.tiny import VOCAB, write_tiny_bert
+from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert
 
 
 def write_teacher(path, num_layers=2, **kwargs):
@@ -166,6 +166,43 @@ def test_stage1_init_from_teacher(tmp_path, teacher, toy_data):
     assert "speed" not in metrics
     # equal widths: identity projections, nothing to learn
     assert torch.load(os.path.join(out, PROJECTIONS_FILE))["state_dict"] == {}
+
+
+@pytest.mark.parametrize("stage", ["intermediate", "prediction"])
+def test_killed_run_resumes_to_the_same_metrics(stage, tmp_path, teacher, toy_data, student_config, monkeypatch):
+    init = ["--student_config", student_config]  # width 16 vs 32: stage 1 trains projections too
+    if stage == "prediction":
+        init = ["--pred_distill", "--eval_step", "3", "--student_model", str(tmp_path / "stage1")]
+        run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
+            "--output_dir", str(tmp_path / "stage1"), "--speed_texts", "0")
+
+    def train(out, *extra):
+        run("--teacher_model", teacher, *init, "--data_dir", toy_data, "--output_dir", str(out), "--num_train_epochs",
+            "2", "--save_steps", "2", "--speed_texts", "0", *extra)
+        return load_json(os.path.join(out, "metrics.json"))
+
+    straight = train(tmp_path / "straight")
+    # 4 batches per epoch: step 7 is mid-epoch 2, after the checkpoint of step 6
+    resumed = kill_then_resume(monkeypatch, train, tmp_path / "killed", torch.optim.AdamW, kill_at=7)
+    assert resumed["history"] == straight["history"] and resumed.get("test") == straight.get("test")
+    weights_a, weights_b = (load_classifier(str(tmp_path / d)).state_dict() for d in ("straight", "killed"))
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    if stage == "intermediate":
+        proj_a, proj_b = (torch.load(tmp_path / d / PROJECTIONS_FILE)["state_dict"] for d in ("straight", "killed"))
+        assert proj_a and all(torch.equal(proj_a[k], proj_b[k]) for k in proj_a)
+
+
+def test_torchrun_two_cpu_processes_both_stages(tmp_path, teacher, toy_data, student_config):
+    common = ["--teacher_model", teacher, "--data_dir", toy_data, "--max_seq_length", "32", "--train_batch_size", "8",
+              "--num_train_epochs", "1", "--speed_texts", "0", "--no_cuda"]
+    torchrun("src/tinybert/task_distill.py", *common, "--student_config", student_config,
+             "--output_dir", tmp_path / "s1")
+    torchrun("src/tinybert/task_distill.py", *common, "--pred_distill", "--student_model", tmp_path / "s1",
+             "--output_dir", tmp_path / "s2")
+    m1, m2 = (load_json(os.path.join(tmp_path, d, "metrics.json")) for d in ("s1", "s2"))
+    assert m1["num_processes"] == m2["num_processes"] == 2
+    assert torch.load(tmp_path / "s1" / PROJECTIONS_FILE)["state_dict"]["maps.0.weight"].shape == (32, 16)
+    assert m2["test"]["examples"] == 32 and m2["dev"]["examples"] == 32
 
 
 # --- clear errors

@@ -2,6 +2,10 @@
 
 import os
 import random
+import subprocess
+import sys
+
+import pytest
 
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizer
 
@@ -56,3 +60,31 @@ def write_toy_data(data_dir, n_train=64, n_dev=32, n_test=32, lang="en", header=
                 f.write("label\tsentence\n")
             f.writelines(f"{label}\t{text}\n" for label, text in part)
     return str(data_dir)
+
+
+def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
+    """Train with `run(out, *extra)`, interrupted at the `kill_at`-th `optimizer_cls.step` (as a Ctrl-C
+    would), check that nothing was published at `out`, then rerun with --resume and return what it returns."""
+    real_step, calls = optimizer_cls.step, []
+
+    def step_then_die(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(optimizer_cls, "step", step_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(out)
+    assert not os.path.exists(out)  # nothing half-written where the result goes
+    monkeypatch.setattr(optimizer_cls, "step", real_step)
+    return run(out, "--resume")
+
+
+def torchrun(script, *args, nproc=2):
+    """Run a stage script under `torchrun --nproc_per_node nproc` on the CPU (gloo); fail with its stderr."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc), script,
+           *map(str, args)]
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]

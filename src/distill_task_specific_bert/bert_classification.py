@@ -24,10 +24,11 @@ import time
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from src.utils import (add_bert_training_args, adamw, count_parameters, default_bert_model, encode_texts, evaluate, exits_on_input_error,
-                       extend_vocab, load_classifier, load_json, load_split, load_tokenizer, logger, make_accelerator, make_loader,
-                       publish_dir, save_json, set_seed, setup_logging, staging_dir,
-                       unk_rate, check_output_dir, InputError)
+from src.utils import (InputError, add_bert_training_args, adamw, check_output_dir, count_parameters,
+                       default_bert_model, encode_texts, evaluate, exits_on_input_error, extend_vocab, is_finished,
+                       load_checkpoint, load_classifier, load_split, load_tokenizer, logger, make_accelerator,
+                       make_loader, publish_dir, save_checkpoint, save_json, set_seed, setup_logging, staging_dir,
+                       unk_rate)
 
 UNK_WARN_RATE = 0.05
 
@@ -42,10 +43,6 @@ def parse_args(argv=None):
     add_bert_training_args(p, learning_rate=2e-5)
     p.add_argument("--extend_vocab", action="store_true",
                    help="add the training texts' unknown characters/words to the tokenizer and resize embeddings")
-    p.add_argument("--save_steps", type=int, default=500,
-                   help="also write a resume checkpoint every N steps (always at each epoch end; 0: epoch ends only)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run from its last checkpoint; a finished run is left as it is")
     args = p.parse_args(argv)
     args.bert_model = args.bert_model or default_bert_model()
     if args.max_seq_length < 3:
@@ -58,7 +55,7 @@ def main(argv=None):
     args = parse_args(argv)
     accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
-    if args.resume and os.path.isfile(os.path.join(args.output_dir, "metrics.json")):
+    if args.resume and is_finished(args.output_dir):
         logger.info(f"{args.output_dir} is finished already; nothing to resume")
         return
     check_output_dir(args.output_dir, args.overwrite_output_dir)
@@ -108,20 +105,7 @@ def main(argv=None):
     accelerator.register_for_checkpointing(scheduler)
     state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "seen": 0}
     if args.resume:
-        if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
-            raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
-        accelerator.load_state(resume_dir)  # model, optimizer, scheduler and RNG states
-        state = load_json(os.path.join(resume_dir, "trainer_state.json"))
-        logger.info(f"resuming at epoch {state['epoch']}, step {state['step']}")
-
-    def save_checkpoint():
-        # Written beside the old one and swapped in, so a kill while saving keeps the previous checkpoint.
-        accelerator.save_state(resume_dir + ".new")
-        accelerator.wait_for_everyone()  # every rank has written its RNG state before the directory moves
-        if accelerator.is_main_process:
-            save_json(state, os.path.join(resume_dir + ".new", "trainer_state.json"))
-            publish_dir(resume_dir + ".new", resume_dir)
-        accelerator.wait_for_everyone()
+        state = load_checkpoint(accelerator, resume_dir)
 
     def dev_check():
         scores = evaluate(model, dev_loader, accelerator, desc="dev")
@@ -163,12 +147,12 @@ def main(argv=None):
                 state["train_time"] += time.perf_counter() - start
                 if at_eval:
                     dev_check()
-                save_checkpoint()
+                save_checkpoint(accelerator, resume_dir, state)
                 start = time.perf_counter()
         state["train_time"] += time.perf_counter() - start
         dev_check()
         state["epoch"], state["batch"] = state["epoch"] + 1, 0
-        save_checkpoint()
+        save_checkpoint(accelerator, resume_dir, state)
 
     # --- test the best checkpoint, then move the finished directory into place
     accelerator.wait_for_everyone()

@@ -17,12 +17,15 @@ present, and with --augment the synthetic examples of section 3.3), with
 loss = alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2. The teacher's logits are computed once and
 cached on disk. Writes a student directory (config.json, vocab.txt, model.pt) with args.json and
 metrics.json: best dev and its test accuracy/macro-F1, and the inference speed of student and teacher
-measured in the same run.
+measured in the same run. Multi-GPU: `accelerate launch` or `torchrun --nproc_per_node N` run this script
+unchanged (each process trains on its share of every batch; --fp16/--bf16 and --gradient_accumulation_steps
+go through Accelerate); `--resume` continues a killed run from its last checkpoint.
 """
 
 import argparse
 import os
 import random
+import shutil
 import time
 
 import numpy as np
@@ -34,10 +37,12 @@ from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
                         build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.losses import logits_mse
-from src.utils import (TEXT_COLUMNS, Example, InputError, check_output_dir, classification_metrics,
-                       cached_teacher_logits, classifier_predictor, compare_speed, count_parameters, exits_on_input_error, is_cjk, load_classifier, load_json, load_split,
-                       load_tokenizer, load_unlabeled, logger, model_label_list, publish_dir,
-                       read_examples, save_json, set_seed, setup_logging, staging_dir, write_examples)
+from src.utils import (TEXT_COLUMNS, Example, InputError, add_engine_args, cached_teacher_logits, check_output_dir,
+                       classification_metrics, classifier_predictor, compare_speed, count_parameters,
+                       exits_on_input_error, is_cjk, is_finished, load_checkpoint, load_classifier, load_json,
+                       load_split, load_tokenizer, load_unlabeled, logger, make_accelerator, model_label_list,
+                       publish_dir, read_examples, save_checkpoint, save_json, set_seed, setup_logging, staging_dir,
+                       write_examples)
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
 
@@ -83,7 +88,7 @@ def parse_args(argv=None):
     p.add_argument("--max_grad_norm", type=float, default=5.0, help="gradient clipping norm")
     p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
     p.add_argument("--seed", type=int, default=42, help="random seed (training and augmentation)")
-    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    add_engine_args(p)
     # speed measurement
     p.add_argument("--speed_texts", type=int, default=512, help="dev texts for the speed measurement (0: skip it)")
     p.add_argument("--speed_repeats", type=int, default=3, help="timed passes per measurement (median reported)")
@@ -211,17 +216,22 @@ def read_texts(path):
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    setup_logging()
     if args.do_predict:
+        setup_logging()
         texts = read_texts(args.predict_file)
         labels = predict(args.student_dir, texts)
         out = args.predict_output or os.path.join(args.student_dir, "predictions.tsv")
         write_examples(out, [Example(t, y) for t, y in zip(texts, labels)])
         logger.info(f"wrote {len(labels)} predictions to {out}")
         return
+    accelerator = make_accelerator(args)
+    setup_logging(accelerator.is_main_process)
+    if args.resume and is_finished(args.output_dir):
+        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+        return
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     set_seed(args.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() and not args.no_cuda else "cpu")
+    device = accelerator.device
 
     # --- teacher and data (labels in the teacher's id order, so ids match its logits)
     teacher = load_classifier(args.teacher_model).to(device)
@@ -259,8 +269,9 @@ def main(argv=None):
     if args.distill:
         cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
         start = time.perf_counter()
-        teacher_logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, transfer_texts, teacher_len,
-                                                         args.teacher_batch_size, cache_dir, args.teacher_model)
+        with accelerator.main_process_first():  # the other ranks then read the main process's cache
+            teacher_logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, transfer_texts, teacher_len,
+                                                             args.teacher_batch_size, cache_dir, args.teacher_model)
         logit_time = time.perf_counter() - start
         logger.info(f"teacher logits for {len(transfer_texts)} texts: {computed} computed, the rest from the cache, "
                     f"{logit_time:.0f} s")
@@ -285,7 +296,6 @@ def main(argv=None):
     model = BiLSTMClassifier(config)
     if weights is not None:
         model.embedding.weight.data.copy_(weights)
-    model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
     logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
                 f"{count_parameters(model) / 1e6:.2f}M params; dev [UNK] rate {dev_unk:.1%}\n"
@@ -294,41 +304,75 @@ def main(argv=None):
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
 
     # --- train, keeping the best dev checkpoint in a staging directory
-    tmp_dir = staging_dir(args.output_dir)
-    generator = torch.Generator().manual_seed(args.seed)
-    best, history, train_time = None, [], 0.0
-    for epoch in range(1, args.num_train_epochs + 1):
-        model.train()
-        start, total_loss = time.perf_counter(), 0.0
-        perm = torch.randperm(len(transfer_ids), generator=generator)
-        steps = range(0, len(perm), args.train_batch_size)
-        for step in tqdm(steps, desc=f"epoch {epoch}", leave=False):
-            idx = perm[step:step + args.train_batch_size]
-            ids, lengths = pad_batch([transfer_ids[i] for i in idx.tolist()])
-            labels = transfer_labels[idx].to(device)
-            logits_S = model(ids.to(device), lengths)  # (B, C)
-            if args.distill:
-                loss = distill_loss(logits_S, teacher_logits[idx].to(device), labels, args.alpha)
-            else:
-                loss = F.cross_entropy(logits_S, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-            optimizer.step()
-            total_loss += loss.item()
-        train_time += time.perf_counter() - start
+    def collate(idx):
+        ids, lengths = pad_batch([transfer_ids[i] for i in idx])
+        batch = {"input_ids": ids, "lengths": lengths, "labels": transfer_labels[idx]}
+        if args.distill:
+            batch["logits_T"] = teacher_logits[idx]
+        return batch
 
-        scores = classification_metrics(dev_labels, logits_of(model, dev_ids, args.eval_batch_size, device).argmax(-1))
-        history.append({"epoch": epoch, "train_loss": total_loss / len(steps), **{f"dev_{k}": v for k, v in scores.items()}})
-        logger.info(f"epoch {epoch}: loss {total_loss / len(steps):.4f}, dev accuracy {scores['accuracy']:.4f} "
+    train_loader = torch.utils.data.DataLoader(range(len(transfer_ids)), batch_size=args.train_batch_size,
+                                               shuffle=True, generator=torch.Generator(), collate_fn=collate)
+    train_generator = train_loader.generator
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
+    resume_dir = os.path.join(tmp_dir, "resume")
+    state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "loss_sum": 0.0}
+    if args.resume:
+        state = load_checkpoint(accelerator, resume_dir)
+
+    while state["epoch"] <= args.num_train_epochs:
+        model.train()
+        # The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
+        train_generator.manual_seed(args.seed + state["epoch"])
+        loader = accelerator.skip_first_batches(train_loader, state["batch"])
+        start = time.perf_counter()
+        for batch in tqdm(loader, desc=f"epoch {state['epoch']}", initial=state["batch"], total=len(train_loader),
+                          leave=False, disable=not accelerator.is_main_process):
+            with accelerator.accumulate(model):
+                logits_S = model(batch["input_ids"], batch["lengths"])  # (B, C)
+                if args.distill:
+                    loss = distill_loss(logits_S, batch["logits_T"], batch["labels"], args.alpha)
+                else:
+                    loss = F.cross_entropy(logits_S, batch["labels"])
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            state["loss_sum"] += loss.item()
+            state["batch"] += 1
+            if not accelerator.sync_gradients:
+                continue
+            state["step"] += 1
+            if args.save_steps and state["step"] % args.save_steps == 0 and state["batch"] < len(train_loader):
+                state["train_time"] += time.perf_counter() - start
+                save_checkpoint(accelerator, resume_dir, state)
+                start = time.perf_counter()
+        state["train_time"] += time.perf_counter() - start
+
+        # Every rank scores the whole (small) dev set with the same weights: no gathering needed.
+        student = accelerator.unwrap_model(model)
+        scores = classification_metrics(dev_labels, logits_of(student, dev_ids, args.eval_batch_size, device).argmax(-1))
+        train_loss = state["loss_sum"] / len(train_loader)
+        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss,
+                                 **{f"dev_{k}": v for k, v in scores.items()}})
+        logger.info(f"epoch {state['epoch']}: loss {train_loss:.4f}, dev accuracy {scores['accuracy']:.4f} "
                     f"macro-F1 {scores['macro_f1']:.4f}")
-        if best is None or scores["accuracy"] > best["accuracy"]:
-            best = {**scores, "epoch": epoch}
-            save_student(tmp_dir, model, tokenizer, label_list)
+        if state["best"] is None or scores["accuracy"] > state["best"]["accuracy"]:
+            state["best"] = {**scores, "epoch": state["epoch"]}
+            if accelerator.is_main_process:
+                save_student(tmp_dir, student, tokenizer, label_list)
+        state["epoch"], state["batch"], state["loss_sum"] = state["epoch"] + 1, 0, 0.0
+        save_checkpoint(accelerator, resume_dir, state)
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return
 
     # --- test the best checkpoint; time student and teacher on the same machine, tokenization included
     student, tokenizer, _ = load_student(tmp_dir)
     test = classification_metrics(test_labels, logits_of(student, test_ids, args.eval_batch_size, "cpu").argmax(-1))
+    best = state["best"]
     logger.info(f"best dev accuracy {best['accuracy']:.4f} (epoch {best['epoch']}); test accuracy "
                 f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
     speeds = {}
@@ -352,13 +396,16 @@ def main(argv=None):
         "num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled), "num_augmented": len(augmented),
         "num_transfer_examples": len(transfer_texts), "augment": args.augment, "n_iter": args.n_iter,
         "teacher_max_seq_length": teacher_len, "teacher_logits_computed": computed, "teacher_logits_time_s": logit_time,
-        "dev": best, "test": test, "history": history, "teacher_scores": teacher_scores,
+        "dev": best, "test": test, "history": state["history"], "teacher_scores": teacher_scores,
         "test_accuracy_vs_teacher": test["accuracy"] / teacher_scores["test"]["accuracy"] if teacher_scores else None,
-        "train_time_s": train_time, "train_examples_per_s": len(transfer_texts) * args.num_train_epochs / train_time,
+        "train_time_s": state["train_time"],
+        "train_examples_per_s": len(transfer_texts) * args.num_train_epochs / state["train_time"],
         "speed": speeds, "threads": torch.get_num_threads(), "device": str(device),
+        "num_processes": accelerator.num_processes,
     }
     save_json({**vars(args), "ngram_range": list(args.ngram_range)}, os.path.join(tmp_dir, "args.json"))
     save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+    shutil.rmtree(resume_dir)  # the finished student needs no optimizer state
     publish_dir(tmp_dir, args.output_dir)
     logger.info(f"wrote {args.output_dir}")
 

@@ -28,6 +28,7 @@ teacher measured in the same run). Multi-GPU: `accelerate launch` runs this scri
 import argparse
 import math
 import os
+import shutil
 import time
 
 import torch
@@ -39,9 +40,9 @@ from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_s
                                   task_data_dir)
 from src.utils import (InputError, add_bert_training_args, adamw, cached_teacher_logits, check_output_dir,
                        classifier_predictor, compare_speed, count_parameters, encode_labels, encode_texts, evaluate,
-                       exits_on_input_error, load_classifier, load_split, load_tokenizer, logger, make_accelerator,
-                       make_loader, model_label_list, publish_dir, read_examples, save_json, set_seed, setup_logging,
-                       staging_dir)
+                       exits_on_input_error, is_finished, load_checkpoint, load_classifier, load_split,
+                       load_tokenizer, logger, make_accelerator, make_loader, model_label_list, publish_dir,
+                       read_examples, save_checkpoint, save_json, set_seed, setup_logging, staging_dir)
 
 
 def parse_args(argv=None):
@@ -95,6 +96,9 @@ def main(argv=None):
     args = parse_args(argv)
     accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
+    if args.resume and is_finished(args.output_dir):
+        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+        return
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     set_seed(args.seed)
     stage = "prediction layer" if args.pred_distill else "intermediate layers"
@@ -136,7 +140,8 @@ def main(argv=None):
         logger.info(f"teacher logits: {computed} computed, {len(train_texts) - computed} from the cache")
         for i, feature in enumerate(train_features):
             feature["idx"] = i
-    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True, seed=args.seed)
+    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True)
+    train_generator = train_loader.generator
     dev_loader = make_loader(tokenizer, encode_texts(tokenizer, dev_texts, args.max_seq_length, dev_labels)[0],
                              args.eval_batch_size)
     test_loader = make_loader(tokenizer, encode_texts(tokenizer, test_texts, args.max_seq_length, test_labels)[0],
@@ -145,7 +150,13 @@ def main(argv=None):
     # --- stage 1 trains the width projections W_e, W_h with the student
     projections = None if args.pred_distill else Projections(config_S.hidden_size, teacher.config.hidden_size,
                                                               pairs)
-    named = list(student.named_parameters()) + (list(projections.named_parameters()) if projections else [])
+    if projections is not None:
+        # Stage 1's losses never reach the pooler and the classifier: frozen, so DDP expects no gradient there.
+        for module in (student.base_model.pooler, student.classifier):
+            if module is not None:
+                module.requires_grad_(False)
+    named = [(n, p) for n, p in student.named_parameters() if p.requires_grad]
+    named += list(projections.named_parameters()) if projections else []
     optimizer = adamw(named, args.learning_rate, args.weight_decay)
     student, optimizer, train_loader, dev_loader, test_loader = accelerator.prepare(
         student, optimizer, train_loader, dev_loader, test_loader)
@@ -164,29 +175,39 @@ def main(argv=None):
                 f"dev {len(dev_texts)} / test {len(test_texts)}; {total_steps} steps on "
                 f"{accelerator.num_processes} x {accelerator.device}")
 
-    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process)
-    best, history, step, train_time, seen = None, [], 0, 0.0, 0
+    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
+    resume_dir = os.path.join(tmp_dir, "resume")
+    accelerator.register_for_checkpointing(scheduler)
+    state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "seen": 0,
+             "loss_sums": {}}
+    if args.resume:
+        state = load_checkpoint(accelerator, resume_dir)
 
     def save_student():
         if accelerator.is_main_process:
             accelerator.unwrap_model(student).save_pretrained(tmp_dir)
             tokenizer.save_pretrained(tmp_dir)
 
-    def dev_check(epoch):
-        nonlocal best
+    def dev_check():
         scores = evaluate(student, dev_loader, accelerator, desc="dev")
-        history.append({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in scores.items()}})
-        logger.info(f"epoch {epoch} step {step}: dev accuracy {scores['accuracy']:.4f} macro-F1 {scores['macro_f1']:.4f}")
-        if best is None or scores["accuracy"] > best["accuracy"]:
-            best = {**scores, "step": step, "epoch": epoch}
+        state["history"].append({"epoch": state["epoch"], "step": state["step"],
+                                 **{f"dev_{k}": v for k, v in scores.items()}})
+        logger.info(f"epoch {state['epoch']} step {state['step']}: dev accuracy {scores['accuracy']:.4f} "
+                    f"macro-F1 {scores['macro_f1']:.4f}")
+        if state["best"] is None or scores["accuracy"] > state["best"]["accuracy"]:
+            state["best"] = {**scores, "step": state["step"], "epoch": state["epoch"]}
             save_student()
         student.train()
 
-    for epoch in range(1, args.num_train_epochs + 1):
+    while state["epoch"] <= args.num_train_epochs:
         for module in trained:
             module.train()
-        start, sums, n_batches = time.perf_counter(), {}, 0
-        progress = tqdm(train_loader, desc=f"epoch {epoch}", disable=not accelerator.is_main_process)
+        # The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
+        train_generator.manual_seed(args.seed + state["epoch"])
+        loader = accelerator.skip_first_batches(train_loader, state["batch"])
+        start, sums = time.perf_counter(), state["loss_sums"]
+        progress = tqdm(loader, desc=f"epoch {state['epoch']}", initial=state["batch"], total=len(train_loader),
+                        disable=not accelerator.is_main_process)
         for batch in progress:
             inputs = {k: v for k, v in batch.items() if k != "idx"}
             with accelerator.accumulate(*trained):
@@ -215,21 +236,31 @@ def main(argv=None):
                 optimizer.zero_grad()
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v.item()
-            n_batches += 1
             progress.set_postfix(loss=f"{loss.item():.4f}")
-            seen += len(batch["input_ids"]) * accelerator.num_processes
-            if accelerator.sync_gradients:
-                scheduler.step()
-                step += 1
-                if args.pred_distill and args.eval_step and step % args.eval_step == 0:
-                    train_time += time.perf_counter() - start
-                    dev_check(epoch)
-                    start = time.perf_counter()
-        train_time += time.perf_counter() - start
-        history.append({"epoch": epoch, "step": step, **{f"train_loss_{k}": v / n_batches for k, v in sums.items()}})
-        logger.info(f"epoch {epoch}: mean losses " + ", ".join(f"{k} {v / n_batches:.4f}" for k, v in sums.items()))
+            state["batch"] += 1
+            state["seen"] += len(batch["input_ids"]) * accelerator.num_processes
+            if not accelerator.sync_gradients:
+                continue
+            scheduler.step()
+            state["step"] += 1
+            at_eval = args.pred_distill and args.eval_step and state["step"] % args.eval_step == 0
+            at_save = args.save_steps and state["step"] % args.save_steps == 0
+            if (at_eval or at_save) and state["batch"] < len(train_loader):
+                state["train_time"] += time.perf_counter() - start
+                if at_eval:
+                    dev_check()
+                save_checkpoint(accelerator, resume_dir, state)
+                start = time.perf_counter()
+        state["train_time"] += time.perf_counter() - start
+        n_batches = len(train_loader)
+        state["history"].append({"epoch": state["epoch"], "step": state["step"],
+                                 **{f"train_loss_{k}": v / n_batches for k, v in sums.items()}})
+        logger.info(f"epoch {state['epoch']}: mean losses "
+                    + ", ".join(f"{k} {v / n_batches:.4f}" for k, v in sums.items()))
         if args.pred_distill:
-            dev_check(epoch)
+            dev_check()
+        state["epoch"], state["batch"], state["loss_sums"] = state["epoch"] + 1, 0, {}
+        save_checkpoint(accelerator, resume_dir, state)
 
     # --- stage 1 keeps its last student and projections; stage 2 tests its best dev checkpoint
     accelerator.wait_for_everyone()
@@ -240,6 +271,7 @@ def main(argv=None):
     if args.pred_distill:
         best_model = load_classifier(tmp_dir).to(accelerator.device)  # evaluation only: no DDP wrapper needed
         test = evaluate(best_model, test_loader, accelerator, desc="test")
+        best = state["best"]
         logger.info(f"best dev accuracy {best['accuracy']:.4f} (step {best['step']}); test accuracy "
                     f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
         metrics.update({"dev": best, "test": test, "temperature": args.temperature})
@@ -254,11 +286,12 @@ def main(argv=None):
             metrics["speed"] = speed
             logger.info(f"CPU speed-up over the teacher: batch 64 {speed['speedup_batch_64']:.2f}x, "
                         f"batch 1 {speed['speedup_batch_1']:.2f}x ({speed['threads']} threads)")
-        metrics.update({"history": history, "train_time_s": train_time,
-                        "train_examples_per_s": seen / max(train_time, 1e-9), "device": str(accelerator.device),
-                        "num_processes": accelerator.num_processes})
+        metrics.update({"history": state["history"], "train_time_s": state["train_time"],
+                        "train_examples_per_s": state["seen"] / max(state["train_time"], 1e-9),
+                        "device": str(accelerator.device), "num_processes": accelerator.num_processes})
         save_json(vars(args), os.path.join(tmp_dir, "args.json"))
         save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+        shutil.rmtree(resume_dir)  # the finished student needs no optimizer state
         publish_dir(tmp_dir, args.output_dir)
         logger.info(f"wrote {args.output_dir}")
     accelerator.wait_for_everyone()
