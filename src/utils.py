@@ -283,6 +283,19 @@ def make_accelerator(args):
                        gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
 
 
+def start_run(args):
+    """Engine, logging and seed of a training stage, after refusing a non-empty --output_dir (unless
+    --overwrite_output_dir). Returns the Accelerator, or None when --resume finds the run finished."""
+    accelerator = make_accelerator(args)
+    setup_logging(accelerator.is_main_process)
+    if args.resume and is_finished(args.output_dir):
+        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+        return None
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    set_seed(args.seed)
+    return accelerator
+
+
 def adamw(named_parameters, learning_rate, weight_decay):
     """AdamW with no weight decay on biases and LayerNorm weights (BERT's recipe)."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
@@ -508,9 +521,11 @@ def is_finished(output_dir):
     return os.path.isfile(os.path.join(output_dir, "metrics.json"))
 
 
-def save_checkpoint(accelerator, resume_dir, state):
+def save_checkpoint(accelerator, tmp_dir, state):
     """Model, optimizer, scheduler and RNG states (`accelerator.save_state`) and the loop's own `state` (a
-    JSON-able dict). Written beside the previous checkpoint and swapped in, so a kill while saving keeps it."""
+    JSON-able dict) in `<tmp_dir>/resume`. Written beside the previous checkpoint and swapped in, so a kill
+    while saving keeps it."""
+    resume_dir = os.path.join(tmp_dir, "resume")
     accelerator.save_state(resume_dir + ".new")
     accelerator.wait_for_everyone()  # every rank has written its RNG state before the directory moves
     if accelerator.is_main_process:
@@ -519,8 +534,9 @@ def save_checkpoint(accelerator, resume_dir, state):
     accelerator.wait_for_everyone()
 
 
-def load_checkpoint(accelerator, resume_dir):
+def load_checkpoint(accelerator, tmp_dir):
     """Restore what `save_checkpoint` wrote into the prepared objects; returns the loop's `state`."""
+    resume_dir = os.path.join(tmp_dir, "resume")
     if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
         raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
     accelerator.load_state(resume_dir)
@@ -549,6 +565,16 @@ def publish_dir(tmp, output_dir):
     os.replace(tmp, output_dir)
     if old:
         shutil.rmtree(old)
+
+
+def finish_run(tmp_dir, output_dir, args, metrics):
+    """Write args.json and then metrics.json (its presence marks the run finished) into the staging
+    directory, drop the resume checkpoint (a finished model needs no optimizer state) and move it into place."""
+    save_json(args, os.path.join(tmp_dir, "args.json"))
+    save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+    shutil.rmtree(os.path.join(tmp_dir, "resume"), ignore_errors=True)
+    publish_dir(tmp_dir, output_dir)
+    logger.info(f"wrote {output_dir}")
 
 
 def save_json(obj, path):

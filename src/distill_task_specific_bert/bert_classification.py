@@ -17,17 +17,14 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 
 import argparse
 import math
-import os
-import shutil
 import time
 
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from src.utils import (InputError, add_bert_training_args, adamw, check_output_dir, count_parameters,
-                       default_bert_model, encode_texts, evaluate, exits_on_input_error, extend_vocab, is_finished,
-                       load_checkpoint, load_classifier, load_split, load_tokenizer, logger, make_accelerator,
-                       make_loader, publish_dir, save_checkpoint, save_json, set_seed, setup_logging, staging_dir,
+from src.utils import (InputError, adamw, add_bert_training_args, count_parameters, default_bert_model, encode_texts,
+                       evaluate, exits_on_input_error, extend_vocab, finish_run, load_checkpoint, load_classifier,
+                       load_split, load_tokenizer, logger, make_loader, save_checkpoint, staging_dir, start_run,
                        unk_rate)
 
 UNK_WARN_RATE = 0.05
@@ -53,13 +50,9 @@ def parse_args(argv=None):
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    accelerator = make_accelerator(args)
-    setup_logging(accelerator.is_main_process)
-    if args.resume and is_finished(args.output_dir):
-        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+    accelerator = start_run(args)
+    if accelerator is None:
         return
-    check_output_dir(args.output_dir, args.overwrite_output_dir)
-    set_seed(args.seed)
 
     # --- data
     train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples)
@@ -101,11 +94,10 @@ def main(argv=None):
 
     # --- train, keeping the best dev checkpoint in a staging directory
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
-    resume_dir = os.path.join(tmp_dir, "resume")
     accelerator.register_for_checkpointing(scheduler)
     state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "seen": 0}
     if args.resume:
-        state = load_checkpoint(accelerator, resume_dir)
+        state = load_checkpoint(accelerator, tmp_dir)
 
     def dev_check():
         scores = evaluate(model, dev_loader, accelerator, desc="dev")
@@ -147,12 +139,12 @@ def main(argv=None):
                 state["train_time"] += time.perf_counter() - start
                 if at_eval:
                     dev_check()
-                save_checkpoint(accelerator, resume_dir, state)
+                save_checkpoint(accelerator, tmp_dir, state)
                 start = time.perf_counter()
         state["train_time"] += time.perf_counter() - start
         dev_check()
         state["epoch"], state["batch"] = state["epoch"] + 1, 0
-        save_checkpoint(accelerator, resume_dir, state)
+        save_checkpoint(accelerator, tmp_dir, state)
 
     # --- test the best checkpoint, then move the finished directory into place
     accelerator.wait_for_everyone()
@@ -171,11 +163,7 @@ def main(argv=None):
             "train_examples_per_s": state["seen"] / max(state["train_time"], 1e-9),
             "device": str(accelerator.device), "num_processes": accelerator.num_processes,
         }
-        save_json(vars(args), os.path.join(tmp_dir, "args.json"))
-        save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
-        shutil.rmtree(resume_dir)  # the finished model needs no optimizer state
-        publish_dir(tmp_dir, args.output_dir)
-        logger.info(f"wrote {args.output_dir}")
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
     accelerator.wait_for_everyone()
 
 

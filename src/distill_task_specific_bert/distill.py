@@ -25,7 +25,6 @@ go through Accelerate); `--resume` continues a killed run from its last checkpoi
 import argparse
 import os
 import random
-import shutil
 import time
 
 import numpy as np
@@ -37,12 +36,11 @@ from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
                         build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.losses import logits_mse
-from src.utils import (TEXT_COLUMNS, Example, InputError, add_engine_args, cached_teacher_logits, check_output_dir,
+from src.utils import (Example, InputError, TEXT_COLUMNS, add_engine_args, cached_teacher_logits,
                        classification_metrics, classifier_predictor, compare_speed, count_parameters,
-                       exits_on_input_error, is_cjk, is_finished, load_checkpoint, load_classifier, load_json,
-                       load_split, load_tokenizer, load_unlabeled, logger, make_accelerator, model_label_list,
-                       publish_dir, read_examples, save_checkpoint, save_json, set_seed, setup_logging, staging_dir,
-                       write_examples)
+                       exits_on_input_error, finish_run, is_cjk, load_checkpoint, load_classifier, load_json,
+                       load_split, load_tokenizer, load_unlabeled, logger, model_label_list, read_examples,
+                       save_checkpoint, setup_logging, staging_dir, start_run, write_examples)
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
 
@@ -224,13 +222,9 @@ def main(argv=None):
         write_examples(out, [Example(t, y) for t, y in zip(texts, labels)])
         logger.info(f"wrote {len(labels)} predictions to {out}")
         return
-    accelerator = make_accelerator(args)
-    setup_logging(accelerator.is_main_process)
-    if args.resume and is_finished(args.output_dir):
-        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+    accelerator = start_run(args)
+    if accelerator is None:
         return
-    check_output_dir(args.output_dir, args.overwrite_output_dir)
-    set_seed(args.seed)
     device = accelerator.device
 
     # --- teacher and data (labels in the teacher's id order, so ids match its logits)
@@ -316,10 +310,9 @@ def main(argv=None):
     train_generator = train_loader.generator
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
-    resume_dir = os.path.join(tmp_dir, "resume")
     state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "loss_sum": 0.0}
     if args.resume:
-        state = load_checkpoint(accelerator, resume_dir)
+        state = load_checkpoint(accelerator, tmp_dir)
 
     while state["epoch"] <= args.num_train_epochs:
         model.train()
@@ -347,7 +340,7 @@ def main(argv=None):
             state["step"] += 1
             if args.save_steps and state["step"] % args.save_steps == 0 and state["batch"] < len(train_loader):
                 state["train_time"] += time.perf_counter() - start
-                save_checkpoint(accelerator, resume_dir, state)
+                save_checkpoint(accelerator, tmp_dir, state)
                 start = time.perf_counter()
         state["train_time"] += time.perf_counter() - start
 
@@ -364,7 +357,7 @@ def main(argv=None):
             if accelerator.is_main_process:
                 save_student(tmp_dir, student, tokenizer, label_list)
         state["epoch"], state["batch"], state["loss_sum"] = state["epoch"] + 1, 0, 0.0
-        save_checkpoint(accelerator, resume_dir, state)
+        save_checkpoint(accelerator, tmp_dir, state)
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
         return
@@ -403,11 +396,7 @@ def main(argv=None):
         "speed": speeds, "threads": torch.get_num_threads(), "device": str(device),
         "num_processes": accelerator.num_processes,
     }
-    save_json({**vars(args), "ngram_range": list(args.ngram_range)}, os.path.join(tmp_dir, "args.json"))
-    save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
-    shutil.rmtree(resume_dir)  # the finished student needs no optimizer state
-    publish_dir(tmp_dir, args.output_dir)
-    logger.info(f"wrote {args.output_dir}")
+    finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ teacher measured in the same run). Multi-GPU: `accelerate launch` runs this scri
 import argparse
 import math
 import os
-import shutil
 import time
 
 import torch
@@ -38,11 +37,10 @@ from transformers import get_linear_schedule_with_warmup
 from src.losses import attention_mse, hidden_mse, soft_cross_entropy
 from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_same_vocab, layer_map,
                                   task_data_dir)
-from src.utils import (InputError, add_bert_training_args, adamw, cached_teacher_logits, check_output_dir,
-                       classifier_predictor, compare_speed, count_parameters, encode_labels, encode_texts, evaluate,
-                       exits_on_input_error, is_finished, load_checkpoint, load_classifier, load_split,
-                       load_tokenizer, logger, make_accelerator, make_loader, model_label_list, publish_dir,
-                       read_examples, save_checkpoint, save_json, set_seed, setup_logging, staging_dir)
+from src.utils import (InputError, adamw, add_bert_training_args, cached_teacher_logits, classifier_predictor,
+                       compare_speed, count_parameters, encode_labels, encode_texts, evaluate, exits_on_input_error,
+                       finish_run, load_checkpoint, load_classifier, load_split, load_tokenizer, logger, make_loader,
+                       model_label_list, read_examples, save_checkpoint, staging_dir, start_run)
 
 
 def parse_args(argv=None):
@@ -94,13 +92,9 @@ def speed_comparison(student_dir, teacher_name, tokenizer, texts, args):
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    accelerator = make_accelerator(args)
-    setup_logging(accelerator.is_main_process)
-    if args.resume and is_finished(args.output_dir):
-        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+    accelerator = start_run(args)
+    if accelerator is None:
         return
-    check_output_dir(args.output_dir, args.overwrite_output_dir)
-    set_seed(args.seed)
     stage = "prediction layer" if args.pred_distill else "intermediate layers"
 
     # --- teacher, student, shared tokenizer. Stage 1 needs attentions: eager attention returns them.
@@ -176,12 +170,11 @@ def main(argv=None):
                 f"{accelerator.num_processes} x {accelerator.device}")
 
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
-    resume_dir = os.path.join(tmp_dir, "resume")
     accelerator.register_for_checkpointing(scheduler)
     state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "seen": 0,
              "loss_sums": {}}
     if args.resume:
-        state = load_checkpoint(accelerator, resume_dir)
+        state = load_checkpoint(accelerator, tmp_dir)
 
     def save_student():
         if accelerator.is_main_process:
@@ -249,7 +242,7 @@ def main(argv=None):
                 state["train_time"] += time.perf_counter() - start
                 if at_eval:
                     dev_check()
-                save_checkpoint(accelerator, resume_dir, state)
+                save_checkpoint(accelerator, tmp_dir, state)
                 start = time.perf_counter()
         state["train_time"] += time.perf_counter() - start
         n_batches = len(train_loader)
@@ -260,7 +253,7 @@ def main(argv=None):
         if args.pred_distill:
             dev_check()
         state["epoch"], state["batch"], state["loss_sums"] = state["epoch"] + 1, 0, {}
-        save_checkpoint(accelerator, resume_dir, state)
+        save_checkpoint(accelerator, tmp_dir, state)
 
     # --- stage 1 keeps its last student and projections; stage 2 tests its best dev checkpoint
     accelerator.wait_for_everyone()
@@ -289,11 +282,7 @@ def main(argv=None):
         metrics.update({"history": state["history"], "train_time_s": state["train_time"],
                         "train_examples_per_s": state["seen"] / max(state["train_time"], 1e-9),
                         "device": str(accelerator.device), "num_processes": accelerator.num_processes})
-        save_json(vars(args), os.path.join(tmp_dir, "args.json"))
-        save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
-        shutil.rmtree(resume_dir)  # the finished student needs no optimizer state
-        publish_dir(tmp_dir, args.output_dir)
-        logger.info(f"wrote {args.output_dir}")
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
     accelerator.wait_for_everyone()
 
 
