@@ -19,8 +19,8 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from src.utils import (Example, InputError, check_output_dir, exits_on_input_error, logger, publish_dir,
-                       read_examples, save_json, setup_logging, staging_dir, write_examples)
+from src.utils import (Example, InputError, check_output_dir, encode_labels, exits_on_input_error, label_list_from,
+                       logger, publish_dir, read_examples, save_json, setup_logging, staging_dir, write_examples)
 
 
 def parse_args(argv=None):
@@ -106,6 +106,8 @@ def main(argv=None):
     splits = split_examples(dedupe(examples), args.split, args.labeled_fraction, args.seed)
     if args.test_file:
         splits["test"] = read_examples(args.test_file)
+        # refused here rather than by every later stage
+        encode_labels(splits["test"], label_list_from(splits["train"] + splits["dev"]), args.test_file)
 
     tmp = staging_dir(args.output_dir)
     summary = {"source": args.source, "seed": args.seed, "split": args.split,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
 
@@ -29,6 +30,9 @@ logger = logging.getLogger("kd")
 
 TEXT_COLUMNS = ("sentence", "text", "review")
 SPLITS = ("train", "dev", "test")
+# What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
+# raises SafetensorError).
+MODEL_LOAD_ERRORS = (OSError, ValueError, SafetensorError)
 # A file where more than this share of lines is unusable is refused rather than silently thinned.
 MAX_BAD_LINE_FRACTION = 0.01
 
@@ -213,7 +217,7 @@ def load_tokenizer(name, do_lower_case=False):
     kwargs = {"do_lower_case": True} if do_lower_case else {}
     try:
         return AutoTokenizer.from_pretrained(check_model_source(name), **kwargs)
-    except (OSError, ValueError) as e:
+    except MODEL_LOAD_ERRORS as e:
         raise InputError(f"cannot load a tokenizer from {name}: {str(e).splitlines()[0]}") from None
 
 
@@ -234,7 +238,7 @@ def load_classifier(name, label_list=None, **kwargs):
             config.id2label = dict(enumerate(label_list))
             config.label2id = {label: i for i, label in enumerate(label_list)}
         return AutoModelForSequenceClassification.from_pretrained(name, config=config, **kwargs)
-    except (OSError, ValueError) as e:
+    except MODEL_LOAD_ERRORS as e:
         raise InputError(f"cannot load a sequence classifier from {name}: {str(e).splitlines()[0]}") from None
 
 

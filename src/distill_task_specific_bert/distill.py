@@ -272,7 +272,9 @@ def main(argv=None):
 
     # --- student vocabulary, tokenizer, model
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
-    vocab = build_vocab(tokenize(kind, transfer_texts, tok_teacher), args.min_freq)
+    transfer_tokens = tokenize(kind, transfer_texts, tok_teacher)
+    vocab = build_vocab(transfer_tokens, args.min_freq)
+    n_trunc = sum(len(tokens) > args.max_seq_length for tokens in transfer_tokens)
     tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
     transfer_ids = tokenizer.encode(transfer_texts)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
@@ -294,7 +296,7 @@ def main(argv=None):
     logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
                 f"{count_parameters(model) / 1e6:.2f}M params; dev [UNK] rate {dev_unk:.1%}\n"
                 f"transfer set {len(transfer_texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + "
-                f"augmented {len(augmented)}; loss: "
+                f"augmented {len(augmented)} ({n_trunc} cut to {args.max_seq_length} words); loss: "
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
 
     # --- train, keeping the best dev checkpoint in a staging directory
@@ -387,7 +389,7 @@ def main(argv=None):
         "labels": label_list, "student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
         "dev_unk_rate": dev_unk, "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
         "num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled), "num_augmented": len(augmented),
-        "num_transfer_examples": len(transfer_texts), "augment": args.augment, "n_iter": args.n_iter,
+        "num_transfer_examples": len(transfer_texts), "num_truncated_transfer": n_trunc, "augment": args.augment, "n_iter": args.n_iter,
         "teacher_max_seq_length": teacher_len, "teacher_logits_computed": computed, "teacher_logits_time_s": logit_time,
         "dev": best, "test": test, "history": state["history"], "teacher_scores": teacher_scores,
         "test_accuracy_vs_teacher": test["accuracy"] / teacher_scores["test"]["accuracy"] if teacher_scores else None,
