@@ -24,7 +24,7 @@ JSON
 
 pipeline_a() {
   python src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2 --max_examples $N_TRAIN --N 2 \
-    --M 15 --p 0.4 --do_lower_case
+    --M 15 --p 0.4 --do_lower_case --overwrite_output
   python src/tinybert/task_distill.py $COMMON --init_from_teacher --student_layers 3 \
     --output_dir models/sst2/tinybert_tmp_trunc3 --num_train_epochs 1 --learning_rate 5e-5 --speed_texts 0
   python src/tinybert/task_distill.py $COMMON --pred_distill --student_model models/sst2/tinybert_tmp_trunc3 \

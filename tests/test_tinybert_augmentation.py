@@ -1,5 +1,6 @@
 """TinyBERT data augmentation on a tiny random masked LM: candidates, stop words, Chinese whole words,
-batched == one-at-a-time, the missing-MLM-head fallback and the script end to end."""
+batched == one-at-a-time, per-example random draws, the missing-MLM-head fallback and the script end to end,
+in one process and under torchrun."""
 
 import os
 import random
@@ -9,7 +10,7 @@ import pytest
 
 from src.tinybert import data_augmentation as da
 from src.utils import Example, is_cjk, read_examples
-from tests.tiny import write_tiny_bert, write_toy_data
+from tests.tiny import torchrun, write_tiny_bert, write_toy_data
 
 EN = ["the movie was very good .", "this film is really bad , but the music was good !"]
 ZH = ["这个电影的音乐非常好", "我们的故事很坏", "演员真是好"]
@@ -74,6 +75,13 @@ def test_batched_equals_one_at_a_time(tiny_mlm, augmenter):
     assert da.augment(augmenter, examples, 4, 0.4, 5, 1) == da.augment(single, examples, 4, 0.4, 1, 1)
 
 
+def test_variants_of_an_example_do_not_depend_on_the_examples_before_it(augmenter):
+    examples = [Example(t, str(i)) for i, t in enumerate(EN + ZH)]
+    full = da.augment_batches(augmenter, examples, [0, 2, 4], N=4, p=0.5, batch_size=2, seed=3)
+    later = da.augment_batches(augmenter, examples, [2, 4], N=4, p=0.5, batch_size=2, seed=3)  # 0 and 1 left out
+    assert later == full[2:] and all(later)
+
+
 def test_missing_mlm_head_falls_back_to_embedding_neighbours(tmp_path, caplog):
     classifier = write_tiny_bert(tmp_path / "clf")  # a BERT without a masked-LM head
     aug = da.Augmenter(classifier, M=3)
@@ -94,10 +102,21 @@ def test_word_vector_neighbours(tmp_path, tiny_mlm):
 def test_script_writes_train_aug(tmp_path, tiny_mlm):
     write_toy_data(tmp_path / "toy", n_train=8)
     da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
-             "--N", "3", "--M", "4"])
+             "--N", "3", "--M", "4", "--no_cuda"])
     rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
     original = read_examples(os.path.join(tmp_path, "toy", "train.tsv"))
     assert rows[:8] == original and 8 < len(rows) <= 8 * 4
     assert not os.path.exists(os.path.join(tmp_path, "toy", "train_aug.tsv.tmp"))
     with pytest.raises(SystemExit, match="does not exist"):
-        da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope"])
+        da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope",
+                 "--no_cuda"])
+
+
+def test_torchrun_two_processes_write_the_one_process_file(tmp_path, tiny_mlm):
+    write_toy_data(tmp_path / "odd", n_train=9)  # 5 batches of 2: 3 on rank 0, 2 on rank 1
+    common = ["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "odd", "--N", "3",
+              "--M", "4", "--batch_size", "2", "--seed", "7", "--no_cuda"]
+    da.main([*common, "--output", str(tmp_path / "one.tsv")])
+    torchrun("src/tinybert/data_augmentation.py", *common, "--output", tmp_path / "two.tsv")
+    assert len(read_examples(str(tmp_path / "one.tsv"))) > 9
+    assert (tmp_path / "two.tsv").read_bytes() == (tmp_path / "one.tsv").read_bytes()

@@ -7,7 +7,10 @@ Chinese:
     python src/tinybert/data_augmentation.py --pretrained_bert_model bert-base-chinese --glue_dir data \
         --task_name reviews
 Tiny CPU run (the bundled MiniLM has no masked-LM head: input-embedding neighbours are used instead):
-    python src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2 --max_examples 50 --N 4
+    python src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2 --max_examples 50 --N 4 --no_cuda
+On N GPUs (or N CPU processes with --no_cuda), through HF Accelerate; the output is the same as one process's:
+    torchrun --nproc_per_node N src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2
+    accelerate launch --num_processes N src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2
 
 Writes `<glue_dir>/<task>/train_aug.tsv` (sst-2 -> data/sst2): the original rows of train.tsv first, then up
 to N distinct variants of each, with the original's label.
@@ -23,6 +26,12 @@ jieba words). Stop words and punctuation are never replaced. Candidates of a wor
 Each of N attempts replaces every word that has candidates, with probability p, by a random candidate.
 Masked copies of many words and sentences go through the masked LM in batches of --mlm_batch_size
 (1: one forward pass per word, the reference path; both give the same candidates).
+
+Several processes. Each takes a contiguous share of the batches of --batch_size sentences, so every sentence
+meets the same batch-mates and forward passes as in one process, and the main process writes the gathered
+variants in example order. The random draws of example k come from its own generator, seeded by
+(--seed, k): variants depend only on the seed and the example's index in train.tsv, not on the batch,
+the process or the examples before it.
 """
 
 import argparse
@@ -33,11 +42,14 @@ import unicodedata
 
 import numpy as np
 import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from src.tinybert.student import task_data_dir
-from src.utils import (Example, InputError, check_model_source, default_bert_model, exits_on_input_error,
-                       is_cjk, load_tokenizer, logger, read_examples, set_seed, setup_logging, write_examples)
+from src.utils import (MODEL_LOAD_ERRORS, Example, InputError, check_model_source, default_bert_model,
+                       exits_on_input_error, is_cjk, load_tokenizer, logger, read_examples, set_seed, setup_logging,
+                       write_examples)
 
 # Never replaced: function words carry no sentiment to vary, and negations would flip the label.
 STOP_WORDS_EN = frozenset("""
@@ -63,6 +75,7 @@ def parse_args(argv=None):
     p.add_argument("--glue_dir", default="data", help="root of the task directories")
     p.add_argument("--task_name", required=True, help="task directory under --glue_dir (sst-2 -> sst2)")
     p.add_argument("--output", default=None, help="output file (default: <glue_dir>/<task>/train_aug.tsv)")
+    p.add_argument("--overwrite_output", action="store_true", help="replace an existing output file")
     p.add_argument("--N", type=int, default=20, help="replacement attempts per sentence (at most N variants)")
     p.add_argument("--M", type=int, default=15, help="candidates per word")
     p.add_argument("--p", type=float, default=0.4, help="probability of replacing each word in an attempt")
@@ -72,7 +85,9 @@ def parse_args(argv=None):
     p.add_argument("--max_seq_length", type=int, default=128, help="word pieces of context around a masked word")
     p.add_argument("--max_examples", type=int, default=None, help="augment only the first N rows of train.tsv")
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
-    p.add_argument("--seed", type=int, default=42, help="random seed")
+    p.add_argument("--seed", type=int, default=42,
+                   help="random seed; example k draws from its own generator seeded by (seed, k)")
+    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
     args = p.parse_args(argv)
     if args.N < 1 or args.M < 1 or not 0 <= args.p <= 1 or args.batch_size < 1 or args.mlm_batch_size < 1:
         p.error("--N, --M, --batch_size and --mlm_batch_size must be positive and --p within [0, 1]")
@@ -123,7 +138,7 @@ class Augmenter:
     """Candidate words from a masked LM (or embedding neighbours) and the random replacement of words."""
 
     def __init__(self, model_name, glove_embs=None, M=15, max_seq_length=128, mlm_batch_size=128,
-                 do_lower_case=False):
+                 do_lower_case=False, device="cpu"):
         from transformers import AutoModelForMaskedLM
         from transformers.utils import logging as hf_logging
 
@@ -133,11 +148,11 @@ class Augmenter:
         try:
             self.model, info = AutoModelForMaskedLM.from_pretrained(check_model_source(model_name),
                                                                     output_loading_info=True)
-        except (OSError, ValueError) as e:
+        except MODEL_LOAD_ERRORS as e:
             raise InputError(f"cannot load a masked LM from {model_name}: {str(e).splitlines()[0]}") from None
         finally:
             hf_logging.set_verbosity(verbosity)
-        self.model.eval()
+        self.model.to(device).eval()
         # The LM head: the child next to the encoder (BertForMaskedLM.cls), mapping hidden states to vocab logits.
         self.lm_head = next(m for n, m in self.model.named_children() if n != self.model.base_model_prefix)
         # A checkpoint without the LM head loads with a random one, reported as missing keys outside the encoder.
@@ -155,8 +170,8 @@ class Augmenter:
         vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
         special = set(self.tokenizer.all_special_tokens)
         # Allowed replacements: whole alphabetic words for English, single CJK characters for Chinese.
-        self.ok_en = torch.tensor([t.isalpha() and t.isascii() and t not in special for t in vocab])
-        self.ok_cjk = torch.tensor([len(t) == 1 and is_cjk_word(t) for t in vocab])
+        self.ok_en = torch.tensor([t.isalpha() and t.isascii() and t not in special for t in vocab], device=device)
+        self.ok_cjk = torch.tensor([len(t) == 1 and is_cjk_word(t) for t in vocab], device=device)
         self.vocab = vocab
         self.vector_cache = {}
 
@@ -201,8 +216,10 @@ class Augmenter:
         for start in range(0, len(order), self.mlm_batch_size):
             chunk = order[start:start + self.mlm_batch_size]
             width = max(len(requests[r][0]) for r in chunk)
-            ids = torch.tensor([requests[r][0] + [pad] * (width - len(requests[r][0])) for r in chunk])
-            mask = torch.tensor([[1] * len(requests[r][0]) + [0] * (width - len(requests[r][0])) for r in chunk])
+            ids = torch.tensor([requests[r][0] + [pad] * (width - len(requests[r][0])) for r in chunk],
+                               device=self.model.device)
+            mask = torch.tensor([[1] * len(requests[r][0]) + [0] * (width - len(requests[r][0])) for r in chunk],
+                                device=self.model.device)
             hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, d)
             rows = [row for row, r in enumerate(chunk) for _ in requests[r][1]]
             cols = [c for r in chunk for c in requests[r][1]]
@@ -217,7 +234,7 @@ class Augmenter:
         out = []
         for start in range(0, len(requests), self.mlm_batch_size):
             chunk = requests[start:start + self.mlm_batch_size]
-            ids = torch.tensor([i for piece_ids, _ in chunk for i in piece_ids])
+            ids = torch.tensor([i for piece_ids, _ in chunk for i in piece_ids], device=self.model.device)
             sims = (self.unit_emb[ids] @ self.unit_emb.T).split([len(p) for p, _ in chunk])
             out.extend(sims)
         return out
@@ -293,31 +310,51 @@ def augment_sentence(segments, candidates, N, p, rng):
     return variants
 
 
-def augment(augmenter, examples, N, p, batch_size, seed):
-    """The original examples, then the variants of each, in order."""
-    rng = random.Random(seed)
+def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_progress=True):
+    """For each example of the batches `examples[start:start + batch_size]`, its list of variant rows."""
     out = []
-    for start in tqdm(range(0, len(examples), batch_size), desc="augment", unit="batch"):
-        batch = examples[start:start + batch_size]
-        for ex, (segments, cands) in zip(batch, augmenter.candidates([ex.text for ex in batch])):
-            out.extend(Example(text, ex.label) for text in augment_sentence(segments, cands, N, p, rng))
-    return list(examples) + out
+    for start in tqdm(starts, desc="augment", unit="batch", disable=not show_progress):
+        batch = range(start, min(start + batch_size, len(examples)))
+        for k, (segments, cands) in zip(batch, augmenter.candidates([examples[k].text for k in batch])):
+            rng = random.Random(f"{seed}:{k}")  # example k's draws do not depend on the examples before it
+            out.append([Example(text, examples[k].label) for text in augment_sentence(segments, cands, N, p, rng)])
+    return out
+
+
+def augment(augmenter, examples, N, p, batch_size, seed, accelerator=None):
+    """The original examples, then the variants of each, in order. With an `accelerator` launched on several
+    processes, each augments a contiguous share of the batches and every process returns all rows."""
+    starts = list(range(0, len(examples), batch_size))
+    if accelerator is None:
+        variants = augment_batches(augmenter, examples, starts, N, p, batch_size, seed)
+    else:
+        with accelerator.split_between_processes(starts) as mine:
+            variants = augment_batches(augmenter, examples, mine, N, p, batch_size, seed,
+                                       accelerator.is_main_process)
+        variants = gather_object(variants)  # the shares in rank order, i.e. in example order
+    return list(examples) + [row for rows in variants for row in rows]
 
 
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    setup_logging()
+    accelerator = Accelerator(cpu=args.no_cuda)
+    setup_logging(accelerator.is_main_process)
     set_seed(args.seed)
     task_dir = task_data_dir(args.glue_dir, args.task_name)
+    output = args.output or os.path.join(task_dir, "train_aug.tsv")
+    if os.path.exists(output) and not args.overwrite_output:
+        raise InputError(f"{output} exists (use --overwrite_output to replace it)")
     examples = read_examples(os.path.join(task_dir, "train.tsv"))[:args.max_examples]
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
-                          args.mlm_batch_size, args.do_lower_case)
-    rows = augment(augmenter, examples, args.N, args.p, args.batch_size, args.seed)
-    output = args.output or os.path.join(task_dir, "train_aug.tsv")
-    write_examples(f"{output}.tmp", rows)
-    os.replace(f"{output}.tmp", output)
-    logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows")
+                          args.mlm_batch_size, args.do_lower_case, accelerator.device)
+    rows = augment(augmenter, examples, args.N, args.p, args.batch_size, args.seed, accelerator)
+    if accelerator.is_main_process:
+        write_examples(f"{output}.tmp", rows)
+        os.replace(f"{output}.tmp", output)
+        logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows "
+                    f"({accelerator.num_processes} process(es) on {accelerator.device.type})")
+    accelerator.wait_for_everyone()
 
 
 if __name__ == "__main__":
