@@ -1,6 +1,10 @@
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -137,6 +141,31 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, m
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     assert not (tmp_path / "killed" / "resume").exists()
     run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")  # finished: a no-op, not an error
+
+
+def test_sigkilled_process_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path):
+    """A real SIGKILL at whatever point the process has reached after its 20th step (maybe mid-save)."""
+    args = ["--num_train_epochs", "12", "--save_steps", "1", "--eval_step", "5"]
+    straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
+    out = tmp_path / "killed"
+    state_file = tmp_path / ".killed.tmp" / "resume" / "trainer_state.json"
+    cmd = [sys.executable, "src/distill_task_specific_bert/bert_classification.py", "--data_dir", toy_data,
+           "--bert_model", tiny_bert, "--output_dir", str(out), *FAST, *args]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads(state_file.read_text())["step"] >= 20:
+                break
+        except (OSError, ValueError):  # not written yet, or caught mid-swap
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not out.exists()
+    resumed = run(toy_data, tiny_bert, out, *args, "--resume")
+    assert resumed["history"] == straight["history"] and resumed["test"] == straight["test"]
 
 
 def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):
