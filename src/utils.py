@@ -300,12 +300,16 @@ def start_run(args):
     return accelerator
 
 
-def adamw(named_parameters, learning_rate, weight_decay):
-    """AdamW with no weight decay on biases and LayerNorm weights (BERT's recipe)."""
+def adamw(named_parameters, learning_rate, weight_decay, embedding_params=(), embedding_learning_rate=None):
+    """AdamW with no weight decay on biases and LayerNorm weights (BERT's recipe). `embedding_params` (e.g.
+    the word embeddings) get their own group at `embedding_learning_rate`, without weight decay."""
     no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
-    named = list(named_parameters)
+    special = {id(p) for p in embedding_params}
+    named = [(n, p) for n, p in named_parameters if id(p) not in special]
     groups = [{"params": [p for n, p in named if not n.endswith(no_decay)], "weight_decay": weight_decay},
               {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0}]
+    if special:
+        groups.append({"params": list(embedding_params), "weight_decay": 0.0, "lr": embedding_learning_rate})
     return torch.optim.AdamW(groups, lr=learning_rate)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from src.distill_task_specific_bert.bert_classification import main
-from src.utils import (InputError, check_model_source, encode_texts, load_classifier, load_tokenizer,
+from src.utils import (InputError, adamw, check_model_source, encode_texts, load_classifier, load_tokenizer,
                        model_label_list, predict_logits)
 from tests.tiny import kill_then_resume, torchrun, write_toy_data
 
@@ -71,6 +71,19 @@ def test_encode_texts_truncates_keeping_sep_and_counts(tiny_bert):
     assert n_truncated == 1
     assert features[1]["input_ids"][-1] == tokenizer.sep_token_id and len(features[1]["input_ids"]) == 5
     assert features[0]["labels"] == 1 and len(features[0]["input_ids"]) == 4
+
+
+def test_adamw_groups_every_parameter_once(tiny_bert):
+    model = load_classifier(tiny_bert)
+    embeddings = model.get_input_embeddings().weight
+    optimizer = adamw(model.named_parameters(), 2e-5, 0.01, [embeddings], 1e-3)
+    grouped = [p for g in optimizer.param_groups for p in g["params"]]
+    assert len(grouped) == len({id(p) for p in grouped}) == len(list(model.parameters()))
+    decay, no_decay, emb = optimizer.param_groups
+    assert (decay["lr"], decay["weight_decay"]) == (2e-5, 0.01) and no_decay["weight_decay"] == 0.0
+    assert emb["params"] == [embeddings] and (emb["lr"], emb["weight_decay"]) == (1e-3, 0.0)
+    assert all(n.endswith(("bias", "LayerNorm.weight")) for n, p in model.named_parameters()
+               if any(p is q for q in no_decay["params"]))
 
 
 def test_predict_logits_batched_equals_one_at_a_time(tiny_bert):

@@ -40,6 +40,9 @@ def parse_args(argv=None):
     add_bert_training_args(p, learning_rate=2e-5)
     p.add_argument("--extend_vocab", action="store_true",
                    help="add the training texts' unknown characters/words to the tokenizer and resize embeddings")
+    p.add_argument("--embedding_learning_rate", type=float, default=None,
+                   help="peak learning rate of the word embeddings (default: --learning_rate); with --extend_vocab "
+                        "a larger one, e.g. 1e-3, trains the added tokens")
     args = p.parse_args(argv)
     args.bert_model = args.bert_model or default_bert_model()
     if args.max_seq_length < 3:
@@ -80,7 +83,11 @@ def main(argv=None):
     test_loader = make_loader(tokenizer, test_features, args.eval_batch_size)
 
     # --- optimizer: AdamW without decay on biases and LayerNorm weights, linear warm-up then decay
-    optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay)
+    # Tokens added by --extend_vocab start from an average embedding; they need a larger step than 2e-5
+    # to become useful within a few epochs.
+    embeddings = [model.get_input_embeddings().weight] if args.embedding_learning_rate else []
+    optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay, embeddings,
+                      args.embedding_learning_rate)
     model, optimizer, train_loader, dev_loader, test_loader = accelerator.prepare(
         model, optimizer, train_loader, dev_loader, test_loader)
     # The scheduler is stepped by hand once per optimizer step, so it is not handed to prepare().
