@@ -14,9 +14,10 @@ name=${1:?usage: bench/run_benchmark.sh sst2|hotel}
 SHARED=${SHARED:-../shared/data}
 case $name in
   sst2)  prepare=(--source $SHARED/sst2/train.tsv --test_file $SHARED/sst2/dev.tsv --split 98:2:0)
-         teacher_extra=(--num_train_epochs 1 --eval_step 200) ;;
+         teacher_extra=(--num_train_epochs 1 --eval_step 200); aug=(--num_train_epochs 5 --n_iter 4) ;;
   hotel) prepare=(--source $SHARED/hotel/hotel.txt)
-         teacher_extra=(--num_train_epochs 2 --eval_step 100 --extend_vocab --embedding_learning_rate 1e-3) ;;
+         teacher_extra=(--num_train_epochs 2 --eval_step 100 --extend_vocab --embedding_learning_rate 1e-3)
+         aug=(--num_train_epochs 3 --n_iter 2) ;;  # reviews are long: fewer copies and epochs
   *) echo "unknown benchmark $name (sst2 or hotel)" >&2; exit 2 ;;
 esac
 D=data/$name M=models/$name T=models/$name/teacher N=20000
@@ -29,12 +30,12 @@ done_ $T || python src/distill_task_specific_bert/bert_classification.py --data_
     --max_train_examples $N --max_seq_length 64 --learning_rate 5e-5 "${teacher_extra[@]}"
 
 # BiLSTM: 300-d random embeddings, words from the automatic tokenizer (jieba for Chinese, whitespace otherwise),
-# 10 epochs (5 on the larger augmented transfer set); speed timed on 1 thread
+# 10 epochs (fewer on the larger augmented transfer set); speed timed on 1 thread
 bilstm() { stage "$1"; done_ "$M/$1" || python src/distill_task_specific_bert/distill.py --data_dir $D \
     --teacher_model $T --max_train_examples $N --output_dir "$M/$1" --speed_threads 1 "${@:2}"; }
 bilstm bilstm_baseline --distill 0 --num_train_epochs 10
 bilstm bilstm_distill --distill 1 --num_train_epochs 10
-bilstm bilstm_distill_aug --distill 1 --num_train_epochs 5 --augment mask,pos,ngram --n_iter 4
+bilstm bilstm_distill_aug --distill 1 --augment mask,pos,ngram "${aug[@]}"
 
 # TinyBERT: teacher layers 2, 4, 6 copied into a 3-layer student; stage 1 one epoch, stage 2 three epochs
 TB=(--teacher_model $T --data_dir $D --task_name $name --max_seq_length 64 --do_lower_case --max_train_examples $N
