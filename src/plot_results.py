@@ -88,7 +88,7 @@ def plot(rows, path, title):
             continue
         ax.scatter(r["speedup_batch_64"], 100 * r["test_accuracy"], s=70, marker=markers[i % len(markers)],
                    label=f"{r['model']} ({_fmt(r['params'] and r['params'] / 1e6, '.1f', 'M')} params)")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="best")
     ax.set_xscale("log")
     ax.set_xlabel("CPU inference speed-up over the teacher (batch 64, log scale)")
     ax.set_ylabel("test accuracy (%)")
