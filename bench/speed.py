@@ -14,8 +14,10 @@ import os
 import torch
 
 from src.bilstm import fast_predictor, load_student, pad_batch
-from src.utils import (classifier_predictor, count_parameters, inference_speed, load_classifier, load_json,
-                       load_split, load_tokenizer)
+from src.data import load_split
+from src.modeling import count_parameters, load_classifier, load_tokenizer
+from src.runs import load_json
+from src.speed import classifier_predictor, inference_speed
 
 
 def predictor(model_dir, max_seq_length, device):

@@ -11,7 +11,8 @@ import time
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from src.utils import classification_metrics, load_split
+from src.data import load_split
+from src.evaluation import classification_metrics
 
 
 def main(argv=None):

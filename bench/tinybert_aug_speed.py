@@ -15,7 +15,9 @@ import torch
 from transformers import AutoModelForMaskedLM
 
 from src.tinybert.data_augmentation import Augmenter
-from src.utils import default_bert_model, load_tokenizer, read_examples, save_json
+from src.data import read_examples
+from src.modeling import default_bert_model, load_tokenizer
+from src.runs import save_json
 
 
 def main():

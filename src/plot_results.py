@@ -11,7 +11,8 @@ import argparse
 import glob
 import os
 
-from src.utils import InputError, exits_on_input_error, load_json, logger, save_json, setup_logging
+from src.cli import InputError, exits_on_input_error, logger, setup_logging
+from src.runs import load_json, save_json
 
 
 def parse_args(argv=None):

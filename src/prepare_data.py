@@ -19,8 +19,9 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from src.utils import (Example, InputError, check_output_dir, encode_labels, exits_on_input_error, label_list_from,
-                       logger, publish_dir, read_examples, save_json, setup_logging, staging_dir, write_examples)
+from src.cli import InputError, exits_on_input_error, logger, setup_logging
+from src.data import Example, encode_labels, label_list_from, read_examples, write_examples
+from src.runs import check_output_dir, publish_dir, save_json, staging_dir
 
 
 def parse_args(argv=None):

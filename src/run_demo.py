@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from src.utils import InputError, exits_on_input_error, logger, setup_logging
+from src.cli import InputError, exits_on_input_error, logger, setup_logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -23,7 +23,8 @@ import pytest
 import src.prepare_data as prepare_data
 from src.distill_task_specific_bert import bert_classification, distill
 from src.tinybert import data_augmentation, task_distill
-from src.utils import load_json, read_examples
+from src.data import read_examples
+from src.runs import load_json
 from tests.tiny import VOCAB, write_tiny_bert, write_toy_data
 
 N_TRAIN = 100  # one bad line in 101 is within the 1 % allowance, half of them is not

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from src.distill_task_specific_bert.bert_classification import main
-from src.utils import (InputError, adamw, check_model_source, encode_texts, load_classifier, load_tokenizer,
-                       model_label_list, predict_logits)
+from src.cli import InputError
+from src.engine import adamw
+from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
+from src.teacher_logits import predict_logits
 from tests.tiny import kill_then_resume, torchrun, write_toy_data
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",

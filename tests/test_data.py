@@ -1,8 +1,8 @@
 import pytest
 
 from src import prepare_data
-from src.utils import (InputError, encode_labels, label_list_from, load_split, load_unlabeled, read_examples,
-                       write_examples, Example)
+from src.cli import InputError
+from src.data import Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, write_examples
 
 
 def write(path, text):

@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 import src.distill_task_specific_bert.distill as distill
-import src.utils as utils
+import src.teacher_logits as utils
 from src.distill_task_specific_bert import bert_classification
-from src.utils import load_classifier, load_json, load_tokenizer
+from src.modeling import load_classifier, load_tokenizer
+from src.runs import load_json
 from tests.tiny import kill_then_resume, torchrun, write_tiny_bert, write_toy_data
 
 FAST = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",

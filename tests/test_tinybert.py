@@ -11,7 +11,10 @@ from transformers import BertConfig
 from src.losses import attention_mse, hidden_mse, soft_cross_entropy, uniform_layer_map
 from src.tinybert import task_distill
 from src.tinybert.student import PROJECTIONS_FILE, Projections, copy_teacher_layers, layer_map, task_data_dir
-from src.utils import InputError, load_classifier, load_json, write_examples, Example
+from src.cli import InputError
+from src.data import Example, write_examples
+from src.modeling import load_classifier
+from src.runs import load_json
 from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert
 
 

@@ -9,7 +9,7 @@ import jieba
 import pytest
 
 from src.tinybert import data_augmentation as da
-from src.utils import Example, is_cjk, read_examples
+from src.data import Example, is_cjk, read_examples
 from tests.tiny import torchrun, write_tiny_bert, write_toy_data
 
 EN = ["the movie was very good .", "this film is really bad , but the music was good !"]

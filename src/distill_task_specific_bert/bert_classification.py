@@ -16,16 +16,14 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 """
 
 import argparse
-import math
-import time
 
-from tqdm.auto import tqdm
-from transformers import get_linear_schedule_with_warmup
-
-from src.utils import (InputError, adamw, add_bert_training_args, count_parameters, default_bert_model, encode_texts,
-                       evaluate, exits_on_input_error, extend_vocab, finish_run, load_checkpoint, load_classifier,
-                       load_split, load_tokenizer, logger, make_loader, save_checkpoint, staging_dir, start_run,
-                       unk_rate)
+from src.cli import InputError, add_bert_training_args, exits_on_input_error, logger
+from src.data import load_split
+from src.engine import adamw, fit, fit_options, linear_schedule, start_run
+from src.evaluation import evaluate
+from src.modeling import (count_parameters, default_bert_model, encode_texts, extend_vocab, load_classifier,
+                          load_tokenizer, make_loader, unk_rate)
+from src.runs import finish_run, staging_dir
 
 UNK_WARN_RATE = 0.05
 
@@ -50,6 +48,35 @@ def parse_args(argv=None):
     return args
 
 
+def load_data(args):
+    """Texts and label ids of train (at most --max_train_examples), dev and test, and the label list."""
+    train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples)
+    if len(label_list) < 2:
+        raise InputError(f"{args.data_dir}/train.tsv has a single label {label_list}; need at least two")
+    dev = load_split(args.data_dir, "dev", label_list)[:2]
+    test = load_split(args.data_dir, "test", label_list)[:2]
+    return (train_texts, train_labels), dev, test, label_list
+
+
+def load_model(args, label_list, train_texts):
+    """Tokenizer and classifier, the vocabulary extended with train's unknown characters when asked.
+    Returns (tokenizer, model, [UNK] rate before extension, added tokens)."""
+    tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
+    model = load_classifier(args.bert_model, label_list)
+    unk = unk_rate(tokenizer, train_texts)
+    added = extend_vocab(tokenizer, model, train_texts) if args.extend_vocab else []
+    if unk > UNK_WARN_RATE and not added:
+        logger.warning(f"{unk:.0%} of the word pieces of train.tsv are {tokenizer.unk_token} for "
+                       f"{args.bert_model}; use a BERT whose vocabulary covers the language (e.g. "
+                       f"--bert_model bert-base-chinese) or --extend_vocab")
+    return tokenizer, model, unk, added
+
+
+def classification_loss(model, batch):
+    """Cross-entropy of the classifier's logits against the gold labels (transformers computes it)."""
+    return {"loss": model(**batch).loss}
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
@@ -57,117 +84,49 @@ def main(argv=None):
     if accelerator is None:
         return
 
-    # --- data
-    train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples)
-    dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list)
-    test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list)
-    if len(label_list) < 2:
-        raise InputError(f"{args.data_dir}/train.tsv has a single label {label_list}; need at least two")
-
-    # --- model and tokenizer
-    tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
-    model = load_classifier(args.bert_model, label_list)
-    unk = unk_rate(tokenizer, train_texts)
-    added = extend_vocab(tokenizer, model, train_texts) if args.extend_vocab else []
-    if unk > UNK_WARN_RATE and not added:
-        logger.warning(f"warning: {unk:.0%} of the word pieces of train.tsv are {tokenizer.unk_token} for "
-                       f"{args.bert_model}; use a BERT whose vocabulary covers the language (e.g. "
-                       f"--bert_model bert-base-chinese) or --extend_vocab")
-
+    # --- data and model
+    (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels), label_list = load_data(args)
+    tokenizer, model, unk, added = load_model(args, label_list, train_texts)
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length, train_labels)
-    dev_features, _ = encode_texts(tokenizer, dev_texts, args.max_seq_length, dev_labels)
-    test_features, _ = encode_texts(tokenizer, test_texts, args.max_seq_length, test_labels)
     train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True)
-    train_generator = train_loader.generator
-    dev_loader = make_loader(tokenizer, dev_features, args.eval_batch_size)
-    test_loader = make_loader(tokenizer, test_features, args.eval_batch_size)
+    dev_loader, test_loader = accelerator.prepare(*(
+        make_loader(tokenizer, encode_texts(tokenizer, texts, args.max_seq_length, labels)[0], args.eval_batch_size)
+        for texts, labels in ((dev_texts, dev_labels), (test_texts, test_labels))))
 
-    # --- optimizer: AdamW without decay on biases and LayerNorm weights, linear warm-up then decay
+    # --- optimizer: AdamW without decay on biases and LayerNorm weights, linear warm-up then decay.
     # Tokens added by --extend_vocab start from an average embedding; they need a larger step than 2e-5
     # to become useful within a few epochs.
     embeddings = [model.get_input_embeddings().weight] if args.embedding_learning_rate else []
     optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay, embeddings,
                       args.embedding_learning_rate)
-    model, optimizer, train_loader, dev_loader, test_loader = accelerator.prepare(
-        model, optimizer, train_loader, dev_loader, test_loader)
-    # The scheduler is stepped by hand once per optimizer step, so it is not handed to prepare().
-    total_steps = math.ceil(len(train_loader) / args.gradient_accumulation_steps) * args.num_train_epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_proportion * total_steps), total_steps)
-
     logger.info(f"teacher {args.bert_model}: {count_parameters(model) / 1e6:.1f}M params, labels {label_list}, "
                 f"{unk:.1%} [UNK], {len(added)} tokens added\n"
                 f"train {len(train_texts)} ({n_trunc} truncated to {args.max_seq_length}) / dev {len(dev_texts)} / "
-                f"test {len(test_texts)}; {total_steps} steps on {accelerator.num_processes} x {accelerator.device}")
+                f"test {len(test_texts)}; {accelerator.num_processes} x {accelerator.device}")
 
     # --- train, keeping the best dev checkpoint in a staging directory
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
-    accelerator.register_for_checkpointing(scheduler)
-    state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "seen": 0}
-    if args.resume:
-        state = load_checkpoint(accelerator, tmp_dir)
 
-    def dev_check():
-        scores = evaluate(model, dev_loader, accelerator, desc="dev")
-        state["history"].append({"epoch": state["epoch"], "step": state["step"],
-                                 **{f"dev_{k}": v for k, v in scores.items()}})
-        logger.info(f"epoch {state['epoch']} step {state['step']}: dev accuracy {scores['accuracy']:.4f} "
-                    f"macro-F1 {scores['macro_f1']:.4f}")
-        if state["best"] is None or scores["accuracy"] > state["best"]["accuracy"]:
-            state["best"] = {**scores, "step": state["step"], "epoch": state["epoch"]}
-            if accelerator.is_main_process:
-                accelerator.unwrap_model(model).save_pretrained(tmp_dir)
-                tokenizer.save_pretrained(tmp_dir)
-        model.train()
+    def save_fn(path):
+        accelerator.unwrap_model(model).save_pretrained(path)
+        tokenizer.save_pretrained(path)
 
-    while state["epoch"] <= args.num_train_epochs:
-        model.train()
-        # The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
-        train_generator.manual_seed(args.seed + state["epoch"])
-        loader = accelerator.skip_first_batches(train_loader, state["batch"])
-        start = time.perf_counter()
-        for batch in tqdm(loader, desc=f"epoch {state['epoch']}", initial=state["batch"], total=len(train_loader),
-                          disable=not accelerator.is_main_process):
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            state["batch"] += 1
-            state["seen"] += len(batch["labels"]) * accelerator.num_processes
-            if not accelerator.sync_gradients:
-                continue
-            scheduler.step()
-            state["step"] += 1
-            at_eval = args.eval_step and state["step"] % args.eval_step == 0
-            at_save = args.save_steps and state["step"] % args.save_steps == 0
-            if (at_eval or at_save) and state["batch"] < len(train_loader):
-                state["train_time"] += time.perf_counter() - start
-                if at_eval:
-                    dev_check()
-                save_checkpoint(accelerator, tmp_dir, state)
-                start = time.perf_counter()
-        state["train_time"] += time.perf_counter() - start
-        dev_check()
-        state["epoch"], state["batch"] = state["epoch"] + 1, 0
-        save_checkpoint(accelerator, tmp_dir, state)
+    state = fit(model, classification_loss, train_loader, optimizer, accelerator, tmp_dir,
+                schedule=linear_schedule(args.warmup_proportion), save_fn=save_fn,
+                evaluate_fn=lambda: evaluate(model, dev_loader, accelerator, desc="dev"), **fit_options(args))
 
     # --- test the best checkpoint, then move the finished directory into place
-    accelerator.wait_for_everyone()
     best_model = load_classifier(tmp_dir).to(accelerator.device)  # evaluation only: no DDP wrapper needed
     test = evaluate(best_model, test_loader, accelerator, desc="test")
-    best = state["best"]
-    logger.info(f"best dev accuracy {best['accuracy']:.4f} (step {best['step']}); test accuracy "
+    logger.info(f"best dev accuracy {state.best['accuracy']:.4f} (step {state.best['step']}); test accuracy "
                 f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
     if accelerator.is_main_process:
         metrics = {
             "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list,
             "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
             "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
-            "dev": best, "test": test, "history": state["history"],
-            "train_time_s": state["train_time"],
-            "train_examples_per_s": state["seen"] / max(state["train_time"], 1e-9),
+            "dev": state.best, "test": test, "history": state.history, "train_time_s": state.train_time,
+            "train_examples_per_s": state.examples_per_s,
             "device": str(accelerator.device), "num_processes": accelerator.num_processes,
         }
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)

@@ -36,11 +36,14 @@ from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
                         build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.losses import logits_mse
-from src.utils import (Example, InputError, TEXT_COLUMNS, add_engine_args, cached_teacher_logits,
-                       classification_metrics, classifier_predictor, compare_speed, count_parameters,
-                       exits_on_input_error, finish_run, is_cjk, load_checkpoint, load_classifier, load_json,
-                       load_split, load_tokenizer, load_unlabeled, logger, model_label_list, read_examples,
-                       save_checkpoint, setup_logging, staging_dir, start_run, write_examples)
+from src.cli import InputError, add_engine_args, exits_on_input_error, logger, setup_logging
+from src.data import TEXT_COLUMNS, Example, is_cjk, load_split, load_unlabeled, read_examples, write_examples
+from src.engine import load_checkpoint, save_checkpoint, start_run
+from src.evaluation import classification_metrics
+from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list
+from src.runs import finish_run, load_json, staging_dir
+from src.speed import classifier_predictor, compare_speed
+from src.teacher_logits import cached_teacher_logits
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
 

@@ -38,7 +38,6 @@ import argparse
 import os
 import random
 import re
-import unicodedata
 
 import numpy as np
 import torch
@@ -46,10 +45,11 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
+from src.cli import InputError, exits_on_input_error, logger, set_seed, setup_logging
+from src.data import Example, is_cjk, is_cjk_char, read_examples, write_examples
+from src.modeling import MODEL_LOAD_ERRORS, check_model_source, default_bert_model, load_tokenizer
 from src.tinybert.student import task_data_dir
-from src.utils import (MODEL_LOAD_ERRORS, Example, InputError, check_model_source, default_bert_model,
-                       exits_on_input_error, is_cjk, load_tokenizer, logger, read_examples, set_seed, setup_logging,
-                       write_examples)
+from src.vectors import read_word_vectors
 
 # Never replaced: function words carry no sentiment to vary, and negations would flip the label.
 STOP_WORDS_EN = frozenset("""
@@ -96,7 +96,7 @@ def parse_args(argv=None):
 
 
 def is_cjk_word(word):
-    return all(unicodedata.name(c, "").startswith("CJK") for c in word)
+    return all(map(is_cjk_char, word))
 
 
 def split_words(text):
@@ -114,23 +114,8 @@ def split_words(text):
 
 
 def load_word_vectors(path):
-    """(words, unit-length vectors (n, d)) from a GloVe (no header) or word2vec (`n d` header) text file."""
-    if not os.path.isfile(path):
-        raise InputError(f"--glove_embs {path} does not exist")
-    words, rows = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            fields = line.rstrip().split(" ")
-            if line_no == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
-                continue  # word2vec header
-            try:
-                rows.append(np.asarray(fields[1:], dtype=np.float32))
-            except ValueError:
-                raise InputError(f"{path}:{line_no}: expected a word followed by numbers") from None
-            words.append(fields[0])
-    if not rows or len({len(r) for r in rows}) != 1:
-        raise InputError(f"{path}: no word vectors, or vectors of different lengths")
-    vectors = np.stack(rows)
+    """(words, unit-length vectors (n, d)) of a word-vector text file, for cosine neighbours."""
+    words, vectors = read_word_vectors(path)
     return words, vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)
 
 

@@ -12,8 +12,9 @@ import os
 import torch
 from torch import nn
 
+from src.cli import InputError
 from src.losses import uniform_layer_map
-from src.utils import InputError, load_classifier
+from src.modeling import load_classifier, set_labels
 
 # Task names of the original TinyBERT scripts (GLUE spelling) and of this repo -> directory under data/.
 TASK_DIRS = {"sst-2": "sst2", "sst2": "sst2", "reviews": "reviews", "hotel": "hotel"}
@@ -96,9 +97,7 @@ def build_student(args, teacher, label_list, pairs=None, attn_implementation="ea
             raise InputError(f"--student_config {args.student_config}: {e}") from None
         config.vocab_size = teacher.config.vocab_size
         config.pad_token_id = teacher.config.pad_token_id
-        config.num_labels = len(label_list)
-        config.id2label = dict(enumerate(label_list))
-        config.label2id = {label: i for i, label in enumerate(label_list)}
+        set_labels(config, label_list)
         return BertForSequenceClassification._from_config(config, attn_implementation=attn_implementation)
     return load_classifier(args.student_model, label_list, attn_implementation=attn_implementation)
 

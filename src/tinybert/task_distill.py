@@ -37,10 +37,14 @@ from transformers import get_linear_schedule_with_warmup
 from src.losses import attention_mse, hidden_mse, soft_cross_entropy
 from src.tinybert.student import (TASK_DIRS, Projections, build_student, check_same_vocab, layer_map,
                                   task_data_dir)
-from src.utils import (InputError, adamw, add_bert_training_args, cached_teacher_logits, classifier_predictor,
-                       compare_speed, count_parameters, encode_labels, encode_texts, evaluate, exits_on_input_error,
-                       finish_run, load_checkpoint, load_classifier, load_split, load_tokenizer, logger, make_loader,
-                       model_label_list, read_examples, save_checkpoint, staging_dir, start_run)
+from src.cli import InputError, add_bert_training_args, exits_on_input_error, logger
+from src.data import encode_labels, load_split, read_examples
+from src.engine import adamw, load_checkpoint, save_checkpoint, start_run
+from src.evaluation import evaluate
+from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
+from src.runs import finish_run, staging_dir
+from src.speed import classifier_predictor, compare_speed
+from src.teacher_logits import cached_teacher_logits
 
 
 def parse_args(argv=None):

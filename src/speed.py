@@ -1,0 +1,47 @@
+"""Inference speed: examples/s and ms per batch of a serving function, student against teacher."""
+
+import statistics
+import time
+
+import torch
+
+from src.teacher_logits import predict_logits
+
+def classifier_predictor(model, tokenizer, max_seq_length):
+    """texts -> logits (B, C) of a BERT-family classifier on its device, tokenisation included: its serving path."""
+    model.eval()
+    return lambda texts: predict_logits(model, tokenizer, texts, max_seq_length, len(texts), show_progress=False)
+
+
+def inference_speed(predict_fn, texts, batch_size, repeats=5, warmup=1):
+    """Throughput and latency of `predict_fn(list_of_texts)` over `texts` in batches of `batch_size`.
+
+    Tokenization is included (it is part of serving). Returns the median over `repeats` full passes.
+    """
+    batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
+    times = []
+    for r in range(warmup + repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            predict_fn(batch)
+        if r >= warmup:
+            times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    return {"batch_size": batch_size, "examples_per_s": len(texts) / seconds,
+            "ms_per_batch": 1000 * seconds / len(batches), "threads": torch.get_num_threads()}
+
+
+def compare_speed(predict_S, predict_T, texts, repeats=3):
+    """Student and teacher inference speed on the same texts in one process (same threads, same inputs).
+
+    `predict_*` map a list of texts to logits. Batch 64 runs over all `texts`, batch 1 over a quarter of
+    them. Returns {"student": {"batch_64": ..., "batch_1": ...}, "teacher": {...}, "speedup_batch_64",
+    "speedup_batch_1", "num_texts", "threads"}; a speed-up is student examples/s over teacher examples/s.
+    """
+    result = {"num_texts": len(texts), "threads": torch.get_num_threads()}
+    for name, predict in (("student", predict_S), ("teacher", predict_T)):
+        result[name] = {"batch_64": inference_speed(predict, texts, 64, repeats=repeats),
+                        "batch_1": inference_speed(predict, texts[:max(len(texts) // 4, 1)], 1, repeats=repeats)}
+    for b in ("batch_64", "batch_1"):
+        result[f"speedup_{b}"] = result["student"][b]["examples_per_s"] / result["teacher"][b]["examples_per_s"]
+    return result

@@ -1,0 +1,57 @@
+"""The teacher's logits for a list of texts: batched, length-sorted, and cached on disk per text."""
+
+import hashlib
+import json
+import os
+
+import torch
+from tqdm.auto import tqdm
+
+@torch.no_grad()
+def predict_logits(model, tokenizer, texts, max_seq_length=128, batch_size=64, show_progress=True):
+    """Logits (n_texts, num_labels) of a classifier for a list of texts, computed in batches.
+
+    Texts are sorted by length so each batch pads little; the output keeps the input order.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), model.config.num_labels)
+    for start in tqdm(range(0, len(texts), batch_size), desc="teacher logits", leave=False,
+                      disable=not show_progress):
+        idx = order[start:start + batch_size]
+        batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_seq_length,
+                          padding=True, return_tensors="pt").to(device)
+        out[idx] = model(**batch).logits.float().cpu()
+    return out
+
+
+def cached_teacher_logits(teacher, tokenizer, texts, max_seq_length, batch_size, cache_dir, teacher_dir):
+    """The teacher's logits (N, C) for `texts`, each distinct text computed once and kept in `cache_dir`.
+
+    One file per teacher (its directory, weight files' sizes and times), sequence length and casing, holding
+    a row per text keyed by the text's hash: any set of texts (train, augmented copies, another stage's
+    transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
+    """
+    hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    path, rows = None, {}
+    if cache_dir:
+        stamp = sorted((f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
+                       for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin"))) \
+            if os.path.isdir(teacher_dir) else []
+        key = json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length,
+                          getattr(tokenizer, "do_lower_case", None)])
+        path = os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key.encode()).hexdigest()[:20]}.pt")
+        if os.path.exists(path):
+            saved = torch.load(path, weights_only=True)
+            rows = dict(zip(saved["hashes"], saved["logits"]))
+    todo = {h: t for h, t in zip(hashes, texts) if h not in rows}  # distinct texts not cached yet
+    if todo:
+        new = predict_logits(teacher, tokenizer, list(todo.values()), max_seq_length, batch_size)
+        rows.update(zip(todo, new))
+        if path:
+            os.makedirs(cache_dir, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"  # a crash never leaves a half-written cache
+            torch.save({"hashes": list(rows), "logits": torch.stack(list(rows.values()))}, tmp)
+            os.replace(tmp, path)
+    return torch.stack([rows[h] for h in hashes]) if texts else torch.empty(0, teacher.config.num_labels), len(todo)
