@@ -4,6 +4,7 @@ Functions raise `InputError` for bad user input; a script's `main`, wrapped in `
 turns it into one line on stderr and exit code 1.
 """
 
+import argparse
 import functools
 import logging
 import random
@@ -13,6 +14,16 @@ import numpy as np
 import torch
 
 logger = logging.getLogger("kd")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """`--help` keeps the docstring's line breaks (its example commands) and shows each flag's default,
+    except where the help line already says it, or where there is none (a switch, a required flag)."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or "") or action.required or action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class InputError(Exception):

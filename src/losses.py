@@ -38,18 +38,19 @@ def hidden_mse(hidden_S, hidden_T, mask):
     return sq_err.sum() / (mask.sum() * hidden_S.size(-1)).clamp(min=1)
 
 
-def attention_mse(attention_S, attention_T, mask):
+def attention_mse(scores_S, scores_T, mask):
     """TinyBERT eq. 7: L_attn = (1/H) sum_h MSE(A_S^h, A_T^h), over pairs of real tokens only.
 
-    Compared as attention *probabilities*, the softmax output that transformers returns with
-    `output_attentions=True` (TinyBERT's code compared pre-softmax scores); each head is compared with
-    the teacher's head of the same index, so both models need the same number of heads.
-    attention_S, attention_T: (B, H, L, L); mask: (B, L). Entries whose query or key is padding are left
-    out of the mean. Returns a scalar.
+    A is the *unnormalised* attention score matrix Q K^T / sqrt(d_k), before the padding mask, the softmax
+    and dropout, as in the paper and its authors' code (`src.tinybert.attention.SCORES` makes transformers
+    return it). Each head is compared with the teacher's head of the same index, so both models need the
+    same number of heads. Entries whose query or key is padding are zeroed on both sides and left out of
+    the mean (the authors' code zeroes masked keys and averages over every entry, padding included).
+    scores_S, scores_T: (B, H, L, L); mask: (B, L), 1 for real tokens. Returns a scalar.
     """
-    mask = mask.to(attention_S.dtype)
-    pair = (mask[:, None, :, None] * mask[:, None, None, :]).expand_as(attention_S)  # (B, H, L, L)
-    sq_err = (attention_S - attention_T).pow(2) * pair
+    mask = mask.to(scores_S.dtype)
+    pair = (mask[:, None, :, None] * mask[:, None, None, :]).expand_as(scores_S)  # (B, H, L, L)
+    sq_err = (scores_S - scores_T).pow(2) * pair
     return sq_err.sum() / pair.sum().clamp(min=1)
 
 

@@ -11,12 +11,12 @@ import argparse
 import glob
 import os
 
-from src.cli import InputError, exits_on_input_error, logger, setup_logging
+from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
 from src.runs import load_json, save_json
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--run_dir", required=True, help="directory whose sub-directories hold metrics.json files")
     p.add_argument("--teacher_name", default="teacher", help="sub-directory of the teacher")
     p.add_argument("--output", default=None, help="PNG to write (default: <run_dir>/results.png)")

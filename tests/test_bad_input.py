@@ -21,10 +21,10 @@ from typing import Callable
 import pytest
 
 import src.prepare_data as prepare_data
-from src.distill_task_specific_bert import bert_classification, distill
-from src.tinybert import data_augmentation, task_distill
 from src.data import read_examples
+from src.distill_task_specific_bert import bert_classification, distill
 from src.runs import load_json
+from src.tinybert import data_augmentation, task_distill
 from tests.tiny import VOCAB, write_tiny_bert, write_toy_data
 
 N_TRAIN = 100  # one bad line in 101 is within the 1 % allowance, half of them is not

@@ -9,8 +9,8 @@ import time
 import pytest
 import torch
 
-from src.distill_task_specific_bert.bert_classification import main
 from src.cli import InputError
+from src.distill_task_specific_bert.bert_classification import main
 from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
@@ -96,38 +96,6 @@ def test_predict_logits_batched_equals_one_at_a_time(tiny_bert):
     assert torch.allclose(batched, single, atol=1e-5)
 
 
-@pytest.mark.parametrize("problem, message", [
-    ("missing_data", "data directory .* does not exist"),
-    ("empty_train", "train.tsv is empty"),
-    ("unknown_dev_label", r"dev.tsv: label\(s\) \['7'\] not in the training label set"),
-    ("missing_model", "model directory .* does not exist"),
-    ("not_a_model", "is not a model directory"),
-    ("existing_output", "exists and is not empty"),
-])
-def test_bad_input_gives_one_line_error(problem, message, tiny_bert, toy_data, tmp_path):
-    data, bert, out = toy_data, tiny_bert, tmp_path / "out"
-    if problem == "missing_data":
-        data = tmp_path / "nothing"
-    elif problem == "empty_train":
-        open(os.path.join(data, "train.tsv"), "w").close()
-    elif problem == "unknown_dev_label":
-        with open(os.path.join(data, "dev.tsv"), "a") as f:
-            f.write("7\tgood movie\n")
-    elif problem == "missing_model":
-        bert = tmp_path / "no_such_model"
-    elif problem == "not_a_model":
-        bert = tmp_path
-    elif problem == "existing_output":
-        out.mkdir()
-        (out / "metrics.json").write_text("{}")
-    with pytest.raises(SystemExit) as e:
-        run(data, bert, out)
-    assert str(e.value.code).startswith("error: ") and "\n" not in str(e.value.code)
-    assert re.search(message, str(e.value.code))
-    if problem == "existing_output":
-        assert (out / "metrics.json").read_text() == "{}"  # the earlier result is untouched
-
-
 def test_overwrite_output_dir_replaces_the_old_result(tiny_bert, toy_data, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -155,9 +123,13 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, m
     weights_b = load_classifier(str(tmp_path / "killed")).state_dict()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     assert not (tmp_path / "killed" / "resume").exists()
-    run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")  # finished: a no-op, not an error
+    # --resume on a finished run is a no-op: it neither fails nor touches the result
+    before = {f: (tmp_path / "killed" / f).read_bytes() for f in os.listdir(tmp_path / "killed")}
+    assert run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume") == resumed
+    assert {f: (tmp_path / "killed" / f).read_bytes() for f in os.listdir(tmp_path / "killed")} == before
 
 
+@pytest.mark.slow
 def test_sigkilled_process_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path):
     """A real SIGKILL at whatever point the process has reached after its 20th step (maybe mid-save)."""
     args = ["--num_train_epochs", "12", "--save_steps", "1", "--eval_step", "5"]
@@ -196,6 +168,7 @@ def test_resume_without_checkpoint_is_an_error(tiny_bert, toy_data, tmp_path):
         run(toy_data, tiny_bert, tmp_path / "never", "--resume")
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_score_every_test_example_once(tiny_bert, tmp_path):
     data = write_toy_data(tmp_path / "odd", n_train=64, n_dev=30, n_test=31)  # 31: uneven across 2 ranks
     out = tmp_path / "ddp"

@@ -112,6 +112,7 @@ def test_script_writes_train_aug(tmp_path, tiny_mlm):
                  "--no_cuda"])
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_write_the_one_process_file(tmp_path, tiny_mlm):
     write_toy_data(tmp_path / "odd", n_train=9)  # 5 batches of 2: 3 on rank 0, 2 on rank 1
     common = ["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "odd", "--N", "3",

