@@ -9,6 +9,7 @@ import functools
 import logging
 import random
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ class InputError(Exception):
     """Bad user input: a missing file, a malformed data file, a wrong model directory, ..."""
 
 
-def exits_on_input_error(main):
+def exits_on_input_error(main: Callable) -> Callable:
     """Wrap a script's `main` so that an InputError becomes `error: ...` on stderr and exit code 1."""
 
     @functools.wraps(main)
@@ -43,7 +44,7 @@ def exits_on_input_error(main):
     return wrapper
 
 
-def setup_logging(is_main_process=True):
+def setup_logging(is_main_process: bool = True) -> None:
     """Plain messages on stderr from the "kd" logger; only the main process talks, the others only on errors."""
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -52,14 +53,14 @@ def setup_logging(is_main_process=True):
     logger.setLevel(logging.INFO if is_main_process else logging.ERROR)
 
 
-def set_seed(seed):
+def set_seed(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.cuda.manual_seed_all(seed)
 
 
-def add_bert_training_args(p, learning_rate):
+def add_bert_training_args(p: argparse.ArgumentParser, learning_rate: float) -> None:
     """Flags shared by the stages that train a BERT (teacher fine-tuning, TinyBERT stages 1 and 2)."""
     p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
     p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
@@ -76,7 +77,7 @@ def add_bert_training_args(p, learning_rate):
     add_engine_args(p)
 
 
-def add_engine_args(p):
+def add_engine_args(p: argparse.ArgumentParser) -> None:
     """Flags of every training stage for the Accelerate engine and for resumable runs."""
     p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
     precision = p.add_mutually_exclusive_group()

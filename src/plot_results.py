@@ -70,7 +70,8 @@ def markdown_table(rows):
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['model']} | {_fmt(r['params'] and r['params'] / 1e6, '.2f', 'M')} | "
-                     f"{100 * r['dev_accuracy']:.1f} | {100 * r['test_accuracy']:.1f} | {100 * r['test_macro_f1']:.1f} | "
+                     f"{100 * r['dev_accuracy']:.1f} | {100 * r['test_accuracy']:.1f} | "
+                     f"{100 * r['test_macro_f1']:.1f} | "
                      f"{r['pct_of_teacher']:.1f} | {_fmt(r['speedup_batch_64'], '.1f', 'x')} | "
                      f"{_fmt(r['speedup_batch_1'], '.1f', 'x')} |")
     return "\n".join(lines)

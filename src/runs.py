@@ -7,18 +7,18 @@ import shutil
 
 from src.cli import InputError, logger
 
-def check_output_dir(path, overwrite=False):
+def check_output_dir(path: str, overwrite: bool = False) -> None:
     """Refuse to write into an existing non-empty directory unless asked to overwrite it."""
     if os.path.isdir(path) and os.listdir(path) and not overwrite:
         raise InputError(f"output directory {path} exists and is not empty (use --overwrite_output_dir)")
 
 
-def is_finished(output_dir):
+def is_finished(output_dir: str) -> bool:
     """A run directory is finished once its metrics.json is written (it is written last)."""
     return os.path.isfile(os.path.join(output_dir, "metrics.json"))
 
 
-def staging_dir(output_dir, create=True):
+def staging_dir(output_dir: str, create: bool = True) -> str:
     """A sibling directory to write into (made fresh when `create`); `publish_dir` moves it into place when
     the run is done, so a crash never leaves a half-written model where a good one was."""
     tmp = os.path.join(os.path.dirname(os.path.abspath(output_dir)), f".{os.path.basename(output_dir)}.tmp")
@@ -28,7 +28,7 @@ def staging_dir(output_dir, create=True):
     return tmp
 
 
-def publish_dir(tmp, output_dir):
+def publish_dir(tmp: str, output_dir: str) -> None:
     """Replace `output_dir` by the finished `tmp`; the old content is deleted only once the new is in place."""
     old = None
     if os.path.exists(output_dir):
@@ -40,7 +40,7 @@ def publish_dir(tmp, output_dir):
         shutil.rmtree(old)
 
 
-def finish_run(tmp_dir, output_dir, args, metrics):
+def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict) -> None:
     """Write args.json and then metrics.json (its presence marks the run finished) into the staging
     directory, drop the resume checkpoint (a finished model needs no optimizer state) and move it into place."""
     save_json(args, os.path.join(tmp_dir, "args.json"))
@@ -50,12 +50,12 @@ def finish_run(tmp_dir, output_dir, args, metrics):
     logger.info(f"wrote {output_dir}")
 
 
-def save_json(obj, path):
+def save_json(obj, path: str) -> None:
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
         f.write("\n")
 
 
-def load_json(path):
+def load_json(path: str):
     with open(path, encoding="utf-8") as f:
         return json.load(f)

@@ -1,19 +1,21 @@
 """Inference speed: examples/s and ms per batch of a serving function, student against teacher."""
 
 import statistics
+from collections.abc import Callable
 import time
 
 import torch
 
 from src.teacher_logits import predict_logits
 
-def classifier_predictor(model, tokenizer, max_seq_length):
+def classifier_predictor(model, tokenizer, max_seq_length: int) -> Callable[[list[str]], torch.Tensor]:
     """texts -> logits (B, C) of a BERT-family classifier on its device, tokenisation included: its serving path."""
     model.eval()
     return lambda texts: predict_logits(model, tokenizer, texts, max_seq_length, len(texts), show_progress=False)
 
 
-def inference_speed(predict_fn, texts, batch_size, repeats=5, warmup=1):
+def inference_speed(predict_fn: Callable, texts: list[str], batch_size: int, repeats: int = 5,
+                    warmup: int = 1) -> dict:
     """Throughput and latency of `predict_fn(list_of_texts)` over `texts` in batches of `batch_size`.
 
     Tokenization is included (it is part of serving). Returns the median over `repeats` full passes.
@@ -31,7 +33,7 @@ def inference_speed(predict_fn, texts, batch_size, repeats=5, warmup=1):
             "ms_per_batch": 1000 * seconds / len(batches), "threads": torch.get_num_threads()}
 
 
-def compare_speed(predict_S, predict_T, texts, repeats=3):
+def compare_speed(predict_S: Callable, predict_T: Callable, texts: list[str], repeats: int = 3) -> dict:
     """Student and teacher inference speed on the same texts in one process (same threads, same inputs).
 
     `predict_*` map a list of texts to logits. Batch 64 runs over all `texts`, batch 1 over a quarter of

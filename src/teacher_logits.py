@@ -8,7 +8,8 @@ import torch
 from tqdm.auto import tqdm
 
 @torch.no_grad()
-def predict_logits(model, tokenizer, texts, max_seq_length=128, batch_size=64, show_progress=True):
+def predict_logits(model, tokenizer, texts: list[str], max_seq_length: int = 128, batch_size: int = 64,
+                   show_progress: bool = True) -> torch.Tensor:
     """Logits (n_texts, num_labels) of a classifier for a list of texts, computed in batches.
 
     Texts are sorted by length so each batch pads little; the output keeps the input order.
@@ -26,7 +27,18 @@ def predict_logits(model, tokenizer, texts, max_seq_length=128, batch_size=64, s
     return out
 
 
-def cached_teacher_logits(teacher, tokenizer, texts, max_seq_length, batch_size, cache_dir, teacher_dir):
+def _cache_file(cache_dir: str, teacher_dir: str, tokenizer, max_seq_length: int) -> str:
+    """The cache file of one teacher (its directory and its weight files' sizes and times), length and casing."""
+    weights = sorted(f for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin"))) \
+        if os.path.isdir(teacher_dir) else []
+    stamp = [(f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
+             for f in weights]
+    key = json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length, getattr(tokenizer, "do_lower_case", None)])
+    return os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key.encode()).hexdigest()[:20]}.pt")
+
+
+def cached_teacher_logits(teacher, tokenizer, texts: list[str], max_seq_length: int, batch_size: int,
+                          cache_dir: str | None, teacher_dir: str) -> tuple[torch.Tensor, int]:
     """The teacher's logits (N, C) for `texts`, each distinct text computed once and kept in `cache_dir`.
 
     One file per teacher (its directory, weight files' sizes and times), sequence length and casing, holding
@@ -34,17 +46,11 @@ def cached_teacher_logits(teacher, tokenizer, texts, max_seq_length, batch_size,
     transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
     """
     hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-    path, rows = None, {}
-    if cache_dir:
-        stamp = sorted((f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
-                       for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin"))) \
-            if os.path.isdir(teacher_dir) else []
-        key = json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length,
-                          getattr(tokenizer, "do_lower_case", None)])
-        path = os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key.encode()).hexdigest()[:20]}.pt")
-        if os.path.exists(path):
-            saved = torch.load(path, weights_only=True)
-            rows = dict(zip(saved["hashes"], saved["logits"]))
+    path = _cache_file(cache_dir, teacher_dir, tokenizer, max_seq_length) if cache_dir else None
+    rows = {}
+    if path and os.path.exists(path):
+        saved = torch.load(path, weights_only=True)
+        rows = dict(zip(saved["hashes"], saved["logits"]))
     todo = {h: t for h, t in zip(hashes, texts) if h not in rows}  # distinct texts not cached yet
     if todo:
         new = predict_logits(teacher, tokenizer, list(todo.values()), max_seq_length, batch_size)

@@ -1,6 +1,5 @@
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -159,7 +158,8 @@ def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):
     a = run(toy_data, tiny_bert, tmp_path / "a", "--num_train_epochs", "2")
     b = run(toy_data, tiny_bert, tmp_path / "b", "--num_train_epochs", "2")
     assert a["history"] == b["history"] and a["test"] == b["test"]
-    weights_a, weights_b = load_classifier(str(tmp_path / "a")).state_dict(), load_classifier(str(tmp_path / "b")).state_dict()
+    weights_a = load_classifier(str(tmp_path / "a")).state_dict()
+    weights_b = load_classifier(str(tmp_path / "b")).state_dict()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 

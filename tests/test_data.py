@@ -45,7 +45,7 @@ def test_many_broken_lines_are_refused(tmp_path):
 
 def test_non_utf8_and_empty_and_missing_files(tmp_path):
     bad = tmp_path / "bad.tsv"
-    bad.write_bytes("1\tgood\n0\t".encode() + "坏".encode("gbk") + b"\n")
+    bad.write_bytes(b"1\tgood\n0\t" + "坏".encode("gbk") + b"\n")
     with pytest.raises(InputError, match="not UTF-8"):
         read_examples(str(bad))
     with pytest.raises(InputError, match="is empty"):
