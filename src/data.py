@@ -26,6 +26,17 @@ def _clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
+def read_lines(path: str, what: str = "data file") -> list[str]:
+    """The lines of a UTF-8 text file (blank ones kept); a missing or non-UTF-8 file is an InputError."""
+    if not os.path.isfile(path):
+        raise InputError(f"{what} {path} does not exist")
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            return f.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+
+
 def read_examples(path: str, require_label: bool = True) -> list[Example]:
     """Read a data file in either layout and return a list of `Example`.
 
@@ -37,14 +48,7 @@ def read_examples(path: str, require_label: bool = True) -> list[Example]:
     joined back into the text with a space (real reviews contain tabs); a line with a missing field or
     an empty text is skipped. Both are counted and logged. More than 1 % unusable lines is an error.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"data file {path} does not exist")
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
-    lines = [line for line in lines if line.strip()]
+    lines = [line for line in read_lines(path) if line.strip()]
     if not lines:
         raise InputError(f"{path} is empty")
 
