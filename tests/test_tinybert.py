@@ -1,5 +1,6 @@
 """TinyBERT task distillation: losses, layer maps, projections, student init, both stages end to end, errors."""
 
+import contextlib
 import json
 import os
 
@@ -8,13 +9,14 @@ import torch
 import torch.nn.functional as F
 from transformers import BertConfig
 
-from src.losses import attention_mse, hidden_mse, soft_cross_entropy, uniform_layer_map
-from src.tinybert import task_distill
-from src.tinybert.student import PROJECTIONS_FILE, Projections, copy_teacher_layers, layer_map, task_data_dir
+import src.teacher_logits
 from src.cli import InputError
 from src.data import Example, write_examples
+from src.losses import attention_mse, hidden_mse, soft_cross_entropy, uniform_layer_map
 from src.modeling import load_classifier
 from src.runs import load_json
+from src.tinybert import task_distill
+from src.tinybert.student import PROJECTIONS_FILE, Projections, copy_teacher_layers, layer_map, task_data_dir
 from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert
 
 
@@ -138,9 +140,11 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", PROJECTIONS_FILE):
         assert os.path.exists(os.path.join(out1, name)), name
     m1 = load_json(os.path.join(out1, "metrics.json"))
-    assert m1["layer_map"] == [[1, 2]] and {"train_loss_embd", "train_loss_hidn", "train_loss_attn"} <= set(
-        m1["history"][-1])
-    assert m1["history"][-1]["train_loss_attn"] > 0  # attentions were returned
+    epoch = m1["history"][-1]
+    assert m1["layer_map"] == [[1, 2]] and {"train_loss_embd", "train_loss_hidn", "train_loss_attn"} <= set(epoch)
+    assert epoch["train_loss_attn"] > 0  # attentions were returned
+    assert epoch["train_loss"] == pytest.approx(epoch["train_loss_embd"] + epoch["train_loss_hidn"]
+                                                + epoch["train_loss_attn"])  # L = L_embd + L_hidn + L_attn
     proj = torch.load(os.path.join(out1, PROJECTIONS_FILE))
     assert proj["state_dict"]["maps.0.weight"].shape == (32, 16) and len(proj["layer_map"]) == 1
 
@@ -153,8 +157,12 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config):
     m2 = load_json(os.path.join(out2, "metrics.json"))
     assert {"accuracy", "macro_f1"} <= set(m2["dev"]) and {"accuracy", "macro_f1"} <= set(m2["test"])
     assert m2["num_train_examples"] == 16 and m2["train_file"].endswith("train_aug.tsv")
+    assert {"train_loss", "dev_accuracy"} <= set(m2["history"][-1])
     speed = m2["speed"]
-    assert speed["speedup_batch_64"] > 0 and speed["student"]["batch_1"]["batch_size"] == 1
+    for batch in ("batch_64", "batch_1"):  # the same batch size for both, and speed-up = ratio of examples/s
+        student, teacher_speed = speed["student"][batch], speed["teacher"][batch]
+        assert student["batch_size"] == teacher_speed["batch_size"] == int(batch.split("_")[1])
+        assert speed[f"speedup_{batch}"] == pytest.approx(student["examples_per_s"] / teacher_speed["examples_per_s"])
     assert not os.path.exists(os.path.join(out2, PROJECTIONS_FILE))
     assert load_classifier(out2).config.id2label == {0: "0", 1: "1"}
     assert len(os.listdir(cache)) == 1
@@ -195,6 +203,7 @@ def test_killed_run_resumes_to_the_same_metrics(stage, tmp_path, teacher, toy_da
         assert proj_a and all(torch.equal(proj_a[k], proj_b[k]) for k in proj_a)
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes_both_stages(tmp_path, teacher, toy_data, student_config):
     common = ["--teacher_model", teacher, "--data_dir", toy_data, "--max_seq_length", "32", "--train_batch_size", "8",
               "--num_train_epochs", "1", "--speed_texts", "0", "--no_cuda"]
@@ -206,6 +215,62 @@ def test_torchrun_two_cpu_processes_both_stages(tmp_path, teacher, toy_data, stu
     assert m1["num_processes"] == m2["num_processes"] == 2
     assert torch.load(tmp_path / "s1" / PROJECTIONS_FILE)["state_dict"]["maps.0.weight"].shape == (32, 16)
     assert m2["test"]["examples"] == 32 and m2["dev"]["examples"] == 32
+
+
+def test_stage2_teacher_logits_on_the_device_in_the_main_process_first(tmp_path, teacher, toy_data, monkeypatch):
+    """Stage 2's teacher logits are computed on the accelerator's device, by a teacher in eval mode, inside
+    `accelerator.main_process_first()` (the main process fills --cache_dir, the other ranks read it).
+
+    Guards the regression where the logits pass ran before `teacher.to(accelerator.device)`: on a GPU the
+    teacher then computed them on the CPU. On a CPU both devices are the same, so the test records the order
+    of events and fails unless the teacher was moved to the device before its logits pass.
+    """
+    events, real_to = [], torch.nn.Module.to
+    real_predict, real_start = src.teacher_logits.predict_logits, task_distill.start_run
+
+    def to(module, *args, **kwargs):
+        out = real_to(module, *args, **kwargs)
+        events.append(("to", id(module), next(module.parameters(), torch.empty(0)).device))
+        return out
+
+    def start_run(args):
+        accelerator = real_start(args)
+        real_first = accelerator.main_process_first
+
+        @contextlib.contextmanager
+        def main_process_first():
+            with real_first():
+                events.append(("first",))
+                yield
+                events.append(("first done",))
+
+        accelerator.main_process_first = main_process_first
+        events.append(("device", accelerator.device))
+        return accelerator
+
+    def predict_logits(model, *args, **kwargs):
+        inputs, training = [], model.training
+        hook = model.register_forward_pre_hook(lambda m, a, kw: inputs.append(kw["input_ids"].device),
+                                               with_kwargs=True)
+        try:
+            return real_predict(model, *args, **kwargs)
+        finally:
+            hook.remove()
+            events.append(("logits", id(model), next(model.parameters()).device, training, set(inputs)))
+
+    monkeypatch.setattr(torch.nn.Module, "to", to)
+    monkeypatch.setattr(task_distill, "start_run", start_run)
+    monkeypatch.setattr(src.teacher_logits, "predict_logits", predict_logits)
+    run("--pred_distill", "--teacher_model", teacher, "--student_model", teacher, "--data_dir", toy_data,
+        "--output_dir", str(tmp_path / "out"), "--no_cuda", "--speed_texts", "0")
+
+    [(_, device)] = [e for e in events if e[0] == "device"]
+    [logits] = [i for i, e in enumerate(events) if e[0] == "logits"]
+    _, teacher_id, params_device, training, input_devices = events[logits]
+    assert params_device == device and input_devices == {device} and not training
+    moves = [e[2] for e in events[:logits] if e[0] == "to" and e[1] == teacher_id]
+    assert moves and moves[-1] == device, "the teacher computed its logits before it was moved to the device"
+    assert events[logits - 1] == ("first",) and events[logits + 1] == ("first done",)
 
 
 # --- clear errors

@@ -7,7 +7,12 @@ Student initialisation (see `build_student`), three ways:
   layers the layer map pairs with each student layer (layers L_T/k, 2 L_T/k, ... for the uniform map).
 """
 
+from __future__ import annotations
+
+import argparse
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -16,17 +21,21 @@ from src.cli import InputError
 from src.losses import uniform_layer_map
 from src.modeling import load_classifier, set_labels
 
+if TYPE_CHECKING:  # for the annotations only: the code imports transformers where it uses it
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 # Task names of the original TinyBERT scripts (GLUE spelling) and of this repo -> directory under data/.
 TASK_DIRS = {"sst-2": "sst2", "sst2": "sst2", "reviews": "reviews", "hotel": "hotel"}
 PROJECTIONS_FILE = "projections.pt"
+LayerMap = list[tuple[int, int]]  # (student layer, teacher layer) pairs, both counted from 1
 
 
-def task_data_dir(root, task_name):
+def task_data_dir(root: str, task_name: str) -> str:
     """`<root>/<task>` for a known task name (sst-2 -> sst2) or, for any other name, `<root>/<task_name>`."""
     return os.path.join(root, TASK_DIRS.get(task_name.lower(), task_name))
 
 
-def parse_layer_map(text):
+def parse_layer_map(text: str) -> LayerMap:
     """'1:2,2:4,3:6' -> [(1, 2), (2, 4), (3, 6)]: student layer : teacher layer, both counted from 1."""
     try:
         pairs = [tuple(int(x) for x in pair.split(":")) for pair in text.split(",")]
@@ -37,7 +46,7 @@ def parse_layer_map(text):
     return pairs
 
 
-def layer_map(num_layers_S, num_layers_T, text=None):
+def layer_map(num_layers_S: int, num_layers_T: int, text: str | None = None) -> LayerMap:
     """The (student, teacher) layer pairs: `--layer_map` when given, else TinyBERT's uniform map."""
     if text:
         pairs = parse_layer_map(text)
@@ -51,7 +60,8 @@ def layer_map(num_layers_S, num_layers_T, text=None):
         raise InputError(str(e)) from None
 
 
-def check_same_vocab(tokenizer_S, tokenizer_T, name_S, name_T):
+def check_same_vocab(tokenizer_S: PreTrainedTokenizerBase, tokenizer_T: PreTrainedTokenizerBase, name_S: str,
+                     name_T: str) -> None:
     """The student reads the teacher's word pieces, so both tokenizers must share one vocabulary."""
     vocab_S, vocab_T = tokenizer_S.get_vocab(), tokenizer_T.get_vocab()
     if vocab_S != vocab_T:
@@ -60,7 +70,8 @@ def check_same_vocab(tokenizer_S, tokenizer_T, name_S, name_T):
                          f"{name_T} ({len(vocab_T)} tokens), e.g. {diff}; use a student with the teacher's vocabulary")
 
 
-def copy_teacher_layers(teacher, num_layers, pairs, attn_implementation):
+def copy_teacher_layers(teacher: PreTrainedModel, num_layers: int, pairs: LayerMap,
+                        attn_implementation: str) -> PreTrainedModel:
     """A `num_layers`-layer copy of the teacher: embeddings, pooler and classifier, and for every
     (student m, teacher n) pair, teacher layer n as student layer m."""
     config = type(teacher.config).from_dict(teacher.config.to_dict())
@@ -78,7 +89,8 @@ def copy_teacher_layers(teacher, num_layers, pairs, attn_implementation):
     return student
 
 
-def build_student(args, teacher, label_list, pairs=None, attn_implementation="eager"):
+def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list: list[str],
+                  pairs: LayerMap | None = None, attn_implementation: str = "eager") -> PreTrainedModel:
     """The student sequence classifier of `args` (see the module docstring), labelled like the teacher.
 
     `pairs` is the layer map, needed by --init_from_teacher. Returns the model; its tokenizer is the
@@ -107,18 +119,18 @@ class Projections(nn.Module):
     output and one per mapped layer (identity maps when the widths agree). Trained in stage 1 only and
     saved next to the student as `projections.pt`, outside the exported Hugging Face model."""
 
-    def __init__(self, width_S, width_T, pairs):
+    def __init__(self, width_S: int, width_T: int, pairs: LayerMap):
         super().__init__()
         self.width_S, self.width_T, self.pairs = width_S, width_T, pairs
         self.layers_S = [0] + [m for m, _ in pairs]  # hidden_states index 0 is the embedding output
         make = (lambda: nn.Linear(width_S, width_T)) if width_S != width_T else nn.Identity
         self.maps = nn.ModuleList(make() for _ in self.layers_S)
 
-    def forward(self, hidden_states_S):
+    def forward(self, hidden_states_S: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Student hidden states (num_layers + 1 of (B, L, width_S)) -> the embedding output and the mapped
         layers, projected: 1 + len(pairs) tensors (B, L, width_T)."""
         return [w(hidden_states_S[m]) for w, m in zip(self.maps, self.layers_S)]
 
-    def save(self, output_dir):
+    def save(self, output_dir: str) -> None:
         torch.save({"width_S": self.width_S, "width_T": self.width_T, "layer_map": self.pairs,
                     "state_dict": self.state_dict()}, os.path.join(output_dir, PROJECTIONS_FILE))
