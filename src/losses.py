@@ -54,6 +54,21 @@ def attention_mse(scores_S, scores_T, mask):
     return sq_err.sum() / pair.sum().clamp(min=1)
 
 
+def intermediate_layer_loss(hidden_S, scores_S, hidden_T, scores_T, pairs, mask, project):
+    """TinyBERT's loss on the layers below the prediction layer (eq. 11 without L_pred, as in general
+    distillation and task stage 1): L = L_embd + sum over (m, n) in `pairs` of (L_hidn(m, n) + L_attn(m, n)).
+
+    hidden_*: the models' `hidden_states`, num_layers + 1 tensors (B, L, d), index 0 the embedding output;
+    scores_*: their pre-softmax attention scores, one (B, H, L, L) per layer (index m - 1 for layer m);
+    pairs: (student layer m, teacher layer n), counted from 1; mask: (B, L); project: the student's width
+    to the teacher's (W_e = W_h, one shared map). Returns {"loss", "embd", "hidn", "attn"} (scalars).
+    """
+    terms = {"embd": hidden_mse(project(hidden_S[0]), hidden_T[0], mask),
+             "hidn": sum(hidden_mse(project(hidden_S[m]), hidden_T[n], mask) for m, n in pairs),
+             "attn": sum(attention_mse(scores_S[m - 1], scores_T[n - 1], mask) for m, n in pairs)}
+    return {"loss": sum(terms.values()), **terms}
+
+
 def uniform_layer_map(num_layers_S, num_layers_T):
     """TinyBERT's uniform mapping n = g(m) = m * L_T / L_S: student layer m learns from teacher layer g(m).
 

@@ -283,7 +283,7 @@ ROWS = [  # row, problem, expected (regex: a one-line error; function: a check o
      r"output directory \S+/out exists and is not empty \(use --overwrite_output_dir\)$", WITH_OUTPUT_DIR),
     ("existing_train_aug", earlier_result, r"train_aug.tsv exists", ["augment"]),
     ("overwrite_with_bad_data", overwrite_with_bad_data, NOT_UTF8, WITH_OUTPUT_DIR),
-    ("aug_train_missing", use_flags(aug_train=True),
+    ("aug_train_missing", use_flags(aug_train=True, max_train_examples=None),
      r"--aug_train: \S+/toy/train_aug.tsv does not exist; make it with src/tinybert/data_augmentation.py$",
      ["stage1", "stage2"]),
 ]

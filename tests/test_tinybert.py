@@ -12,11 +12,12 @@ from transformers import BertConfig
 import src.teacher_logits
 from src.cli import InputError
 from src.data import Example, write_examples
-from src.losses import attention_mse, hidden_mse, soft_cross_entropy, uniform_layer_map
+from src.losses import attention_mse, hidden_mse, intermediate_layer_loss, soft_cross_entropy, uniform_layer_map
 from src.modeling import load_classifier
 from src.runs import load_json
 from src.tinybert import task_distill
-from src.tinybert.student import PROJECTIONS_FILE, Projections, copy_teacher_layers, layer_map, task_data_dir
+from src.tinybert.attention import SCORES
+from src.tinybert.student import PROJECTIONS_FILE, Projection, copy_teacher_layers, layer_map, task_data_dir
 from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert
 
 
@@ -101,23 +102,70 @@ def test_task_names():
     assert task_data_dir("data", "reviews") == os.path.join("data", "reviews")
 
 
-def test_projection_shapes():
-    pairs = [(1, 2), (2, 4)]
-    proj = Projections(16, 32, pairs)
-    hidden_S = [torch.randn(2, 5, 16) for _ in range(3)]  # embeddings + 2 layers
-    out = proj(hidden_S)
-    assert [tuple(h.shape) for h in out] == [(2, 5, 32)] * 3
-    assert len(list(proj.parameters())) == 2 * 3
-    same = Projections(32, 32, pairs)
-    assert not list(same.parameters()) and same(hidden_S)[1] is hidden_S[1]
+def test_one_projection_shared_by_every_layer(tmp_path):
+    proj = Projection(16, 32)
+    assert proj(torch.randn(2, 5, 16)).shape == (2, 5, 32) and len(list(proj.parameters())) == 2
+    same = Projection(32, 32)
+    h = torch.randn(2, 5, 32)
+    assert not list(same.parameters()) and same(h) is h
+    # saved beside a student, it is taken up again; other widths are refused
+    proj.save(str(tmp_path))
+    again, loaded = Projection.from_student(str(tmp_path), 16, 32)
+    assert loaded and torch.equal(again.fit_dense.weight, proj.fit_dense.weight)
+    assert Projection.from_student(str(tmp_path / "none"), 16, 32)[1] is False
+    with pytest.raises(InputError, match="maps width 16 to 32, not 8 to 32"):
+        Projection.from_student(str(tmp_path), 8, 32)
 
 
-def test_eager_attention_one_tensor_per_layer(teacher):
-    model = load_classifier(teacher, attn_implementation="eager").eval()
+def test_intermediate_layer_loss_worked_value():
+    """One student layer mapped onto teacher layer 2: L = L_embd + L_hidn(1, 2) + L_attn(1, 2)."""
+    mask = torch.ones(1, 2)
+    hidden_T = [torch.zeros(1, 2, 2), torch.full((1, 2, 2), 5.0), torch.ones(1, 2, 2)]  # layer 1 is not mapped
+    hidden_S = [torch.zeros(1, 2, 2), torch.full((1, 2, 2), 3.0)]  # squared error 4 against teacher layer 2
+    scores_T = [torch.full((1, 1, 2, 2), 9.0), torch.zeros(1, 1, 2, 2)]
+    scores_S = [torch.ones(1, 1, 2, 2)]  # squared error 1 against teacher layer 2
+    terms = intermediate_layer_loss(hidden_S, scores_S, hidden_T, scores_T, [(1, 2)], mask, lambda h: h)
+    assert {k: v.item() for k, v in terms.items()} == {"loss": 5.0, "embd": 0.0, "hidn": 4.0, "attn": 1.0}
+
+
+def test_score_attention_one_tensor_per_layer(teacher):
+    model = load_classifier(teacher, attn_implementation=SCORES).eval()
     out = model(input_ids=torch.tensor([[2, 5, 6, 3]]), output_attentions=True, output_hidden_states=True)
     assert len(out.attentions) == 2 and out.attentions[0].shape == (1, 2, 4, 4)
     assert len(out.hidden_states) == 3
-    assert torch.allclose(out.attentions[1].sum(-1), torch.ones(1, 2, 4))  # probabilities
+    assert not torch.allclose(out.attentions[1].sum(-1), torch.ones(1, 2, 4))  # scores, not probabilities
+
+
+def test_stage1_lr_is_constant_unless_asked():
+    base = ["--teacher_model", "t", "--init_from_teacher", "--student_layers", "1", "--data_dir", "d",
+            "--output_dir", "o"]
+    assert task_distill.lr_schedule(task_distill.parse_args(base)) is None
+    assert task_distill.lr_schedule(task_distill.parse_args([*base, "--lr_schedule", "linear"])) is not None
+    assert task_distill.lr_schedule(task_distill.parse_args([*base, "--pred_distill"])) is not None
+
+
+def test_aug_train_with_max_train_examples_is_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        task_distill.parse_args(["--teacher_model", "t", "--init_from_teacher", "--student_layers", "1",
+                                 "--data_dir", "d", "--output_dir", "o", "--aug_train", "--max_train_examples", "5"])
+    assert e.value.code == 2 and "cannot be combined with --aug_train" in capsys.readouterr().err
+
+
+def test_unlabeled_texts_join_the_transfer_set(tmp_path, teacher, toy_data, student_config, caplog):
+    write_examples(os.path.join(toy_data, "unlabeled.tsv"), [Example(f"good film {i}", None) for i in range(10)])
+    out1, out2 = str(tmp_path / "with"), str(tmp_path / "without")
+    run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
+        "--output_dir", out1, "--speed_texts", "0")
+    run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
+        "--output_dir", out2, "--speed_texts", "0", "--no_unlabeled")
+    with_u, without = (load_json(os.path.join(d, "metrics.json")) for d in (out1, out2))
+    assert with_u["num_train_examples"] == without["num_train_examples"] + 10
+    assert with_u["transfer_files"][-1].endswith("unlabeled.tsv") and len(without["transfer_files"]) == 1
+    # a stage 1 that starts from a stage 1 student takes up its trained projection
+    caplog.set_level("INFO", logger="kd")
+    run("--teacher_model", teacher, "--student_model", out1, "--data_dir", toy_data,
+        "--output_dir", str(tmp_path / "again"), "--speed_texts", "0")
+    assert f"projection W: from {out1}" in caplog.text
 
 
 def test_init_from_teacher_copies_mapped_layers(tmp_path):
@@ -146,7 +194,7 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config):
     assert epoch["train_loss"] == pytest.approx(epoch["train_loss_embd"] + epoch["train_loss_hidn"]
                                                 + epoch["train_loss_attn"])  # L = L_embd + L_hidn + L_attn
     proj = torch.load(os.path.join(out1, PROJECTIONS_FILE))
-    assert proj["state_dict"]["maps.0.weight"].shape == (32, 16) and len(proj["layer_map"]) == 1
+    assert proj["state_dict"]["fit_dense.weight"].shape == (32, 16)
 
     # stage 2 on train_aug.tsv, teacher logits cached on disk
     write_examples(os.path.join(toy_data, "train_aug.tsv"),
@@ -175,13 +223,13 @@ def test_stage1_init_from_teacher(tmp_path, teacher, toy_data):
     metrics = load_json(os.path.join(out, "metrics.json"))
     assert metrics["layer_map"] == [[1, 2]] and metrics["num_layers"] == 1
     assert "speed" not in metrics
-    # equal widths: identity projections, nothing to learn
+    # equal widths: an identity projection, nothing to learn
     assert torch.load(os.path.join(out, PROJECTIONS_FILE))["state_dict"] == {}
 
 
 @pytest.mark.parametrize("stage", ["intermediate", "prediction"])
 def test_killed_run_resumes_to_the_same_metrics(stage, tmp_path, teacher, toy_data, student_config, monkeypatch):
-    init = ["--student_config", student_config]  # width 16 vs 32: stage 1 trains projections too
+    init = ["--student_config", student_config]  # width 16 vs 32: stage 1 trains the projection too
     if stage == "prediction":
         init = ["--pred_distill", "--eval_step", "3", "--student_model", str(tmp_path / "stage1")]
         run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
@@ -213,7 +261,7 @@ def test_torchrun_two_cpu_processes_both_stages(tmp_path, teacher, toy_data, stu
              "--output_dir", tmp_path / "s2")
     m1, m2 = (load_json(os.path.join(tmp_path, d, "metrics.json")) for d in ("s1", "s2"))
     assert m1["num_processes"] == m2["num_processes"] == 2
-    assert torch.load(tmp_path / "s1" / PROJECTIONS_FILE)["state_dict"]["maps.0.weight"].shape == (32, 16)
+    assert torch.load(tmp_path / "s1" / PROJECTIONS_FILE)["state_dict"]["fit_dense.weight"].shape == (32, 16)
     assert m2["test"]["examples"] == 32 and m2["dev"]["examples"] == 32
 
 

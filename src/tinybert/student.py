@@ -1,4 +1,4 @@
-"""TinyBERT helpers shared by the two stages: task names, student initialisation, layer maps, projections.
+"""TinyBERT helpers shared by the two stages: task names, student initialisation, layer maps, the projection.
 
 Student initialisation (see `build_student`), three ways:
 - a BERT directory or hub id (`--student_model`, e.g. huawei-noah/TinyBERT_General_4L_312D or stage 1's output);
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -114,23 +113,39 @@ def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list
     return load_classifier(args.student_model, label_list, attn_implementation=attn_implementation)
 
 
-class Projections(nn.Module):
-    """TinyBERT's W_e and W_h: linear maps from the student's width to the teacher's, one for the embedding
-    output and one per mapped layer (identity maps when the widths agree). Trained in stage 1 only and
-    saved next to the student as `projections.pt`, outside the exported Hugging Face model."""
+class Projection(nn.Module):
+    """TinyBERT's W (eqs. 8-9): a linear map from the student's hidden width to the teacher's, one shared by the
+    embedding output and every mapped layer as in the authors' code (`fit_dense`); the identity when the
+    widths agree. Trained by general distillation and task stage 1, saved beside the student as
+    `projections.pt` (outside the Hugging Face model), and taken up again by a stage 1 that starts from it."""
 
-    def __init__(self, width_S: int, width_T: int, pairs: LayerMap):
+    def __init__(self, width_S: int, width_T: int):
         super().__init__()
-        self.width_S, self.width_T, self.pairs = width_S, width_T, pairs
-        self.layers_S = [0] + [m for m, _ in pairs]  # hidden_states index 0 is the embedding output
-        make = (lambda: nn.Linear(width_S, width_T)) if width_S != width_T else nn.Identity
-        self.maps = nn.ModuleList(make() for _ in self.layers_S)
+        self.width_S, self.width_T = width_S, width_T
+        self.fit_dense = nn.Linear(width_S, width_T) if width_S != width_T else nn.Identity()
 
-    def forward(self, hidden_states_S: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """Student hidden states (num_layers + 1 of (B, L, width_S)) -> the embedding output and the mapped
-        layers, projected: 1 + len(pairs) tensors (B, L, width_T)."""
-        return [w(hidden_states_S[m]) for w, m in zip(self.maps, self.layers_S)]
+    def forward(self, hidden_S: torch.Tensor) -> torch.Tensor:
+        """(B, L, width_S) -> (B, L, width_T)."""
+        return self.fit_dense(hidden_S)
 
     def save(self, output_dir: str) -> None:
-        torch.save({"width_S": self.width_S, "width_T": self.width_T, "layer_map": self.pairs,
-                    "state_dict": self.state_dict()}, os.path.join(output_dir, PROJECTIONS_FILE))
+        torch.save({"width_S": self.width_S, "width_T": self.width_T, "state_dict": self.state_dict()},
+                   os.path.join(output_dir, PROJECTIONS_FILE))
+
+    @classmethod
+    def from_student(cls, student_dir: str | None, width_S: int, width_T: int) -> tuple[Projection, bool]:
+        """The projection saved beside `student_dir` when it has one of these widths, else a new one.
+        Returns (projection, whether it was loaded)."""
+        projection = cls(width_S, width_T)
+        path = os.path.join(student_dir, PROJECTIONS_FILE) if student_dir else ""
+        if not os.path.isfile(path):
+            return projection, False
+        saved = torch.load(path, weights_only=True)
+        if (saved.get("width_S"), saved.get("width_T")) != (width_S, width_T):
+            raise InputError(f"{path} maps width {saved.get('width_S')} to {saved.get('width_T')}, not {width_S} to "
+                             f"{width_T}; remove it to start a new projection")
+        try:
+            projection.load_state_dict(saved["state_dict"])
+        except RuntimeError:  # one map per layer, as this repo saved them before the maps were shared
+            raise InputError(f"{path} holds per-layer projections of an older version; remove it") from None
+        return projection, True

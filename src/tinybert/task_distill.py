@@ -1,6 +1,6 @@
-"""TinyBERT task-specific distillation (Jiao et al. 2020), run twice with the original flag names.
+r"""TinyBERT task-specific distillation (Jiao et al. 2020), run twice with the original flag names.
 
-Stage 1, intermediate layers (embedding output, hidden states and attention probabilities):
+Stage 1, intermediate layers (embedding output, hidden states and pre-softmax attention scores):
     python src/tinybert/task_distill.py --teacher_model models/teacher --student_model <student init> \
         --data_dir data/reviews --task_name reviews --output_dir models/tinybert_tmp --max_seq_length 128 \
         --train_batch_size 32 --num_train_epochs 10 --aug_train --do_lower_case
@@ -9,8 +9,9 @@ Stage 2, prediction layer (soft cross-entropy on the teacher's logits):
         --student_model models/tinybert_tmp --data_dir data/reviews --task_name reviews \
         --output_dir models/tinybert --aug_train --do_lower_case --learning_rate 3e-5 --num_train_epochs 3 \
         --eval_step 100 --max_seq_length 128 --train_batch_size 32
-Student init instead of --student_model: `--student_config student.json` (random BertConfig, the teacher's
-vocabulary) or `--init_from_teacher --student_layers 3` (the teacher's embeddings and layers 2, 4, 6).
+Student init: `--student_model` (a general TinyBERT from src/tinybert/general_distill.py, whose projection
+stage 1 takes up, or a hub id), `--student_config student.json` (random BertConfig, the teacher's vocabulary)
+or `--init_from_teacher --student_layers 3` (the teacher's embeddings and layers 2, 4, 6).
 Tiny CPU run:
     python src/tinybert/task_distill.py --teacher_model models/sst2/teacher --init_from_teacher \
         --student_layers 3 --task_name sst-2 --output_dir /tmp/tb1 --max_train_examples 256 --num_train_epochs 1
@@ -18,9 +19,11 @@ Tiny CPU run:
         --student_model /tmp/tb1 --task_name sst-2 --output_dir /tmp/tb2 --max_train_examples 256 \
         --num_train_epochs 1
 
---aug_train trains on `train_aug.tsv` (src/tinybert/data_augmentation.py) instead of train.tsv. Writes a
+Neither stage needs gold labels, so the transfer set is train.tsv plus unlabeled.tsv when there is one
+(--no_unlabeled leaves it out); --aug_train reads train_aug.tsv and unlabeled_aug.tsv instead
+(src/tinybert/data_augmentation.py). Stage 1 keeps its learning rate constant (--lr_schedule). Writes a
 `save_pretrained` student (with the teacher's tokenizer and label names), stage 1 also `projections.pt`
-(the student-to-teacher width maps, not needed by stage 2), `args.json` and `metrics.json` (losses; in stage 2
+(the shared student-to-teacher width map W, not needed by stage 2), `args.json` and `metrics.json` (losses; in stage 2
 dev/test accuracy and macro-F1 of the best dev checkpoint; parameters; CPU inference speed of student and
 teacher measured in the same run). Multi-GPU: `accelerate launch` runs this script unchanged.
 """
@@ -31,20 +34,21 @@ from functools import partial
 
 import torch
 
-from src.cli import InputError, add_bert_training_args, exits_on_input_error, logger
-from src.data import encode_labels, load_split, read_examples
+from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
+from src.data import encode_labels, load_split, load_unlabeled, read_examples
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
-from src.losses import attention_mse, hidden_mse, soft_cross_entropy
+from src.losses import intermediate_layer_loss, soft_cross_entropy
 from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
 from src.runs import finish_run, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
-from src.tinybert.student import TASK_DIRS, Projections, build_student, check_same_vocab, layer_map, task_data_dir
+from src.tinybert.attention import SCORES
+from src.tinybert.student import TASK_DIRS, Projection, build_student, check_same_vocab, layer_map, task_data_dir
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--teacher_model", required=True, help="fine-tuned teacher (save_pretrained directory or hub id)")
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--student_model", default=None,
@@ -61,7 +65,14 @@ def parse_args(argv=None):
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--pred_distill", action="store_true",
                    help="stage 2: distil the prediction layer (default: stage 1, intermediate layers)")
-    p.add_argument("--aug_train", action="store_true", help="train on <data_dir>/train_aug.tsv instead of train.tsv")
+    p.add_argument("--aug_train", action="store_true",
+                   help="train on <data_dir>/train_aug.tsv instead of train.tsv (and unlabeled_aug.tsv if there)")
+    p.add_argument("--no_unlabeled", action="store_true",
+                   help="leave <data_dir>/unlabeled.tsv out of the transfer set (by default its texts, which need no "
+                        "gold label, are learned from like train's)")
+    p.add_argument("--lr_schedule", choices=("auto", "linear", "constant"), default="auto",
+                   help="learning rate: linear warm-up and decay, or constant; auto: constant in stage 1 (as the "
+                        "authors' code), linear in stage 2")
     p.add_argument("--layer_map", default=None,
                    help="student:teacher layer pairs, e.g. '1:2,2:4,3:6' (default: uniform, L_T a multiple of L_S)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the stage 2 soft labels")
@@ -79,7 +90,17 @@ def parse_args(argv=None):
         args.data_dir = task_data_dir("data", args.task_name)
     if args.max_seq_length < 3:
         p.error("--max_seq_length must be at least 3")
+    if args.aug_train and args.max_train_examples is not None:
+        p.error("--max_train_examples cannot be combined with --aug_train: train_aug.tsv lists the originals first, "
+                "so a cut would keep no augmented row; augment fewer examples instead (data_augmentation.py "
+                "--max_examples N)")
     return args
+
+
+def lr_schedule(args):
+    """Stage 1 keeps its learning rate constant by default, as the authors' code; stage 2 warms up and decays."""
+    linear = args.lr_schedule == "linear" or (args.lr_schedule == "auto" and args.pred_distill)
+    return linear_schedule(args.warmup_proportion) if linear else None
 
 
 def stage_name(args):
@@ -89,7 +110,7 @@ def stage_name(args):
 def load_models(args, device):
     """The teacher's tokenizer, the teacher, its label names, the student and the layer map (stage 1, and
     stage 2 with --init_from_teacher; else None)."""
-    attn = "sdpa" if args.pred_distill else "eager"  # stage 1 compares attentions: only eager returns them
+    attn = "sdpa" if args.pred_distill else SCORES  # stage 1 compares the pre-softmax attention scores
     tokenizer = load_tokenizer(args.teacher_model, args.do_lower_case)
     # Never trained, so never prepared: moved here, before its first use (stage 2's logits pass included).
     teacher = load_classifier(args.teacher_model, attn_implementation=attn).to(device).eval()
@@ -112,14 +133,25 @@ def load_models(args, device):
 
 
 def load_transfer_set(args, label_list):
-    """The training texts (train.tsv, or train_aug.tsv with --aug_train) and their file. Only the teacher's
-    outputs are learned from them, but a label the teacher does not know is refused."""
+    """The texts the student learns the teacher's outputs on, and the files they came from: train.tsv (or
+    train_aug.tsv with --aug_train), then, unless --no_unlabeled, unlabeled.tsv (or unlabeled_aug.tsv). No gold
+    label is used, but a train label the teacher does not know is refused."""
     path = os.path.join(args.data_dir, "train_aug.tsv" if args.aug_train else "train.tsv")
     if args.aug_train and not os.path.isfile(path):
         raise InputError(f"--aug_train: {path} does not exist; make it with src/tinybert/data_augmentation.py")
     examples = read_examples(path)[:args.max_train_examples]
     encode_labels(examples, label_list, path)
-    return [ex.text for ex in examples], path
+    texts, files = [ex.text for ex in examples], [path]
+    unlabeled_aug = os.path.join(args.data_dir, "unlabeled_aug.tsv")
+    if args.no_unlabeled:
+        return texts, files
+    if args.aug_train and os.path.isfile(unlabeled_aug):
+        texts += [ex.text for ex in read_examples(unlabeled_aug, require_label=False)]
+        files.append(unlabeled_aug)
+    elif unlabeled := load_unlabeled(args.data_dir):
+        texts += unlabeled
+        files.append(os.path.join(args.data_dir, "unlabeled.tsv"))
+    return texts, files
 
 
 def teacher_logits(args, accelerator, teacher, tokenizer, texts):
@@ -151,18 +183,14 @@ def freeze_unused_heads(student):
 
 
 def intermediate_loss(models, batch, teacher, pairs):
-    """Stage 1: L = L_embd + sum over the layer map of (L_hidn + L_attn), padding left out of every term."""
-    student, projections = models
+    """Stage 1: L = L_embd + sum over the layer map of (L_hidn + L_attn) on the pre-softmax attention scores,
+    padding left out of every term (`src.losses.intermediate_layer_loss`)."""
+    student, projection = models
     with torch.no_grad():
         out_T = teacher(**batch, output_hidden_states=True, output_attentions=True)
     out_S = student(**batch, output_hidden_states=True, output_attentions=True)
-    mask = batch["attention_mask"]  # (B, L)
-    # hidden_states[0] is the embedding output, hidden_states[m] layer m; attentions[m - 1] layer m
-    embd_S, *hidden_S = projections(out_S.hidden_states)  # each (B, L, d_T)
-    terms = {"embd": hidden_mse(embd_S, out_T.hidden_states[0], mask),
-             "hidn": sum(hidden_mse(h_S, out_T.hidden_states[n], mask) for h_S, (_, n) in zip(hidden_S, pairs)),
-             "attn": sum(attention_mse(out_S.attentions[m - 1], out_T.attentions[n - 1], mask) for m, n in pairs)}
-    return {"loss": sum(terms.values()), **terms}
+    return intermediate_layer_loss(out_S.hidden_states, out_S.attentions, out_T.hidden_states, out_T.attentions,
+                                   pairs, batch["attention_mask"], projection)
 
 
 def prediction_loss(student, batch, logits_T, temperature):
@@ -195,9 +223,9 @@ def stage_metrics(args, accelerator, models, transfer_set, state):
     """What metrics.json records of either stage: models (teacher, student, label names), transfer set (file,
     number of texts, number truncated), losses and training speed."""
     teacher, student, label_list = models
-    train_path, num_texts, num_truncated = transfer_set
+    files, num_texts, num_truncated = transfer_set
     return {"stage": stage_name(args), "teacher": args.teacher_model, "data_dir": args.data_dir,
-            "train_file": train_path, "labels": label_list, "num_train_examples": num_texts,
+            "train_file": files[0], "transfer_files": files, "labels": label_list, "num_train_examples": num_texts,
             "num_truncated_train": num_truncated, "num_params": count_parameters(student),
             "teacher_num_params": count_parameters(teacher), "num_layers": student.config.num_hidden_layers,
             "hidden_size": student.config.hidden_size, "history": state.history, "train_time_s": state.train_time,
@@ -213,10 +241,11 @@ def main(argv=None):
 
     # --- teacher, student and data: the training texts only need the teacher's outputs; dev and test keep labels
     tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
-    train_texts, train_path = load_transfer_set(args, label_list)
+    train_texts, train_files = load_transfer_set(args, label_list)
     dev, test = (load_split(args.data_dir, split, label_list)[:2] for split in ("dev", "test"))
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length)
-    logger.info(f"train {len(train_texts)} from {train_path} ({n_trunc} truncated to {args.max_seq_length}) / "
+    logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
+                f"{args.max_seq_length}) / "
                 f"dev {len(dev[0])} / test {len(test[0])}; {accelerator.num_processes} x {accelerator.device}")
 
     def save_student(path):
@@ -234,18 +263,20 @@ def main(argv=None):
         evaluate_fn = partial(evaluate, student, dev_loader, accelerator, desc="dev")
     else:
         # --- stage 1: the intermediate layers, through the width maps W_e, W_h trained with the student
-        projections = Projections(student.config.hidden_size, teacher.config.hidden_size, pairs)
+        projection, loaded = Projection.from_student(args.student_model, student.config.hidden_size,
+                                                     teacher.config.hidden_size)
+        logger.info(f"projection W: {'from ' + args.student_model if loaded else 'new'}")
         freeze_unused_heads(student)
-        models, loss_fn = [student, projections], partial(intermediate_loss, teacher=teacher, pairs=pairs)
-        optimizer = adamw(trainable_parameters(student, projections), args.learning_rate, args.weight_decay)
+        models, loss_fn = [student, projection], partial(intermediate_loss, teacher=teacher, pairs=pairs)
+        optimizer = adamw(trainable_parameters(student, projection), args.learning_rate, args.weight_decay)
         evaluate_fn = None  # no dev selection: stage 1 keeps its last student
     train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True)
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
     state = fit(models, loss_fn, train_loader, optimizer, accelerator, tmp_dir,
-                schedule=linear_schedule(args.warmup_proportion), evaluate_fn=evaluate_fn, save_fn=save_student,
+                schedule=lr_schedule(args), evaluate_fn=evaluate_fn, save_fn=save_student,
                 **fit_options(args))
 
-    # --- stage 1 saves its last student and projections; stage 2 tests its best dev checkpoint
+    # --- stage 1 saves its last student and projection; stage 2 tests its best dev checkpoint
     if args.pred_distill:
         results = {"dev": state.best, "test": score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best),
                    "temperature": args.temperature}
@@ -253,10 +284,10 @@ def main(argv=None):
         results = {"layer_map": pairs}
         if accelerator.is_main_process:
             save_student(tmp_dir)
-            projections.save(tmp_dir)
+            projection.save(tmp_dir)
     if accelerator.is_main_process:
         metrics = {**stage_metrics(args, accelerator, (teacher, student, label_list),
-                                   (train_path, len(train_texts), n_trunc), state), **results}
+                                   (train_files, len(train_texts), n_trunc), state), **results}
         if args.speed_texts:
             metrics["speed"] = speed_comparison(tmp_dir, args.teacher_model, tokenizer, dev[0][:args.speed_texts], args)
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
