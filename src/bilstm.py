@@ -1,9 +1,9 @@
 """The BiLSTM student of Tang et al. (2019): word embeddings -> one BiLSTM layer -> the final forward and
 backward states, concatenated -> ReLU dense layer -> logits.
 
-Also here: the student's tokenizer (text -> word ids), batching, save/load of a student directory
-(`config.json`, `vocab.txt`, `model.pt`), and a lean inference path (`fold` + `folded_logits`) that gives
-the same logits as `BiLSTMClassifier.forward` with less work per token.
+Also here: batched logits of id lists (`bilstm_logits`), the student's tokenizer (text -> word ids), batching,
+save/load of a student directory (`config.json`, `vocab.txt`, `model.pt`), and a lean inference path
+(`fold` + `folded_logits`) that gives the same logits as `BiLSTMClassifier.forward` with less work per token.
 
 Shapes: B batch, L words, E embedding width, H hidden size per direction, F dense width, C classes.
 """
@@ -56,6 +56,23 @@ class BiLSTMClassifier(nn.Module):
         return self.classifier(self.dropout(h))  # (B, C)
 
 
+def bilstm_logits(model: BiLSTMClassifier, id_lists: list[list[int]], batch_size: int = 256) -> torch.Tensor:
+    """Logits (N, C) of `forward` in eval mode for lists of word ids, on the model's device, in input order.
+
+    Lists are sorted by length before batching so that each batch pads little.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    out = torch.empty(len(id_lists), model.config.num_labels)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            ids, lengths = pad_batch([id_lists[i] for i in idx])
+            out[idx] = model(ids.to(device), lengths).float().cpu()
+    return out
+
+
 # ----------------------------------------------------------------------------
 # Lean inference: fold the embeddings into the LSTM's input projection
 
@@ -76,7 +93,8 @@ def fold(model):
             bias = (getattr(lstm, f"bias_ih_l0{sfx}") + getattr(lstm, f"bias_hh_l0{sfx}"))[order]  # (4H,)
             tables.append(emb @ w_ih.T + bias)  # (V, 4H)
             w_hh.append(getattr(lstm, f"weight_hh_l0{sfx}")[order].T)  # (H, 4H)
-        return {"table": torch.stack(tables).contiguous(), "w_hh": torch.stack(w_hh).contiguous(),  # (2, V, 4H), (2, H, 4H)
+        # table (2, V, 4H), w_hh (2, H, 4H)
+        return {"table": torch.stack(tables).contiguous(), "w_hh": torch.stack(w_hh).contiguous(),
                 "fc": (model.fc.weight.detach().clone(), model.fc.bias.detach().clone()),
                 "classifier": (model.classifier.weight.detach().clone(), model.classifier.bias.detach().clone())}
 

@@ -91,6 +91,18 @@ def read_examples(path: str, require_label: bool = True) -> list[Example]:
     return examples
 
 
+def read_texts(path: str) -> list[str]:
+    """Texts to label: a file whose header names a text column (any layout `read_examples` reads), or else
+    one text per line (blank lines dropped)."""
+    lines = read_lines(path, what="file")
+    if lines and {h.strip().lower() for h in lines[0].split("\t")} & set(TEXT_COLUMNS):
+        return [ex.text for ex in read_examples(path, require_label=False)]
+    texts = [_clean_text(line) for line in lines]
+    if not any(texts):
+        raise InputError(f"{path} has no text")
+    return [t for t in texts if t]
+
+
 def write_examples(path: str, examples: list[Example]) -> None:
     """Write examples with a `label<TAB>text` header (or `text` alone when every label is None)."""
     with_labels = any(ex.label is not None for ex in examples)

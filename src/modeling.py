@@ -61,6 +61,18 @@ def load_classifier(name: str, label_list: list[str] | None = None, **kwargs):
         raise InputError(f"cannot load a sequence classifier from {name}: {str(e).splitlines()[0]}") from None
 
 
+def load_encoder(name: str, **kwargs):
+    """A BERT-family encoder without a task head (`AutoModel`) from a hub id or a `save_pretrained` directory:
+    a pretrained teacher for general distillation, or a general student. Extra kwargs go to `from_pretrained`."""
+    from transformers import AutoModel
+
+    check_model_source(name)
+    try:
+        return AutoModel.from_pretrained(name, **kwargs)
+    except MODEL_LOAD_ERRORS as e:
+        raise InputError(f"cannot load a BERT encoder from {name}: {str(e).splitlines()[0]}") from None
+
+
 def set_labels(config, label_list: list[str]) -> None:
     """Give a model config these label names, in id order (a classification head of that size)."""
     config.num_labels = len(label_list)

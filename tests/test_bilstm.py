@@ -1,7 +1,7 @@
 import torch
 
-from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, fold,
-                        folded_logits, load_student, pad_batch, save_student, tokenize)
+from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab,
+                        fold, folded_logits, load_student, pad_batch, save_student, tokenize)
 
 
 def small_model(seed=0):
@@ -29,6 +29,16 @@ def test_folded_inference_matches_forward():
     with torch.no_grad():
         expected = model(ids, lengths)
     torch.testing.assert_close(folded_logits(fold(model), ids, lengths), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_batched_logits_keep_the_input_order():
+    model = small_model(3)
+    id_lists = [[3, 4, 5, 6], [7], [8, 9], [10, 11, 12], [2]]  # lengths unsorted: batches regroup them
+    with torch.no_grad():
+        alone = torch.cat([model(*pad_batch([x])) for x in id_lists])
+    model.train()  # bilstm_logits switches dropout off itself
+    torch.testing.assert_close(bilstm_logits(model, id_lists, batch_size=2), alone)
+    assert not model.training
 
 
 def test_tokenize_and_vocab():

@@ -1,3 +1,4 @@
+import math
 import os
 
 import pytest
@@ -6,6 +7,7 @@ import torch.nn.functional as F
 
 import src.distill_task_specific_bert.distill as distill
 import src.teacher_logits as utils
+from src.bilstm import BiLSTMClassifier, BiLSTMConfig, pad_batch
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
 from src.runs import load_json
@@ -41,11 +43,26 @@ def test_loss_hand_checked_values():
     z_S = torch.tensor([[0.0, 4.0], [0.0, 1.0]])
     assert distill.distill_loss(z_S, z_T, no_labels, alpha=0.0).item() == pytest.approx(4.5)
     labels = torch.tensor([1, 0])
-    assert distill.distill_loss(z_S, z_T, labels, alpha=1.0).item() == pytest.approx(F.cross_entropy(z_S, labels).item())
+    ce = F.cross_entropy(z_S, labels).item()
+    assert distill.distill_loss(z_S, z_T, labels, alpha=1.0).item() == pytest.approx(ce)
     # alpha = 0.5 with one labelled row: CE on that row only, MSE on both
     ce_row0 = F.cross_entropy(z_S[:1], torch.tensor([1])).item()
     mixed = distill.distill_loss(z_S, z_T, torch.tensor([1, -1]), alpha=0.5).item()
     assert mixed == pytest.approx(0.5 * ce_row0 + 0.5 * 4.5)
+
+
+def test_student_loss_uses_the_teacher_only_when_the_batch_has_its_logits():
+    torch.manual_seed(0)
+    model = BiLSTMClassifier(BiLSTMConfig(vocab_size=10, num_labels=2, embedding_dim=4, hidden_size=3, fc_dim=3,
+                                          dropout=0.0))
+    ids, lengths = pad_batch([[3, 4, 5], [6, 7]])
+    batch = {"input_ids": ids, "lengths": lengths, "labels": torch.tensor([1, 0])}
+    logits_S = model(ids, lengths)
+    gold = distill.student_loss(model, batch, alpha=0.0)["loss"]
+    torch.testing.assert_close(gold, F.cross_entropy(logits_S, batch["labels"]))  # --distill 0: alpha plays no part
+    logits_T = torch.tensor([[2.0, -1.0], [0.5, 0.5]])
+    kd = distill.student_loss(model, {**batch, "logits_T": logits_T}, alpha=0.25)["loss"]
+    torch.testing.assert_close(kd, distill.distill_loss(logits_S, logits_T, batch["labels"], 0.25))
 
 
 def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
@@ -79,15 +96,27 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
     assert base["test"]["accuracy"] >= 0.8  # chance is 0.5: one token decides the label
     assert base["num_transfer_examples"] == 64 and base["student_tokenizer"] == "whitespace"
     assert base["dev"]["accuracy"] == max(h["dev_accuracy"] for h in base["history"])
-    for b in ("batch_64", "batch_1"):
-        assert base["speed"]["student"][b]["examples_per_s"] > 0 and base["speed"][f"speedup_{b}"] > 0
+    assert [h["epoch"] for h in base["history"]] == list(range(1, 9))
+    assert all("train_loss" in h for h in base["history"])
+    assert base["train_examples_per_s"] == pytest.approx(64 * 8 / base["train_time_s"])  # 8 epochs of 64 examples
+    speed = base["speed"]
+    assert speed["num_texts"] == 16  # --speed_texts; batch 1 times a quarter of them
+    for b, size, n in (("batch_64", 64, 16), ("batch_1", 1, 4)):
+        of_S, of_T = speed["student"][b], speed["teacher"][b]
+        for s in (of_S, of_T):  # examples/s x seconds per batch = examples per batch
+            assert s["batch_size"] == size
+            assert s["examples_per_s"] * s["ms_per_batch"] / 1000 == pytest.approx(n / math.ceil(n / size))
+        assert speed[f"speedup_{b}"] == pytest.approx(of_S["examples_per_s"] / of_T["examples_per_s"])
     assert not os.path.exists(tmp_path / ".base.tmp")
 
     kd = run(teacher, data, tmp_path / "kd", "--distill", "1", "--augment", "mask,ngram", "--n_iter", "2",
              "--student_tokenizer", "teacher", "--init_from_teacher")
     assert kd["test"]["accuracy"] >= 0.7 and kd["teacher_scores"]["test"]["accuracy"] >= 0.8
     assert kd["num_augmented"] > 0 and kd["num_transfer_examples"] == 64 + kd["num_augmented"]
-    assert kd["embedding_init"] == "teacher input embeddings" and kd["teacher_logits_computed"] == kd["num_transfer_examples"]
+    assert kd["embedding_init"] == "teacher input embeddings"
+    assert kd["teacher_logits_computed"] == kd["num_transfer_examples"]
+    teacher_test = kd["teacher_scores"]["test"]["accuracy"]
+    assert kd["test_accuracy_vs_teacher"] == pytest.approx(kd["test"]["accuracy"] / teacher_test)
 
     # a rerun reads every teacher logit from the cache
     rerun = run(teacher, data, tmp_path / "kd", "--distill", "1", "--augment", "mask,ngram", "--n_iter", "2",
@@ -119,6 +148,7 @@ def test_killed_run_resumes_to_the_same_metrics(teacher_and_data, tmp_path, monk
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(teacher_and_data, tmp_path):
     teacher, data = teacher_and_data
     out = tmp_path / "ddp"
@@ -155,14 +185,14 @@ def test_errors_are_one_line(tiny_bert, toy_data, tmp_path, capsys):
     assert "--do_predict needs --student_dir and --predict_file" in capsys.readouterr().err
 
 
-def test_word2vec_text_vectors(tmp_path):
+def test_embeddings_from_word2vec_text_vectors(tmp_path):
     path = tmp_path / "vec.txt"
     path.write_text("3 2\ngood 1.0 2.0\nbad -1.0 0.5\nunused 9 9\n")
     vocab = ["[PAD]", "[UNK]", "[MASK]", "good", "bad", "plot"]
-    weights, found = distill.read_word_vectors(str(path), vocab)
+    weights, found = distill.embedding_weights(str(path), vocab)
     assert found == 2 and weights.shape == (6, 2)
     torch.testing.assert_close(weights[3:5], torch.tensor([[1.0, 2.0], [-1.0, 0.5]]))
     assert weights[0].abs().sum() == 0 and weights[5].abs().sum() > 0  # padding zero, missing word random
     path.write_text("zzz 1 2\n")
-    with pytest.raises(distill.InputError, match="no vector"):
-        distill.read_word_vectors(str(path), vocab)
+    with pytest.raises(distill.InputError, match="no word vectors for any of the 6 words"):
+        distill.embedding_weights(str(path), vocab)

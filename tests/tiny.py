@@ -17,8 +17,9 @@ FILLER = [w for w in WORDS if w not in ("good", "bad")]
 VOCAB = SPECIAL + WORDS + CJK
 
 
-def write_tiny_bert(path, arch="classifier", num_layers=2, hidden=32, heads=2, vocab=VOCAB, seed=0):
-    """Save a random BERT (`classifier`: 2-label sequence classifier; `mlm`: masked LM) and its tokenizer."""
+def write_tiny_bert(path, arch="classifier", num_layers=2, hidden=32, heads=2, vocab=VOCAB, seed=0, labels=None):
+    """Save a random BERT (`classifier`: 2-label sequence classifier, named `labels` if given, as a fine-tuned
+    teacher is; `mlm`: masked LM) and its tokenizer."""
     import torch
 
     torch.manual_seed(seed)
@@ -29,6 +30,8 @@ def write_tiny_bert(path, arch="classifier", num_layers=2, hidden=32, heads=2, v
     config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=num_layers,
                         num_attention_heads=heads, intermediate_size=2 * hidden, max_position_embeddings=64,
                         num_labels=2)
+    if labels:
+        config.id2label, config.label2id = dict(enumerate(labels)), {label: i for i, label in enumerate(labels)}
     model = (BertForMaskedLM if arch == "mlm" else BertForSequenceClassification)(config)
     model.save_pretrained(path)
     BertTokenizer(vocab=vocab_file).save_pretrained(path)

@@ -1,4 +1,4 @@
-"""Distil a fine-tuned BERT teacher into a BiLSTM (Tang et al. 2019, "Distilling Task-Specific Knowledge
+r"""Distil a fine-tuned BERT teacher into a BiLSTM (Tang et al. 2019, "Distilling Task-Specific Knowledge
 from BERT into Simple Neural Networks").
 
 Full run (teacher from bert_classification.py; --distill 0 trains the same BiLSTM on gold labels only):
@@ -23,6 +23,7 @@ go through Accelerate); `--resume` continues a killed run from its last checkpoi
 """
 
 import argparse
+import functools
 import os
 import random
 import time
@@ -34,30 +35,26 @@ from tqdm.auto import tqdm
 
 from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
-                        build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
-from src.losses import logits_mse
-from src.cli import InputError, add_engine_args, exits_on_input_error, logger, setup_logging
-from src.data import TEXT_COLUMNS, Example, is_cjk, load_split, load_unlabeled, read_examples, write_examples
-from src.engine import load_checkpoint, save_checkpoint, start_run
+                        bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
+from src.cli import HelpFormatter, InputError, add_engine_args, exits_on_input_error, logger, setup_logging
+from src.data import Example, is_cjk, load_split, load_unlabeled, read_texts, write_examples
+from src.engine import fit, fit_options, start_run
 from src.evaluation import classification_metrics
+from src.losses import logits_mse
 from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list
 from src.runs import finish_run, load_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
+from src.vectors import read_word_vectors
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data_dir", default=None, help="directory with train/dev/test.tsv (and optionally unlabeled.tsv)")
-    p.add_argument("--teacher_model", default=None, help="fine-tuned teacher directory from bert_classification.py")
-    p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
-    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
-    p.add_argument("--distill", type=int, choices=(0, 1), default=1,
-                   help="1: learn from the teacher's logits; 0: gold labels only (the baseline)")
-    p.add_argument("--alpha", type=float, default=0.0, help="weight of the gold-label cross-entropy (paper: 0)")
-    # student
+# ----------------------------------------------------------------------------
+# Flags
+
+def add_student_args(p):
+    """The student's words, shape and initial embeddings."""
     p.add_argument("--student_tokenizer", choices=("auto",) + TOKENIZERS, default="auto",
                    help="student words: jieba, char, whitespace (lower-cased) or the teacher's WordPiece tokens; "
                         "auto: jieba for Chinese text, whitespace otherwise")
@@ -70,7 +67,11 @@ def parse_args(argv=None):
     p.add_argument("--embedding_file", default=None, help="word2vec text-format vectors to initialise embeddings")
     p.add_argument("--init_from_teacher", action="store_true",
                    help="copy the teacher's input embeddings (needs --student_tokenizer teacher; teacher's width)")
-    # transfer set
+
+
+def add_transfer_args(p):
+    """What the student learns from: the labelled examples, the synthetic ones, and the teacher's logit pass."""
+    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
     p.add_argument("--augment", default="", help=f"comma-separated subset of {','.join(AUGMENTATIONS)} (empty: none)")
     p.add_argument("--n_iter", type=int, default=20, help="augmentation draws per example (duplicates dropped)")
     p.add_argument("--p_mask", type=float, default=0.1, help="per-word probability of [MASK]")
@@ -81,24 +82,44 @@ def parse_args(argv=None):
                    help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
     p.add_argument("--teacher_batch_size", type=int, default=64, help="batch size of the teacher's logit pass")
     p.add_argument("--cache_dir", default=None, help="teacher-logit cache (default: <teacher_dir>/../.logit_cache)")
-    # training
+
+
+def add_training_args(p):
+    """Adam, epochs, batches and the engine's flags."""
     p.add_argument("--learning_rate", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--num_train_epochs", type=int, default=10, help="passes over the transfer set")
     p.add_argument("--train_batch_size", type=int, default=50, help="examples per step")
     p.add_argument("--eval_batch_size", type=int, default=256, help="examples per evaluation batch")
     p.add_argument("--max_grad_norm", type=float, default=5.0, help="gradient clipping norm")
-    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
     p.add_argument("--seed", type=int, default=42, help="random seed (training and augmentation)")
     add_engine_args(p)
-    # speed measurement
+
+
+def add_speed_and_predict_args(p):
+    """The speed comparison after training, and --do_predict, which replaces training."""
     p.add_argument("--speed_texts", type=int, default=512, help="dev texts for the speed measurement (0: skip it)")
     p.add_argument("--speed_repeats", type=int, default=3, help="timed passes per measurement (median reported)")
     p.add_argument("--speed_threads", type=int, default=0, help="torch threads while timing (0: leave as is)")
-    # prediction
     p.add_argument("--do_predict", action="store_true", help="label --predict_file with --student_dir, no training")
     p.add_argument("--student_dir", default=None, help="trained student directory (for --do_predict)")
     p.add_argument("--predict_file", default=None, help="texts, one per line, or a tsv with a text column header")
-    p.add_argument("--predict_output", default=None, help="label<TAB>text output (default: <student_dir>/predictions.tsv)")
+    p.add_argument("--predict_output", default=None,
+                   help="label<TAB>text output (default: <student_dir>/predictions.tsv)")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--data_dir", default=None, help="directory with train/dev/test.tsv (and optionally unlabeled.tsv)")
+    p.add_argument("--teacher_model", default=None, help="fine-tuned teacher directory from bert_classification.py")
+    p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
+    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
+    p.add_argument("--distill", type=int, choices=(0, 1), default=1,
+                   help="1: learn from the teacher's logits; 0: gold labels only (the baseline)")
+    p.add_argument("--alpha", type=float, default=0.0, help="weight of the gold-label cross-entropy (paper: 0)")
+    add_student_args(p)
+    add_transfer_args(p)
+    add_training_args(p)
+    add_speed_and_predict_args(p)
     args = p.parse_args(argv)
 
     if args.do_predict:
@@ -126,6 +147,9 @@ def parse_args(argv=None):
     return args
 
 
+# ----------------------------------------------------------------------------
+# The loss
+
 def distill_loss(logits_S, logits_T, labels, alpha):
     """Tang et al. eq. 3: alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2.
 
@@ -137,30 +161,100 @@ def distill_loss(logits_S, logits_T, labels, alpha):
     return alpha * ce + (1 - alpha) * logits_mse(logits_S, logits_T)
 
 
-def read_word_vectors(path, vocab):
-    """Rows of `vocab` found in a word2vec text file (optional 'count dim' header line).
+def student_loss(model, batch, alpha):
+    """The training loss of a batch: eq. 3 when it carries the teacher's logits, else (--distill 0) the
+    cross-entropy on the gold labels."""
+    logits_S = model(batch["input_ids"], batch["lengths"])  # (B, C)
+    if "logits_T" in batch:
+        return {"loss": distill_loss(logits_S, batch["logits_T"], batch["labels"], alpha)}
+    return {"loss": F.cross_entropy(logits_S, batch["labels"])}
 
-    Returns (weights (V, d) with found rows filled and the others random at the vectors' scale, n_found).
-    """
-    if not os.path.isfile(path):
-        raise InputError(f"embedding file {path} does not exist")
-    index = {w: i for i, w in enumerate(vocab)}
-    found = {}
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f):
-            parts = line.rstrip().split(" ")
-            if line_no == 0 and len(parts) == 2:
-                continue
-            if parts[0] in index and len(parts) > 2:
-                found[index[parts[0]]] = np.asarray(parts[1:], dtype=np.float32)
-    if not found:
-        raise InputError(f"{path}: no vector for any of the {len(vocab)} student words")
-    dim = len(next(iter(found.values())))
-    if any(len(v) != dim for v in found.values()):
-        raise InputError(f"{path}: vectors of different widths")
+
+# ----------------------------------------------------------------------------
+# Teacher and transfer set
+
+def load_teacher(args, device):
+    """The teacher on `device`, its tokenizer, and its input length: --teacher_max_seq_length, else the
+    teacher's own from its args.json, else 128."""
+    teacher = load_classifier(args.teacher_model).to(device)
+    teacher_tokenizer = load_tokenizer(args.teacher_model)
+    args_path = os.path.join(args.teacher_model, "args.json")
+    teacher_len = args.teacher_max_seq_length or (
+        load_json(args_path)["max_seq_length"] if os.path.exists(args_path) else 128)
+    return teacher, teacher_tokenizer, teacher_len
+
+
+def augmented_texts(args, texts, cjk):
+    """The synthetic examples of section 3.3 drawn from `texts`, seeded by --seed."""
+    if "pos" in args.augment and not cjk:
+        logger.warning("no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
+    start = time.perf_counter()
+    tagged = [tag_words(t, cjk) for t in tqdm(texts, desc="tagging", leave=False)]
+    augmented = augment_corpus(random.Random(args.seed), tagged, "" if cjk else " ", args.n_iter,
+                               p_mask=args.p_mask if "mask" in args.augment else 0.0,
+                               p_pos=args.p_pos if "pos" in args.augment else 0.0,
+                               p_ng=args.p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range)
+    logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new texts "
+                f"in {time.perf_counter() - start:.0f} s")
+    return augmented
+
+
+def build_transfer_set(args, train_texts, train_labels, cjk):
+    """Texts and gold labels of the transfer set: labelled train, then (when distilling) unlabeled.tsv and
+    the synthetic examples, whose label is -1 (none). Returns (texts, labels, its metrics.json entries)."""
+    unlabeled = load_unlabeled(args.data_dir) if args.distill else []
+    if args.augment and not args.distill:
+        logger.warning("--augment is ignored with --distill 0 (synthetic examples have no gold label)")
+    augmented = augmented_texts(args, train_texts + unlabeled, cjk) if args.augment and args.distill else []
+    texts = train_texts + unlabeled + augmented
+    labels = torch.tensor(train_labels + [-1] * (len(unlabeled) + len(augmented)))
+    logger.info(f"transfer set {len(texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + augmented "
+                f"{len(augmented)}; loss: "
+                + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
+    return texts, labels, {"num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled),
+                           "num_augmented": len(augmented), "num_transfer_examples": len(texts)}
+
+
+def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts):
+    """z_T for the transfer set (None with --distill 0), each distinct text computed once and cached on disk.
+    Returns (logits, its metrics.json entries)."""
+    if not args.distill:
+        return None, {"teacher_logits_computed": 0, "teacher_logits_time_s": 0.0}
+    cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
+    start = time.perf_counter()
+    with accelerator.main_process_first():  # the other ranks then read the main process's cache
+        logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, texts, teacher_len,
+                                                 args.teacher_batch_size, cache_dir, args.teacher_model)
+    seconds = time.perf_counter() - start
+    logger.info(f"teacher logits for {len(texts)} texts: {computed} computed, the rest from the cache, {seconds:.0f} s")
+    return logits, {"teacher_logits_computed": computed, "teacher_logits_time_s": seconds}
+
+
+def transfer_loader(ids, labels, teacher_logits, batch_size):
+    """Shuffled batches of the transfer set: padded word ids, lengths, gold labels (-1: none) and, when
+    distilling, the teacher's logits. `fit` re-seeds the loader's generator every epoch."""
+    def collate(idx):
+        input_ids, lengths = pad_batch([ids[i] for i in idx])
+        batch = {"input_ids": input_ids, "lengths": lengths, "labels": labels[idx]}
+        if teacher_logits is not None:
+            batch["logits_T"] = teacher_logits[idx]
+        return batch
+
+    return torch.utils.data.DataLoader(range(len(ids)), batch_size=batch_size, shuffle=True,
+                                       generator=torch.Generator(), collate_fn=collate)
+
+
+# ----------------------------------------------------------------------------
+# Student
+
+def embedding_weights(path, vocab):
+    """Initial embeddings (V, d) for `vocab` from a word2vec/GloVe text file, and how many words it has.
+    Words it lacks start random at the vectors' scale; [PAD] is zero."""
+    found = dict(zip(*read_word_vectors(path, keep=set(vocab))))  # a word listed twice keeps its last vector
     vectors = np.stack(list(found.values()))
-    weights = torch.randn(len(vocab), dim) * float(vectors.std())
-    weights[list(found)] = torch.from_numpy(vectors)
+    index = {w: i for i, w in enumerate(vocab)}
+    weights = torch.randn(len(vocab), vectors.shape[1]) * float(vectors.std())
+    weights[[index[w] for w in found]] = torch.from_numpy(vectors)
     weights[PAD_ID] = 0
     return weights, len(found)
 
@@ -175,17 +269,62 @@ def teacher_embeddings(teacher, teacher_tokenizer, vocab):
     return weights
 
 
-def logits_of(model, id_lists, batch_size, device):
-    """Student logits (N, C) for lists of word ids, in length-sorted batches, in input order."""
-    model.eval()
-    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
-    out = torch.empty(len(id_lists), model.config.num_labels)
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            ids, lengths = pad_batch([id_lists[i] for i in idx])
-            out[idx] = model(ids.to(device), lengths).float().cpu()
-    return out
+def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer):
+    """The student's vocabulary (the words of the transfer set `texts`), tokenizer and BiLSTM, with random
+    embeddings, --embedding_file's or the teacher's. Returns (model, tokenizer, its metrics.json entries)."""
+    tok_teacher = teacher_tokenizer if kind == "teacher" else None
+    tokens = tokenize(kind, texts, tok_teacher)
+    vocab = build_vocab(tokens, args.min_freq)
+    tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
+    init, weights = "random", None
+    if args.embedding_file:
+        weights, n_found = embedding_weights(args.embedding_file, vocab)
+        init = f"{args.embedding_file} ({n_found} of {len(vocab)} words)"
+    elif args.init_from_teacher:
+        weights, init = teacher_embeddings(teacher, teacher_tokenizer, vocab), "teacher input embeddings"
+    config = BiLSTMConfig(vocab_size=len(vocab), num_labels=num_labels,
+                          embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
+                          hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout)
+    model = BiLSTMClassifier(config)
+    if weights is not None:
+        model.embedding.weight.data.copy_(weights)
+    n_cut, n_params = sum(len(t) > args.max_seq_length for t in tokens), count_parameters(model)
+    logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
+                f"{n_params / 1e6:.2f}M params; {n_cut} transfer texts cut to {args.max_seq_length} words")
+    return model, tokenizer, {"student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
+                              "num_params": n_params, "num_truncated_transfer": n_cut}
+
+
+def scores_of(model, ids, labels, batch_size):
+    """Accuracy and macro-F1 of a student on encoded texts."""
+    return classification_metrics(labels, bilstm_logits(model, ids, batch_size).argmax(-1))
+
+
+# ----------------------------------------------------------------------------
+# After training: speed, the teacher's scores, prediction
+
+def measure_speed(args, student, tokenizer, teacher, teacher_tokenizer, teacher_len, texts):
+    """Examples/s of the student's serving path (the folded LSTM) and the teacher's, on the same CPU in one
+    process, tokenization included; {} with --speed_texts 0."""
+    if not args.speed_texts:
+        return {}
+    if args.speed_threads:
+        torch.set_num_threads(args.speed_threads)
+    teacher_fn = classifier_predictor(teacher.cpu(), teacher_tokenizer, teacher_len)
+    speeds = compare_speed(fast_predictor(student, tokenizer), teacher_fn, texts[:args.speed_texts], args.speed_repeats)
+    logger.info(f"examples/s at batch 64: student {speeds['student']['batch_64']['examples_per_s']:.0f}, teacher "
+                f"{speeds['teacher']['batch_64']['examples_per_s']:.1f} ({speeds['speedup_batch_64']:.1f}x); "
+                f"batch 1: {speeds['speedup_batch_1']:.1f}x; {torch.get_num_threads()} thread(s)")
+    return speeds
+
+
+def teacher_report(teacher_dir, test):
+    """The teacher's dev and test scores from its metrics.json (None without one), and the student's test
+    accuracy as a share of the teacher's."""
+    path = os.path.join(teacher_dir, "metrics.json")
+    scores = {k: load_json(path)[k] for k in ("dev", "test")} if os.path.exists(path) else None
+    ratio = test["accuracy"] / scores["test"]["accuracy"] if scores and scores["test"]["accuracy"] else None
+    return {"teacher_scores": scores, "test_accuracy_vs_teacher": ratio}
 
 
 def predict(student_dir, texts, batch_size=256):
@@ -193,25 +332,18 @@ def predict(student_dir, texts, batch_size=256):
     if not os.path.isfile(os.path.join(student_dir, "model.pt")):
         raise InputError(f"{student_dir} is not a student directory (no model.pt)")
     model, tokenizer, labels = load_student(student_dir)
-    logits = logits_of(model, tokenizer.encode(texts), batch_size, "cpu")
+    logits = bilstm_logits(model, tokenizer.encode(texts), batch_size)
     return [labels[i] for i in logits.argmax(-1).tolist()]
 
 
-def read_texts(path):
-    """Texts of a file: a tsv whose header names a text column, or else one text per line."""
-    if not os.path.isfile(path):
-        raise InputError(f"file {path} does not exist")
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
-    if lines and {h.strip().lower() for h in lines[0].split("\t")} & set(TEXT_COLUMNS):
-        return [ex.text for ex in read_examples(path, require_label=False)]
-    texts = [" ".join(line.split()) for line in lines]
-    if not any(texts):
-        raise InputError(f"{path} has no text")
-    return [t for t in texts if t]
+def write_predictions(student_dir, predict_file, output=None):
+    """label<TAB>text for the texts of `predict_file`, by a trained student, in `output` (default:
+    <student_dir>/predictions.tsv)."""
+    texts = read_texts(predict_file)
+    labels = predict(student_dir, texts)
+    output = output or os.path.join(student_dir, "predictions.tsv")
+    write_examples(output, [Example(t, y) for t, y in zip(texts, labels)])
+    logger.info(f"wrote {len(labels)} predictions to {output}")
 
 
 @exits_on_input_error
@@ -219,187 +351,55 @@ def main(argv=None):
     args = parse_args(argv)
     if args.do_predict:
         setup_logging()
-        texts = read_texts(args.predict_file)
-        labels = predict(args.student_dir, texts)
-        out = args.predict_output or os.path.join(args.student_dir, "predictions.tsv")
-        write_examples(out, [Example(t, y) for t, y in zip(texts, labels)])
-        logger.info(f"wrote {len(labels)} predictions to {out}")
+        write_predictions(args.student_dir, args.predict_file, args.predict_output)
         return
     accelerator = start_run(args)
     if accelerator is None:
         return
-    device = accelerator.device
 
     # --- teacher and data (labels in the teacher's id order, so ids match its logits)
-    teacher = load_classifier(args.teacher_model).to(device)
-    teacher_tokenizer = load_tokenizer(args.teacher_model)
+    teacher, teacher_tokenizer, teacher_len = load_teacher(args, accelerator.device)
     label_list = model_label_list(teacher)
-    teacher_args_path = os.path.join(args.teacher_model, "args.json")
-    teacher_len = args.teacher_max_seq_length or (
-        load_json(teacher_args_path)["max_seq_length"] if os.path.exists(teacher_args_path) else 128)
     train_texts, train_labels, _ = load_split(args.data_dir, "train", label_list, args.max_train_examples)
     dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list)
     test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list)
     cjk = is_cjk("".join(train_texts[:500]))
+
+    # --- transfer set, the teacher's logits on it, and the student
+    texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk)
+    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
-
-    # --- transfer set: labelled train, unlabeled texts, synthetic examples; -1 marks "no gold label"
-    unlabeled = load_unlabeled(args.data_dir) if args.distill else []
-    if args.augment and not args.distill:
-        logger.warning("warning: --augment is ignored with --distill 0 (synthetic examples have no gold label)")
-    augmented = []
-    if args.augment and args.distill:
-        if "pos" in args.augment and not cjk:
-            logger.warning("notice: no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
-        start = time.perf_counter()
-        tagged = [tag_words(t, cjk) for t in tqdm(train_texts + unlabeled, desc="tagging", leave=False)]
-        augmented = augment_corpus(random.Random(args.seed), tagged, "" if cjk else " ", args.n_iter,
-                                   p_mask=args.p_mask if "mask" in args.augment else 0.0,
-                                   p_pos=args.p_pos if "pos" in args.augment else 0.0,
-                                   p_ng=args.p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range)
-        logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new texts "
-                    f"in {time.perf_counter() - start:.0f} s")
-    transfer_texts = train_texts + unlabeled + augmented
-    transfer_labels = torch.tensor(train_labels + [-1] * (len(unlabeled) + len(augmented)))
-
-    teacher_logits, logit_time, computed = None, 0.0, 0
-    if args.distill:
-        cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
-        start = time.perf_counter()
-        with accelerator.main_process_first():  # the other ranks then read the main process's cache
-            teacher_logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, transfer_texts, teacher_len,
-                                                             args.teacher_batch_size, cache_dir, args.teacher_model)
-        logit_time = time.perf_counter() - start
-        logger.info(f"teacher logits for {len(transfer_texts)} texts: {computed} computed, the rest from the cache, "
-                    f"{logit_time:.0f} s")
-
-    # --- student vocabulary, tokenizer, model
-    tok_teacher = teacher_tokenizer if kind == "teacher" else None
-    transfer_tokens = tokenize(kind, transfer_texts, tok_teacher)
-    vocab = build_vocab(transfer_tokens, args.min_freq)
-    n_trunc = sum(len(tokens) > args.max_seq_length for tokens in transfer_tokens)
-    tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
-    transfer_ids = tokenizer.encode(transfer_texts)
+    model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
     dev_unk = sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids)
+    logger.info(f"dev [UNK] rate of the student's vocabulary: {dev_unk:.1%}")
 
-    init, weights = "random", None
-    if args.embedding_file:
-        weights, n_found = read_word_vectors(args.embedding_file, vocab)
-        init = f"{args.embedding_file} ({n_found} of {len(vocab)} words)"
-    elif args.init_from_teacher:
-        weights, init = teacher_embeddings(teacher, teacher_tokenizer, vocab), "teacher input embeddings"
-    config = BiLSTMConfig(vocab_size=len(vocab), num_labels=len(label_list),
-                          embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
-                          hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout)
-    model = BiLSTMClassifier(config)
-    if weights is not None:
-        model.embedding.weight.data.copy_(weights)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.learning_rate)
-    logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
-                f"{count_parameters(model) / 1e6:.2f}M params; dev [UNK] rate {dev_unk:.1%}\n"
-                f"transfer set {len(transfer_texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + "
-                f"augmented {len(augmented)} ({n_trunc} cut to {args.max_seq_length} words); loss: "
-                + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
-
-    # --- train, keeping the best dev checkpoint in a staging directory
-    def collate(idx):
-        ids, lengths = pad_batch([transfer_ids[i] for i in idx])
-        batch = {"input_ids": ids, "lengths": lengths, "labels": transfer_labels[idx]}
-        if args.distill:
-            batch["logits_T"] = teacher_logits[idx]
-        return batch
-
-    train_loader = torch.utils.data.DataLoader(range(len(transfer_ids)), batch_size=args.train_batch_size,
-                                               shuffle=True, generator=torch.Generator(), collate_fn=collate)
-    train_generator = train_loader.generator
-    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    # --- train with a constant Adam step, keeping the best dev checkpoint in a staging directory. `model` stays
+    # the bare module (fit trains it through its DDP wrapper): every rank scores the whole (small) dev set with
+    # the same weights, no gathering needed.
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
-    state = {"epoch": 1, "batch": 0, "step": 0, "best": None, "history": [], "train_time": 0.0, "loss_sum": 0.0}
-    if args.resume:
-        state = load_checkpoint(accelerator, tmp_dir)
-
-    while state["epoch"] <= args.num_train_epochs:
-        model.train()
-        # The epoch's order depends on (seed, epoch) only, so a resumed run sees the same batches.
-        train_generator.manual_seed(args.seed + state["epoch"])
-        loader = accelerator.skip_first_batches(train_loader, state["batch"])
-        start = time.perf_counter()
-        for batch in tqdm(loader, desc=f"epoch {state['epoch']}", initial=state["batch"], total=len(train_loader),
-                          leave=False, disable=not accelerator.is_main_process):
-            with accelerator.accumulate(model):
-                logits_S = model(batch["input_ids"], batch["lengths"])  # (B, C)
-                if args.distill:
-                    loss = distill_loss(logits_S, batch["logits_T"], batch["labels"], args.alpha)
-                else:
-                    loss = F.cross_entropy(logits_S, batch["labels"])
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            state["loss_sum"] += loss.item()
-            state["batch"] += 1
-            if not accelerator.sync_gradients:
-                continue
-            state["step"] += 1
-            if args.save_steps and state["step"] % args.save_steps == 0 and state["batch"] < len(train_loader):
-                state["train_time"] += time.perf_counter() - start
-                save_checkpoint(accelerator, tmp_dir, state)
-                start = time.perf_counter()
-        state["train_time"] += time.perf_counter() - start
-
-        # Every rank scores the whole (small) dev set with the same weights: no gathering needed.
-        student = accelerator.unwrap_model(model)
-        scores = classification_metrics(dev_labels, logits_of(student, dev_ids, args.eval_batch_size, device).argmax(-1))
-        train_loss = state["loss_sum"] / len(train_loader)
-        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss,
-                                 **{f"dev_{k}": v for k, v in scores.items()}})
-        logger.info(f"epoch {state['epoch']}: loss {train_loss:.4f}, dev accuracy {scores['accuracy']:.4f} "
-                    f"macro-F1 {scores['macro_f1']:.4f}")
-        if state["best"] is None or scores["accuracy"] > state["best"]["accuracy"]:
-            state["best"] = {**scores, "epoch": state["epoch"]}
-            if accelerator.is_main_process:
-                save_student(tmp_dir, student, tokenizer, label_list)
-        state["epoch"], state["batch"], state["loss_sum"] = state["epoch"] + 1, 0, 0.0
-        save_checkpoint(accelerator, tmp_dir, state)
-    accelerator.wait_for_everyone()
+    state = fit(model, functools.partial(student_loss, alpha=args.alpha),
+                transfer_loader(tokenizer.encode(texts), labels, teacher_logits, args.train_batch_size),
+                torch.optim.Adam(model.parameters(), lr=args.learning_rate), accelerator, tmp_dir,
+                evaluate_fn=lambda: scores_of(model, dev_ids, dev_labels, args.eval_batch_size),
+                save_fn=lambda path: save_student(path, model, tokenizer, label_list), **fit_options(args))
     if not accelerator.is_main_process:
         return
 
-    # --- test the best checkpoint; time student and teacher on the same machine, tokenization included
-    student, tokenizer, _ = load_student(tmp_dir)
-    test = classification_metrics(test_labels, logits_of(student, test_ids, args.eval_batch_size, "cpu").argmax(-1))
-    best = state["best"]
-    logger.info(f"best dev accuracy {best['accuracy']:.4f} (epoch {best['epoch']}); test accuracy "
+    # --- test the best checkpoint; time student and teacher on the same machine
+    best = load_student(tmp_dir)[0]
+    test = scores_of(best, test_ids, test_labels, args.eval_batch_size)
+    logger.info(f"best dev accuracy {state.best['accuracy']:.4f} (epoch {state.best['epoch']}); test accuracy "
                 f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
-    speeds = {}
-    if args.speed_texts:
-        if args.speed_threads:
-            torch.set_num_threads(args.speed_threads)
-        student_fn = fast_predictor(student, tokenizer)
-        teacher_fn = classifier_predictor(teacher.cpu(), teacher_tokenizer, teacher_len)
-        speeds = compare_speed(student_fn, teacher_fn, dev_texts[:args.speed_texts], args.speed_repeats)
-        logger.info(f"examples/s at batch 64: student {speeds['student']['batch_64']['examples_per_s']:.0f}, teacher "
-                    f"{speeds['teacher']['batch_64']['examples_per_s']:.1f} ({speeds['speedup_batch_64']:.1f}x); "
-                    f"batch 1: {speeds['speedup_batch_1']:.1f}x; {torch.get_num_threads()} thread(s)")
-
-    teacher_metrics_path = os.path.join(args.teacher_model, "metrics.json")
-    teacher_scores = ({k: load_json(teacher_metrics_path)[k] for k in ("dev", "test")}
-                      if os.path.exists(teacher_metrics_path) else None)
+    speeds = measure_speed(args, best, tokenizer, teacher, teacher_tokenizer, teacher_len, dev_texts)
     metrics = {
         "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
-        "labels": label_list, "student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
-        "dev_unk_rate": dev_unk, "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
-        "num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled), "num_augmented": len(augmented),
-        "num_transfer_examples": len(transfer_texts), "num_truncated_transfer": n_trunc, "augment": args.augment, "n_iter": args.n_iter,
-        "teacher_max_seq_length": teacher_len, "teacher_logits_computed": computed, "teacher_logits_time_s": logit_time,
-        "dev": best, "test": test, "history": state["history"], "teacher_scores": teacher_scores,
-        "test_accuracy_vs_teacher": test["accuracy"] / teacher_scores["test"]["accuracy"] if teacher_scores else None,
-        "train_time_s": state["train_time"],
-        "train_examples_per_s": len(transfer_texts) * args.num_train_epochs / state["train_time"],
-        "speed": speeds, "threads": torch.get_num_threads(), "device": str(device),
-        "num_processes": accelerator.num_processes,
+        "labels": label_list, **student_stats, "dev_unk_rate": dev_unk, "teacher_num_params": count_parameters(teacher),
+        **transfer_stats, "augment": args.augment, "n_iter": args.n_iter, "teacher_max_seq_length": teacher_len,
+        **logit_stats, "dev": state.best, "test": test, "history": state.history,
+        **teacher_report(args.teacher_model, test), "train_time_s": state.train_time,
+        "train_examples_per_s": state.examples_per_s, "speed": speeds, "threads": torch.get_num_threads(),
+        "device": str(accelerator.device), "num_processes": accelerator.num_processes,
     }
     finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics)
 

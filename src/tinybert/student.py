@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from src.cli import InputError
-from src.losses import uniform_layer_map
+from src.losses import intermediate_layer_loss, uniform_layer_map
 from src.modeling import load_classifier, set_labels
 
 if TYPE_CHECKING:  # for the annotations only: the code imports transformers where it uses it
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 # Task names of the original TinyBERT scripts (GLUE spelling) and of this repo -> directory under data/.
 TASK_DIRS = {"sst-2": "sst2", "sst2": "sst2", "reviews": "reviews", "hotel": "hotel"}
@@ -69,6 +70,13 @@ def check_same_vocab(tokenizer_S: PreTrainedTokenizerBase, tokenizer_T: PreTrain
                          f"{name_T} ({len(vocab_T)} tokens), e.g. {diff}; use a student with the teacher's vocabulary")
 
 
+def check_same_heads(config_S, config_T) -> None:
+    """The attention loss compares the student's heads with the teacher's one by one: as many are needed."""
+    if config_S.num_attention_heads != config_T.num_attention_heads:
+        raise InputError(f"the attention loss compares head by head: the student has {config_S.num_attention_heads} "
+                         f"heads, the teacher {config_T.num_attention_heads}; give the student as many heads")
+
+
 def copy_teacher_layers(teacher: PreTrainedModel, num_layers: int, pairs: LayerMap,
                         attn_implementation: str) -> PreTrainedModel:
     """A `num_layers`-layer copy of the teacher: embeddings, pooler and classifier, and for every
@@ -88,6 +96,20 @@ def copy_teacher_layers(teacher: PreTrainedModel, num_layers: int, pairs: LayerM
     return student
 
 
+def student_config(path: str, teacher_config) -> PretrainedConfig:
+    """A student's BertConfig from a JSON file (layers, width, heads, ...), with the teacher's vocabulary."""
+    from transformers import BertConfig
+
+    if not os.path.isfile(path):
+        raise InputError(f"--student_config {path} does not exist")
+    try:
+        config = BertConfig.from_json_file(path)
+    except (OSError, ValueError) as e:
+        raise InputError(f"--student_config {path}: {e}") from None
+    config.vocab_size, config.pad_token_id = teacher_config.vocab_size, teacher_config.pad_token_id
+    return config
+
+
 def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list: list[str],
                   pairs: LayerMap | None = None, attn_implementation: str = "eager") -> PreTrainedModel:
     """The student sequence classifier of `args` (see the module docstring), labelled like the teacher.
@@ -95,19 +117,12 @@ def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list
     `pairs` is the layer map, needed by --init_from_teacher. Returns the model; its tokenizer is the
     teacher's except for --student_model, whose own tokenizer the caller checks against the teacher's.
     """
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     if args.init_from_teacher:
         return copy_teacher_layers(teacher, args.student_layers, pairs, attn_implementation)
     if args.student_config:
-        if not os.path.isfile(args.student_config):
-            raise InputError(f"--student_config {args.student_config} does not exist")
-        try:
-            config = BertConfig.from_json_file(args.student_config)
-        except (OSError, ValueError) as e:
-            raise InputError(f"--student_config {args.student_config}: {e}") from None
-        config.vocab_size = teacher.config.vocab_size
-        config.pad_token_id = teacher.config.pad_token_id
+        config = student_config(args.student_config, teacher.config)
         set_labels(config, label_list)
         return BertForSequenceClassification._from_config(config, attn_implementation=attn_implementation)
     return load_classifier(args.student_model, label_list, attn_implementation=attn_implementation)
@@ -149,3 +164,15 @@ class Projection(nn.Module):
         except RuntimeError:  # one map per layer, as this repo saved them before the maps were shared
             raise InputError(f"{path} holds per-layer projections of an older version; remove it") from None
         return projection, True
+
+
+def intermediate_loss(models: Sequence[nn.Module], batch: dict, teacher: nn.Module, pairs: LayerMap) -> dict:
+    """General distillation and task stage 1: L = L_embd + sum over the layer map of (L_hidn + L_attn), on the
+    hidden states (the student's through W) and the pre-softmax attention scores of a student and a teacher
+    loaded with `attn_implementation=SCORES` (`src.losses.intermediate_layer_loss`; padding left out)."""
+    student, projection = models
+    with torch.no_grad():
+        out_T = teacher(**batch, output_hidden_states=True, output_attentions=True)
+    out_S = student(**batch, output_hidden_states=True, output_attentions=True)
+    return intermediate_layer_loss(out_S.hidden_states, out_S.attentions, out_T.hidden_states, out_T.attentions,
+                                   pairs, batch["attention_mask"], projection)

@@ -32,19 +32,19 @@ import argparse
 import os
 from functools import partial
 
-import torch
 
 from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
 from src.data import encode_labels, load_split, load_unlabeled, read_examples
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
-from src.losses import intermediate_layer_loss, soft_cross_entropy
+from src.losses import soft_cross_entropy
 from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
 from src.runs import finish_run, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
 from src.tinybert.attention import SCORES
-from src.tinybert.student import TASK_DIRS, Projection, build_student, check_same_vocab, layer_map, task_data_dir
+from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_same_heads, check_same_vocab,
+                                  intermediate_loss, layer_map, task_data_dir)
 
 
 def parse_args(argv=None):
@@ -122,10 +122,7 @@ def load_models(args, device):
         check_same_vocab(load_tokenizer(args.student_model), tokenizer, args.student_model, args.teacher_model)
     if not args.pred_distill:
         pairs = pairs or layer_map(student.config.num_hidden_layers, num_layers_T, args.layer_map)
-        if student.config.num_attention_heads != teacher.config.num_attention_heads:
-            raise InputError(f"the attention loss compares head by head: the student has "
-                             f"{student.config.num_attention_heads} heads, the teacher "
-                             f"{teacher.config.num_attention_heads}; give the student as many heads")
+        check_same_heads(student.config, teacher.config)
     logger.info(f"TinyBERT {stage_name(args)}: teacher {args.teacher_model} {count_parameters(teacher) / 1e6:.1f}M "
                 f"params, student {count_parameters(student) / 1e6:.1f}M ({student.config.num_hidden_layers} layers, "
                 f"width {student.config.hidden_size}), layer map {pairs}")
@@ -180,17 +177,6 @@ def freeze_unused_heads(student):
     for module in (student.base_model.pooler, student.classifier):
         if module is not None:
             module.requires_grad_(False)
-
-
-def intermediate_loss(models, batch, teacher, pairs):
-    """Stage 1: L = L_embd + sum over the layer map of (L_hidn + L_attn) on the pre-softmax attention scores,
-    padding left out of every term (`src.losses.intermediate_layer_loss`)."""
-    student, projection = models
-    with torch.no_grad():
-        out_T = teacher(**batch, output_hidden_states=True, output_attentions=True)
-    out_S = student(**batch, output_hidden_states=True, output_attentions=True)
-    return intermediate_layer_loss(out_S.hidden_states, out_S.attentions, out_T.hidden_states, out_T.attentions,
-                                   pairs, batch["attention_mask"], projection)
 
 
 def prediction_loss(student, batch, logits_T, temperature):
