@@ -20,23 +20,15 @@ def corpus(tmp_path):
     return str(path)
 
 
-@pytest.fixture
-def student_json(tmp_path):
-    path = tmp_path / "student.json"
-    path.write_text(json.dumps({"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-                                "intermediate_size": 32, "max_position_embeddings": 64}))
-    return str(path)
-
-
 def run(*argv):
     general_distill.main(["--max_seq_length", "32", "--train_batch_size", "8", "--learning_rate", "3e-3",
                           "--warmup_proportion", "0", "--no_cuda", *map(str, argv)])
 
 
-def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, student_json, toy_data, caplog):
+def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, student_config, toy_data, caplog):
     teacher = write_tiny_bert(tmp_path / "teacher", labels=["0", "1"])  # general distillation ignores the head
     out = tmp_path / "general"
-    run("--teacher_model", teacher, "--student_config", student_json, "--corpus", corpus, "--output_dir", out,
+    run("--teacher_model", teacher, "--student_config", student_config, "--corpus", corpus, "--output_dir", out,
         "--num_train_epochs", "5")
     for name in ("config.json", "model.safetensors", "tokenizer.json", PROJECTIONS_FILE, "args.json", "metrics.json"):
         assert (out / name).exists(), name

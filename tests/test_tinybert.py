@@ -1,7 +1,6 @@
 """TinyBERT task distillation: losses, layer maps, projections, student init, both stages end to end, errors."""
 
 import contextlib
-import json
 import os
 
 import pytest
@@ -33,14 +32,6 @@ def write_teacher(path, num_layers=2, **kwargs):
 @pytest.fixture
 def teacher(tmp_path):
     return write_teacher(tmp_path / "teacher")
-
-
-@pytest.fixture
-def student_config(tmp_path):
-    path = tmp_path / "student.json"
-    path.write_text(json.dumps({"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-                                "intermediate_size": 32, "max_position_embeddings": 64}))
-    return str(path)
 
 
 def run(*argv):
