@@ -62,6 +62,7 @@ def load_model(args, label_list, train_texts):
     """Tokenizer and classifier, the vocabulary extended with train's unknown characters when asked.
     Returns (tokenizer, model, [UNK] rate before extension, added tokens)."""
     tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
+    tokenizer.model_max_length = args.max_seq_length  # saved: pipeline(...) then truncates as trained
     model = load_classifier(args.bert_model, label_list)
     unk = unk_rate(tokenizer, train_texts)
     added = extend_vocab(tokenizer, model, train_texts) if args.extend_vocab else []

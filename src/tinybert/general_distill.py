@@ -55,6 +55,7 @@ def parse_args(argv=None):
 def load_models(args, device):
     """Tokenizer, teacher (on `device`, eval mode), student, layer map and projection, all returning scores."""
     tokenizer = load_tokenizer(args.teacher_model, args.do_lower_case)
+    tokenizer.model_max_length = args.max_seq_length
     teacher = load_encoder(args.teacher_model, attn_implementation=SCORES).to(device).eval()
     if args.student_config:
         from transformers import BertModel

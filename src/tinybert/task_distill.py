@@ -112,6 +112,7 @@ def load_models(args, device):
     stage 2 with --init_from_teacher; else None)."""
     attn = "sdpa" if args.pred_distill else SCORES  # stage 1 compares the pre-softmax attention scores
     tokenizer = load_tokenizer(args.teacher_model, args.do_lower_case)
+    tokenizer.model_max_length = args.max_seq_length  # saved: pipeline(...) then truncates as trained
     # Never trained, so never prepared: moved here, before its first use (stage 2's logits pass included).
     teacher = load_classifier(args.teacher_model, attn_implementation=attn).to(device).eval()
     label_list = model_label_list(teacher)
