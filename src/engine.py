@@ -134,8 +134,8 @@ def _prepare(accelerator, model, optimizer, train_loader):
 def _dev_check(state: TrainState, evaluate_fn, save_fn, accelerator, run_dir: str) -> dict:
     """Score dev, log it, and save the model when it is the best so far. Returns the `dev_*` entries."""
     scores = evaluate_fn()
-    logger.info(f"epoch {state.epoch} step {state.step}: dev accuracy {scores['accuracy']:.4f} "
-                f"macro-F1 {scores['macro_f1']:.4f}")
+    logger.info(f"epoch {state.epoch} step {state.step}: dev " + ", ".join(
+        f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float)))
     if state.best is None or scores["accuracy"] > state.best["accuracy"]:
         state.best = {**scores, "epoch": state.epoch, "step": state.step}
         if accelerator.is_main_process and save_fn is not None:
@@ -163,9 +163,9 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
 
     `train_loader` is a plain DataLoader built with `generator=torch.Generator()` and `optimizer` holds the
     trained weights; `fit` prepares both with the model(s). `schedule(optimizer, total_steps)` makes the
-    learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with `accuracy` and
-    `macro_f1`); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go to
-    `<run_dir>/resume`. Returns the final `TrainState`.
+    learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with at least `accuracy`,
+    the selection metric); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go
+    to `<run_dir>/resume`. Returns the final `TrainState`.
     """
     generator = train_loader.generator  # the sampler draws from it: re-seeded per epoch
     model, models, optimizer, train_loader = _prepare(accelerator, model, optimizer, train_loader)

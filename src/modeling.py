@@ -73,6 +73,27 @@ def load_encoder(name: str, **kwargs):
         raise InputError(f"cannot load a BERT encoder from {name}: {str(e).splitlines()[0]}") from None
 
 
+def load_masked_lm(name: str, **kwargs) -> tuple[torch.nn.Module, list[str]]:
+    """A BERT-family masked LM and the names of its LM-head weights that the checkpoint lacked (randomly
+    initialised: an encoder-only checkpoint such as the bundled MiniLM). transformers' load report is
+    silenced; the caller says in one line what matters. Extra kwargs go to `from_pretrained`."""
+    from transformers import AutoModelForMaskedLM
+    from transformers.utils import logging as hf_logging
+
+    check_model_source(name)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True, **kwargs)
+    except MODEL_LOAD_ERRORS as e:
+        raise InputError(f"cannot load a masked LM from {name}: {str(e).splitlines()[0]}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    # the head is everything outside the encoder (BertForMaskedLM.cls)
+    missing_head = sorted(k for k in info["missing_keys"] if not k.startswith(model.base_model_prefix))
+    return model, missing_head
+
+
 def set_labels(config, label_list: list[str]) -> None:
     """Give a model config these label names, in id order (a classification head of that size)."""
     config.num_labels = len(label_list)

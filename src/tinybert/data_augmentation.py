@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, set_seed, setup_logging
 from src.data import Example, is_cjk, is_cjk_char, read_examples, write_examples
-from src.modeling import MODEL_LOAD_ERRORS, check_model_source, default_bert_model, load_tokenizer
+from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
 from src.tinybert.student import task_data_dir
 from src.vectors import read_word_vectors
 
@@ -124,24 +124,11 @@ class Augmenter:
 
     def __init__(self, model_name, glove_embs=None, M=15, max_seq_length=128, mlm_batch_size=128,
                  do_lower_case=False, device="cpu"):
-        from transformers import AutoModelForMaskedLM
-        from transformers.utils import logging as hf_logging
-
         self.tokenizer = load_tokenizer(model_name, do_lower_case)
-        verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()  # the load report's table is replaced by one line below
-        try:
-            self.model, info = AutoModelForMaskedLM.from_pretrained(check_model_source(model_name),
-                                                                    output_loading_info=True)
-        except MODEL_LOAD_ERRORS as e:
-            raise InputError(f"cannot load a masked LM from {model_name}: {str(e).splitlines()[0]}") from None
-        finally:
-            hf_logging.set_verbosity(verbosity)
+        self.model, missing_head = load_masked_lm(model_name)
         self.model.to(device).eval()
         # The LM head: the child next to the encoder (BertForMaskedLM.cls), mapping hidden states to vocab logits.
         self.lm_head = next(m for n, m in self.model.named_children() if n != self.model.base_model_prefix)
-        # A checkpoint without the LM head loads with a random one, reported as missing keys outside the encoder.
-        missing_head = sorted(k for k in info["missing_keys"] if not k.startswith(self.model.base_model_prefix))
         self.has_mlm = not missing_head
         self.M, self.max_seq_length, self.mlm_batch_size = M, max_seq_length, mlm_batch_size
         self.vectors = load_word_vectors(glove_embs) if glove_embs else None

