@@ -110,15 +110,15 @@ def split_examples(examples, proportions, labeled_fraction, seed):
 
 
 def build_corpus(data_dirs: list[str], max_line_chars: int) -> tuple[list[str], dict]:
-    """corpus_zh: People's Daily lines, then each data directory's train and unlabeled texts, split where longer
+    """corpus_zh: each data directory's train and unlabeled texts, then People's Daily lines, split where longer
     than `max_line_chars`, deduplicated, and without any text of the directories' dev and test sets.
     Returns (lines, {source: {"lines", "chars"}})."""
-    sources = {"peoples_daily_1998": peoples_daily_lines()}
-    held_out = set()
-    for d in data_dirs:
+    sources, held_out = {}, set()
+    for d in data_dirs:  # in-domain text first: pretrain_mlm.py --max_train_examples N keeps the first N lines
         sources[f"{d}/train"] = load_split(d, "train")[0]
         sources[f"{d}/unlabeled"] = load_unlabeled(d)
         held_out.update(load_split(d, "dev")[0] + load_split(d, "test")[0])
+    sources["peoples_daily_1998"] = peoples_daily_lines()
     seen, lines, report = set(held_out), [], {}
     for name, texts in sources.items():
         kept = [piece for text in texts if text not in held_out for piece in split_long(text, max_line_chars)]
