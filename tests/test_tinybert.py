@@ -152,6 +152,13 @@ def test_unlabeled_texts_join_the_transfer_set(tmp_path, teacher, toy_data, stud
     with_u, without = (load_json(os.path.join(d, "metrics.json")) for d in (out1, out2))
     assert with_u["num_train_examples"] == without["num_train_examples"] + 10
     assert with_u["transfer_files"][-1].endswith("unlabeled.tsv") and len(without["transfer_files"]) == 1
+    # --aug_train reads the augmented files of both
+    write_examples(os.path.join(toy_data, "train_aug.tsv"), [Example("good movie", "1"), Example("bad film", "0")])
+    write_examples(os.path.join(toy_data, "unlabeled_aug.tsv"), [Example("a good film", None)] * 3)
+    run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
+        "--output_dir", str(tmp_path / "aug"), "--speed_texts", "0", "--aug_train")
+    aug = load_json(tmp_path / "aug" / "metrics.json")
+    assert aug["num_train_examples"] == 5 and aug["transfer_files"][1].endswith("unlabeled_aug.tsv")
     # a stage 1 that starts from a stage 1 student takes up its trained projection
     caplog.set_level("INFO", logger="kd")
     run("--teacher_model", teacher, "--student_model", out1, "--data_dir", toy_data,

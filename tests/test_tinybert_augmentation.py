@@ -9,8 +9,8 @@ import jieba
 import pytest
 
 from src.tinybert import data_augmentation as da
-from src.data import Example, is_cjk, read_examples
-from tests.tiny import torchrun, write_tiny_bert, write_toy_data
+from src.data import Example, is_cjk, read_examples, write_examples
+from tests.tiny import toy_examples, torchrun, write_tiny_bert, write_toy_data
 
 EN = ["the movie was very good .", "this film is really bad , but the music was good !"]
 ZH = ["这个电影的音乐非常好", "我们的故事很坏", "演员真是好"]
@@ -110,6 +110,22 @@ def test_script_writes_train_aug(tmp_path, tiny_mlm):
     with pytest.raises(SystemExit, match="does not exist"):
         da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope",
                  "--no_cuda"])
+
+
+def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm):
+    write_toy_data(tmp_path / "toy", n_train=8)
+    unlabeled = [Example(text, None) for _, text in toy_examples(6, seed=5)]
+    write_examples(os.path.join(tmp_path, "toy", "unlabeled.tsv"), unlabeled)
+    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
+             "--N", "3", "--M", "4", "--no_cuda"])
+    rows = read_examples(os.path.join(tmp_path, "toy", "unlabeled_aug.tsv"), require_label=False)
+    assert rows[:6] == unlabeled and 6 < len(rows) <= 6 * 4 and all(ex.label is None for ex in rows)
+    # the train file is augmented as without unlabeled.tsv: its draws do not depend on the other file
+    train_rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
+    os.remove(os.path.join(tmp_path, "toy", "unlabeled.tsv"))
+    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
+             "--N", "3", "--M", "4", "--no_cuda", "--overwrite_output", "--output", str(tmp_path / "alone.tsv")])
+    assert read_examples(str(tmp_path / "alone.tsv")) == train_rows
 
 
 @pytest.mark.slow

@@ -13,7 +13,8 @@ On N GPUs (or N CPU processes with --no_cuda), through HF Accelerate; the output
     accelerate launch --num_processes N src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2
 
 Writes `<glue_dir>/<task>/train_aug.tsv` (sst-2 -> data/sst2): the original rows of train.tsv first, then up
-to N distinct variants of each, with the original's label.
+to N distinct variants of each, with the original's label; and, when the task has an unlabeled.tsv, its texts
+and their variants in `unlabeled_aug.tsv` (TinyBERT learns them from the teacher, no label needed).
 
 Algorithm. A sentence is split into words (English: runs of letters/digits, punctuation apart; Chinese:
 jieba words). Stop words and punctuation are never replaced. Candidates of a word:
@@ -83,7 +84,11 @@ def parse_args(argv=None):
     p.add_argument("--mlm_batch_size", type=int, default=128,
                    help="masked copies per forward pass (1: one word at a time)")
     p.add_argument("--max_seq_length", type=int, default=128, help="word pieces of context around a masked word")
-    p.add_argument("--max_examples", type=int, default=None, help="augment only the first N rows of train.tsv")
+    p.add_argument("--max_examples", type=int, default=None,
+                   help="augment only the first N rows of train.tsv (and of unlabeled.tsv)")
+    p.add_argument("--no_unlabeled", action="store_true",
+                   help="leave <task>/unlabeled.tsv alone (by default it is augmented into unlabeled_aug.tsv, which "
+                        "task_distill.py --aug_train reads)")
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
     p.add_argument("--seed", type=int, default=42,
                    help="random seed; example k draws from its own generator seeded by (seed, k)")
@@ -307,6 +312,18 @@ def augment(augmenter, examples, N, p, batch_size, seed, accelerator=None):
     return list(examples) + [row for rows in variants for row in rows]
 
 
+def augment_file(augmenter, args, source, output, seed, accelerator):
+    """Augment the examples of `source` (at most --max_examples) into `output`, originals first; written by
+    the main process under a temporary name, then renamed."""
+    examples = read_examples(source, require_label=not source.endswith("unlabeled.tsv"))[:args.max_examples]
+    rows = augment(augmenter, examples, args.N, args.p, args.batch_size, seed, accelerator)
+    if accelerator.is_main_process:
+        write_examples(f"{output}.tmp", rows)
+        os.replace(f"{output}.tmp", output)
+        logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows "
+                    f"({accelerator.num_processes} process(es) on {accelerator.device.type})")
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
@@ -315,17 +332,20 @@ def main(argv=None):
     set_seed(args.seed)
     task_dir = task_data_dir(args.glue_dir, args.task_name)
     output = args.output or os.path.join(task_dir, "train_aug.tsv")
-    if os.path.exists(output) and not args.overwrite_output:
-        raise InputError(f"{output} exists (use --overwrite_output to replace it)")
-    examples = read_examples(os.path.join(task_dir, "train.tsv"))[:args.max_examples]
+    # TinyBERT learns unlabeled texts from the teacher too: they are augmented alike, next to train_aug.tsv
+    unlabeled = os.path.join(task_dir, "unlabeled.tsv")
+    jobs = [(os.path.join(task_dir, "train.tsv"), output, args.seed)]
+    if os.path.isfile(unlabeled) and not args.no_unlabeled:
+        jobs.append((unlabeled, os.path.join(os.path.dirname(os.path.abspath(output)), "unlabeled_aug.tsv"),
+                     f"{args.seed}:unlabeled"))
+    for _, out, _ in jobs:
+        if os.path.exists(out) and not args.overwrite_output:
+            raise InputError(f"{out} exists (use --overwrite_output to replace it)")
+    read_examples(jobs[0][0])  # a bad train.tsv is refused before the model loads
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
                           args.mlm_batch_size, args.do_lower_case, accelerator.device)
-    rows = augment(augmenter, examples, args.N, args.p, args.batch_size, args.seed, accelerator)
-    if accelerator.is_main_process:
-        write_examples(f"{output}.tmp", rows)
-        os.replace(f"{output}.tmp", output)
-        logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows "
-                    f"({accelerator.num_processes} process(es) on {accelerator.device.type})")
+    for source, out, seed in jobs:
+        augment_file(augmenter, args, source, out, seed, accelerator)
     accelerator.wait_for_everyone()
 
 
