@@ -77,6 +77,19 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+def pareto_front(rows: list[dict]) -> list[dict]:
+    """The models no other model beats on both test accuracy and speed-up (batch 64), fastest first: for a
+    given latency budget, the one to pick is on this front."""
+    timed = sorted((r for r in rows if r["speedup_batch_64"] is not None),
+                   key=lambda r: (-r["speedup_batch_64"], -r["test_accuracy"]))
+    front, best = [], -1.0
+    for r in timed:
+        if r["test_accuracy"] > best:
+            front.append(r)
+            best = r["test_accuracy"]
+    return front
+
+
 def plot(rows, path, title):
     import matplotlib
 
@@ -90,6 +103,9 @@ def plot(rows, path, title):
             continue
         ax.scatter(r["speedup_batch_64"], 100 * r["test_accuracy"], s=70, marker=markers[i % len(markers)],
                    label=f"{r['model']} ({_fmt(r['params'] and r['params'] / 1e6, '.1f', 'M')} params)")
+    front = pareto_front(rows)
+    ax.step([r["speedup_batch_64"] for r in front], [100 * r["test_accuracy"] for r in front], where="post",
+            color="grey", linestyle="--", linewidth=1, label="Pareto front (best accuracy at a speed-up)")
     ax.legend(fontsize=8, loc="best")
     ax.set_xscale("log")
     ax.set_xlabel("CPU inference speed-up over the teacher (batch 64, log scale)")

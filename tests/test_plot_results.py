@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from src.plot_results import collect_rows, main
+from src.plot_results import collect_rows, main, pareto_front
 
 
 def write_metrics(run_dir, name, metrics):
@@ -39,3 +39,12 @@ def test_rows_table_and_figure_from_metrics_files(tmp_path):
 def test_missing_teacher_is_an_error(tmp_path):
     with pytest.raises(SystemExit, match="no teacher metrics"):
         main(["--run_dir", str(tmp_path)])
+
+
+def test_pareto_front_keeps_the_models_nothing_beats():
+    def row(name, acc, speedup):
+        return {"model": name, "test_accuracy": acc, "speedup_batch_64": speedup}
+
+    rows = [row("teacher", 0.86, 1.0), row("tiny", 0.84, 2.0), row("dominated", 0.80, 1.5),
+            row("bilstm", 0.82, 60.0), row("worse_bilstm", 0.81, 50.0), row("untimed", 0.99, None)]
+    assert [r["model"] for r in pareto_front(rows)] == ["bilstm", "tiny", "teacher"]
