@@ -1,56 +1,63 @@
 #!/usr/bin/env bash
-# TinyBERT task distillation benchmark on SST-2 (CPU, one thread per run), teacher models/sst2/teacher
-# (MiniLM-L6-H384, fine-tuned on the first 20,000 training examples, len 64).
-#   (a) 3-layer student truncated from the teacher (--init_from_teacher --student_layers 3, layers 2, 4, 6)
-#   (b) 4-layer, 312-wide, 12-head random-init student (--student_config; 4 does not divide 6, so
-#       --layer_map 1:2,2:3,3:5,4:6)
-# CPU budget: both pipelines run side by side on the first 3,000 training examples; (a) is also run in stage 2
-# on train_aug.tsv (the same 3,000 sentences, N=2 variants each: the bundled MiniLM has no MLM head, so the
-# candidates are its input-embedding neighbours).
+# TinyBERT on SST-2 as the paper runs it: general distillation for the narrow students, then both task stages
+# on the augmented transfer set. Teacher: models/sst2/teacher (bench/run_benchmark.sh sst2 makes it: the bundled
+# MiniLM-L6-H384 fine-tuned on the first 20,000 training phrases, len 64).
+#   trunc3: 3 of the teacher's 6 layers (2, 4, 6), no general distillation needed
+#   4L312:  4 layers x 312, 12 heads (the paper's TinyBERT-4 shape), layer map 1:2,2:3,3:5,4:6
+#   3L192:  3 layers x 192, 12 heads, uniform map (layers 2, 4, 6)
+# General distillation: the teacher's pretrained MiniLM on the first $N_CORPUS SST-2 training phrases (labels
+# unused; in-domain text, as the paper recommends). Augmentation: the first $N_AUG training phrases, $N_VARIANTS
+# variants each (MiniLM has no masked-LM head: input-embedding neighbours). CPU budget (2 cores): the
+# sizes are cut to fit a session; each stage prints its time into its metrics.json.
 # Usage: nohup bash bench/run_tinybert.sh > logs/tinybert_bench.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH=$(pwd) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
-T=models/sst2/teacher
-N_TRAIN=${N_TRAIN:-3000}
-COMMON="--teacher_model $T --task_name sst-2 --max_seq_length 64 --do_lower_case --max_train_examples $N_TRAIN \
-  --train_batch_size 32 --overwrite_output_dir --cache_dir logs/tinybert_cache --speed_texts 256"
+export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
+T=models/sst2/teacher M=models/sst2 D=data/sst2
+N_CORPUS=${N_CORPUS:-20000} N_AUG=${N_AUG:-5000} N_VARIANTS=${N_VARIANTS:-4}
+GENERAL_EPOCHS=${GENERAL_EPOCHS:-3} STAGE1_EPOCHS=${STAGE1_EPOCHS:-1} STAGE2_EPOCHS=${STAGE2_EPOCHS:-2}
 mkdir -p logs
+done_() { [ -f "$1/metrics.json" ]; }
+stage() { echo "== $1 ($(date +%T))"; }
 
-cat > logs/tinybert_student_312.json <<'JSON'
-{"hidden_size": 312, "num_hidden_layers": 4, "num_attention_heads": 12, "intermediate_size": 1248,
+python - "$D/train.tsv" "$N_CORPUS" logs/sst2_corpus.txt <<'PY'
+import sys
+from src.data import read_examples
+texts = [ex.text for ex in read_examples(sys.argv[1])[:int(sys.argv[2])]]
+open(sys.argv[3], "w", encoding="utf-8").write("\n".join(texts) + "\n")
+PY
+cat > logs/student_4L312.json <<'JSON'
+{"hidden_size": 312, "num_hidden_layers": 4, "num_attention_heads": 12, "intermediate_size": 1200,
+ "max_position_embeddings": 512, "type_vocab_size": 2}
+JSON
+cat > logs/student_3L192.json <<'JSON'
+{"hidden_size": 192, "num_hidden_layers": 3, "num_attention_heads": 12, "intermediate_size": 768,
  "max_position_embeddings": 512, "type_vocab_size": 2}
 JSON
 
-pipeline_a() {
-  python src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2 --max_examples $N_TRAIN --N 2 \
-    --M 15 --p 0.4 --do_lower_case --overwrite_output
-  python src/tinybert/task_distill.py $COMMON --init_from_teacher --student_layers 3 \
-    --output_dir models/sst2/tinybert_tmp_trunc3 --num_train_epochs 1 --learning_rate 5e-5 --speed_texts 0
-  python src/tinybert/task_distill.py $COMMON --pred_distill --student_model models/sst2/tinybert_tmp_trunc3 \
-    --output_dir models/sst2/tinybert_trunc3 --num_train_epochs 2 --learning_rate 3e-5 --eval_step 0
-  python src/tinybert/task_distill.py $COMMON --pred_distill --student_model models/sst2/tinybert_tmp_trunc3 \
-    --output_dir models/sst2/tinybert_trunc3_aug --aug_train --max_train_examples 100000000 \
-    --num_train_epochs 1 --learning_rate 3e-5 --eval_step 100
+[ -f $D/train_aug.tsv ] || { stage augmentation; python src/tinybert/data_augmentation.py --glue_dir data \
+    --task_name sst-2 --max_examples $N_AUG --N $N_VARIANTS --M 15 --p 0.4 --do_lower_case; }
+
+general() {  # name config layer_map
+  stage "general_$1"; done_ $M/general_$1 || python src/tinybert/general_distill.py --student_config "$2" \
+      --corpus logs/sst2_corpus.txt --output_dir $M/general_$1 --max_seq_length 64 --train_batch_size 32 \
+      --num_train_epochs $GENERAL_EPOCHS --learning_rate 3e-4 --do_lower_case ${3:+--layer_map $3}
+}
+task() {  # name init-flags... (stage 1 then stage 2, both on the augmented transfer set)
+  local name=$1; shift
+  local TB=(--teacher_model $T --data_dir $D --task_name sst-2 --max_seq_length 64 --do_lower_case --aug_train
+            --train_batch_size 32 --cache_dir logs/tinybert_cache)
+  stage "tinybert_stage1_$name"; done_ $M/tinybert_stage1_$name || python src/tinybert/task_distill.py "${TB[@]}" \
+      "$@" --output_dir $M/tinybert_stage1_$name --num_train_epochs $STAGE1_EPOCHS --learning_rate 1e-4 \
+      --speed_texts 0
+  stage "tinybert_$name"; done_ $M/tinybert_$name || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
+      --student_model $M/tinybert_stage1_$name --output_dir $M/tinybert_$name --num_train_epochs $STAGE2_EPOCHS \
+      --learning_rate ${STAGE2_LR:-5e-5} --eval_step 200 --speed_texts 256
 }
 
-pipeline_b() {
-  python src/tinybert/task_distill.py $COMMON --student_config logs/tinybert_student_312.json \
-    --layer_map 1:2,2:3,3:5,4:6 --output_dir models/sst2/tinybert_tmp_narrow312 --num_train_epochs 2 --learning_rate 1e-4 --speed_texts 0
-  python src/tinybert/task_distill.py $COMMON --pred_distill --student_model models/sst2/tinybert_tmp_narrow312 \
-    --output_dir models/sst2/tinybert_narrow312 --num_train_epochs 3 --learning_rate 1e-4 --eval_step 0
-}
-
-# PIPELINES="a" or "b" runs one of them.
-start=$(date +%s)
-pids=()
-for p in ${PIPELINES:-a b}; do
-  pipeline_$p > logs/tinybert_$p.log 2>&1 &
-  pids+=("$p:$!")
-done
-for entry in "${pids[@]}"; do
-  rc=0; wait "${entry#*:}" || rc=$?
-  echo "pipeline ${entry%%:*} exit $rc after $(( $(date +%s) - start )) s"
-done
-python src/plot_results.py --run_dir models/sst2  # table of every finished model under models/sst2
-OMP_NUM_THREADS=1 python bench/tinybert_aug_speed.py --n 50  # augmentation sentences/s, batched vs one at a time
+general 4L312 logs/student_4L312.json 1:2,2:3,3:5,4:6
+general 3L192 logs/student_3L192.json
+task trunc3 --init_from_teacher --student_layers 3
+task 4L312 --student_model $M/general_4L312 --layer_map 1:2,2:3,3:5,4:6
+task 3L192 --student_model $M/general_3L192
+python src/plot_results.py --run_dir $M  # table and figure of every finished model under models/sst2
