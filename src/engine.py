@@ -143,6 +143,16 @@ def _dev_check(state: TrainState, evaluate_fn, save_fn, accelerator, run_dir: st
     return {f"dev_{k}": v for k, v in scores.items()}
 
 
+def _mid_epoch(state: TrainState, at_eval: bool, models, evaluate_fn, save_fn, accelerator, run_dir: str) -> None:
+    """An evaluation (when due) and a resume checkpoint between two optimizer steps of an epoch."""
+    if at_eval:
+        state.history.append({"epoch": state.epoch, "step": state.step,
+                              **_dev_check(state, evaluate_fn, save_fn, accelerator, run_dir)})
+        for m in models:
+            m.train()
+    save_checkpoint(accelerator, run_dir, state)
+
+
 def _end_epoch(state: TrainState, n_batches: int, evaluate_fn, save_fn, accelerator, run_dir: str) -> None:
     """The epoch's mean loss terms and dev scores go into the history; the next epoch starts."""
     means = {("train_loss" if k == "loss" else f"train_loss_{k}"): v / n_batches for k, v in state.loss_sums.items()}
@@ -206,12 +216,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
             at_save = save_steps and state.step % save_steps == 0
             if (at_eval or at_save) and state.batch < n_batches:  # the epoch's end comes below anyway
                 state.train_time += time.perf_counter() - start
-                if at_eval:
-                    state.history.append({"epoch": state.epoch, "step": state.step,
-                                          **_dev_check(state, evaluate_fn, save_fn, accelerator, run_dir)})
-                    for m in models:
-                        m.train()
-                save_checkpoint(accelerator, run_dir, state)
+                _mid_epoch(state, at_eval, models, evaluate_fn, save_fn, accelerator, run_dir)
                 start = time.perf_counter()
         state.train_time += time.perf_counter() - start
         _end_epoch(state, n_batches, evaluate_fn, save_fn, accelerator, run_dir)
