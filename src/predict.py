@@ -1,0 +1,219 @@
+r"""Label texts with a trained classifier: a BiLSTM student, a BERT-family teacher or TinyBERT student
+(`save_pretrained` directory), or a model exported by src/export.py (its .onnx file, run with onnxruntime).
+
+    python src/predict.py --model models/sst2/bilstm --input texts.txt
+    python src/predict.py --model models/sst2/teacher --input data/sst2/test.tsv --output preds.jsonl
+    python src/predict.py --model models/sst2/tinybert --input data/sst2/test.tsv --eval
+    python src/predict.py --model exports/bilstm/model.onnx --input texts.txt --output preds.tsv
+    echo "a gripping , funny film" | python src/predict.py --model models/sst2/bilstm --input -
+
+Input: `-` (stdin) or any file other than the three below holds one text per line; a blank line gets an
+empty row (no label, no probabilities), so that output row i is input line i. A `.tsv`, `.csv` or `.jsonl`
+file names its text column in a header (`text`, `sentence`, `review`, `text_a`; a `.tsv` without one is read
+as `label<TAB>text`) and optionally `label`; one output row per data row.
+Output (stdout, or --output `.tsv`/`.jsonl`, written whole or not at all): TSV `label<TAB>p_<label>...<TAB>text`
+with a header, or one JSON object per line {"text", "label", "probs": {label: p}}; probabilities are the softmax
+of the logits. BERT models truncate at the length they were trained with (args.json `max_seq_length`).
+--eval scores a labelled input (accuracy, macro-F1) and prints the table instead of the predictions, unless
+--output is given.
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
+from src.data import TEXT_COLUMNS, Example, encode_labels, read_lines
+from src.evaluation import classification_metrics
+from src.serving import batched_logits, is_within, load_predictor, model_kind, softmax
+
+OUTPUT_FORMATS = (".tsv", ".jsonl")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--model", required=True,
+                   help="BiLSTM or BERT model directory, or an exported .onnx file (its side files beside it)")
+    p.add_argument("--input", required=True, help="texts: - for stdin, a .txt (one per line), .tsv, .csv or .jsonl")
+    p.add_argument("--output", default=None, help="predictions file, .tsv or .jsonl (default: TSV on stdout)")
+    p.add_argument("--batch_size", type=int, default=64, help="texts per forward pass")
+    p.add_argument("--eval", action="store_true", help="print accuracy and macro-F1 against the input's labels")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch models; .onnx runs on the CPU)")
+    args = p.parse_args(argv)
+    if args.batch_size < 1:
+        p.error("--batch_size must be at least 1")
+    return args
+
+
+# ----------------------------------------------------------------------------
+# Input: rows of (text, label); "" for a blank line, label None where there is none
+
+def clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def read_input(path: str) -> tuple[list[str], list[str | None], bool]:
+    """(texts, labels, has_labels) with one entry per input line or data row, blank ones as ""."""
+    if path == "-":
+        try:
+            lines = sys.stdin.buffer.read().decode("utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise InputError(f"stdin is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    else:
+        lines = read_lines(path, what="input file")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".jsonl":
+        return read_jsonl(path, lines)
+    if ext in (".tsv", ".csv"):
+        dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if ext == ".tsv" else {}
+        try:
+            return read_table(path, list(csv.reader(io.StringIO("\n".join(lines)), **dialect)))
+        except csv.Error as e:
+            raise InputError(f"{path}: not a readable {ext[1:]} file ({e})") from None
+    return [clean(line) for line in lines], [None] * len(lines), False
+
+
+def text_column(names: list[str]) -> str | None:
+    return next((c for c in TEXT_COLUMNS if c in names), None)
+
+
+def read_table(path: str, rows: list[list[str]]) -> tuple[list[str], list[str | None], bool]:
+    """Rows of a .tsv/.csv: a header naming the text column (and maybe `label`), or a headerless
+    `label<TAB>text` .tsv. A row with more fields than the header, text last, has them joined into the text."""
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if text_column(header):
+        text_idx, body = header.index(text_column(header)), rows[1:]
+        label_idx = header.index("label") if "label" in header else None
+    elif path.lower().endswith(".tsv"):
+        header, text_idx, label_idx, body = ["label", "text"], 1, 0, rows
+    else:
+        raise InputError(f"{path}: the first line must be a header naming the text column (one of {TEXT_COLUMNS})")
+    texts, labels, odd = [], [], 0
+    for fields in body:
+        if fields and len(fields) != len(header):
+            odd += 1
+            if len(fields) > len(header) and text_idx == len(header) - 1:
+                fields = fields[:text_idx] + [" ".join(fields[text_idx:])]
+        texts.append(clean(fields[text_idx]) if text_idx < len(fields) else "")
+        label = fields[label_idx].strip() if label_idx is not None and label_idx < len(fields) else ""
+        labels.append(label or None)
+    if odd:
+        logger.warning(f"{path}: {odd} row(s) do not have the header's {len(header)} fields")
+    return texts, labels, label_idx is not None
+
+
+def read_jsonl(path: str, lines: list[str]) -> tuple[list[str], list[str | None], bool]:
+    """One JSON object per line with a text field (and maybe `label`); a blank line is an empty row."""
+    texts, labels = [], []
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            texts.append("")
+            labels.append(None)
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{line_no}: not JSON ({e.msg})") from None
+        key = text_column(list(obj)) if isinstance(obj, dict) else None
+        if key is None:
+            raise InputError(f"{path}:{line_no}: expected an object with a text field (one of {TEXT_COLUMNS})")
+        texts.append(clean(str(obj[key])))
+        labels.append(None if obj.get("label") in (None, "") else str(obj["label"]))
+    return texts, labels, any(label is not None for label in labels)
+
+
+# ----------------------------------------------------------------------------
+# Output
+
+def tsv_rows(texts, probs, labels):
+    yield "\t".join(["label", *(f"p_{label}" for label in labels), "text"])
+    for text, p in zip(texts, probs):
+        if p is None:
+            yield "\t" * (len(labels) + 1)
+        else:
+            yield "\t".join([labels[int(p.argmax())], *(f"{x:.6f}" for x in p), text])
+
+
+def jsonl_rows(texts, probs, labels):
+    for text, p in zip(texts, probs):
+        yield json.dumps({"text": text, "label": None if p is None else labels[int(p.argmax())],
+                          "probs": None if p is None else {label: float(x) for label, x in zip(labels, p)}},
+                         ensure_ascii=False)
+
+
+def format_rows(output: str | None, texts: list[str], probs: list, labels: list[str]):
+    """Output lines: JSON for a .jsonl --output, else TSV; `probs[i]` is None for a blank row."""
+    return (jsonl_rows if output and output.lower().endswith(".jsonl") else tsv_rows)(texts, probs, labels)
+
+
+def write_rows(path: str, rows) -> None:
+    """Write lines to a temporary name beside `path`, then rename: never a partial file at `path`."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(row + "\n" for row in rows)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def check_output(output: str | None, model: str) -> None:
+    if output is None:
+        return
+    if os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
+        raise InputError(f"--output {output}: unknown format; use one of {OUTPUT_FORMATS}")
+    model_dir = os.path.dirname(os.path.abspath(model)) if model_kind(model) == "onnx" else model
+    if is_within(output, model_dir):
+        raise InputError(f"--output {output} is inside the model directory {model_dir}; write it elsewhere")
+
+
+# ----------------------------------------------------------------------------
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    check_output(args.output, args.model)
+    texts, gold, has_labels = read_input(args.input)
+    if args.eval and not has_labels:
+        raise InputError(f"--eval: {args.input} has no label column")
+
+    predict, labels = load_predictor(args.model, args.device)
+    keep = [i for i, t in enumerate(texts) if t]
+    scored = [i for i in keep if gold[i] is not None] if args.eval else []
+    if args.eval and not scored:
+        raise InputError(f"--eval: {args.input} has no row with both a text and a label")
+    gold_ids = encode_labels([Example(texts[i], gold[i]) for i in scored], labels, args.input)
+
+    start = time.perf_counter()
+    probs = softmax(batched_logits(predict, [texts[i] for i in keep], args.batch_size, len(labels)))
+    logger.info(f"labelled {len(keep)} texts ({len(texts) - len(keep)} blank rows) with {args.model} "
+                f"in {time.perf_counter() - start:.1f} s")
+    per_row = [None] * len(texts)
+    for i, p in zip(keep, probs):
+        per_row[i] = p
+
+    rows = format_rows(args.output, texts, per_row, labels)
+    if args.output:
+        write_rows(args.output, rows)
+        logger.info(f"wrote {args.output}")
+    elif not args.eval:
+        sys.stdout.writelines(row + "\n" for row in rows)
+    if args.eval:
+        pred_ids = [int(per_row[i].argmax()) for i in scored]
+        m = classification_metrics(np.array(gold_ids), np.array(pred_ids))
+        logger.info(f"scored {len(scored)} of {len(texts)} rows (the others are blank or unlabelled)")
+        print(f"| examples | accuracy | macro-F1 |\n|---|---|---|\n| {m['examples']} | {m['accuracy']:.4f} | "
+              f"{m['macro_f1']:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,304 @@
+"""Serving what was trained: a model directory (BiLSTM student or BERT-family classifier) or an exported
+ONNX model turned into `predict(texts) -> logits (B, C)` with its label names, tokenisation included;
+batched prediction; and the ONNX export (fp32, dynamic int8) of both directory kinds.
+
+An exported model is `DIR/<name>.onnx` with the files that turn texts into its inputs beside it
+(`export_side_files`): `config.json` and `vocab.txt` (plus `teacher_tokenizer/`) for a BiLSTM, `config.json`,
+the tokenizer files and `args.json` for a BERT. The ONNX graph's inputs tell the kinds apart: a BiLSTM takes
+`input_ids (B, L)` and `lengths (B,)`, a BERT its tokenizer's `input_ids`, `token_type_ids`, `attention_mask`.
+"""
+
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from src.bilstm import StudentTokenizer, fast_predictor, load_student, pad_batch
+from src.cli import InputError
+from src.modeling import load_classifier, load_tokenizer, model_label_list
+from src.runs import load_json
+from src.speed import classifier_predictor
+
+Predict = Callable[[list[str]], np.ndarray]  # texts -> logits (B, C)
+
+BERT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
+DEFAULT_MAX_LENGTH = 512
+# Texts to trace the export with and to check it on: mixed lengths (padding), English and Chinese.
+SAMPLE_TEXTS = ["good", "the movie was very good , and the story really was quite good .", "a bad film",
+                "这部电影的故事很好", "it is bad but the music is good", "", "坏"]
+
+
+# ----------------------------------------------------------------------------
+# Model kinds and predictors
+
+def model_kind(path: str) -> str:
+    """`bilstm` (model.pt + vocab.txt), `bert` (config.json + weights) or `onnx` (an exported .onnx file)."""
+    if path.endswith(".onnx"):
+        if not os.path.isfile(path):
+            raise InputError(f"ONNX model {path} does not exist")
+        return "onnx"
+    if not os.path.isdir(path):
+        raise InputError(f"model directory {path} does not exist")
+    files = set(os.listdir(path))
+    if {"model.pt", "vocab.txt", "config.json"} <= files:
+        return "bilstm"
+    if "config.json" in files and files & set(BERT_WEIGHTS):
+        return "bert"
+    onnx = sorted(f for f in files if f.endswith(".onnx"))
+    hint = f"; to run the exported model pass the file, e.g. {os.path.join(path, onnx[0])}" if onnx else ""
+    raise InputError(f"{path} is neither a BiLSTM student directory (config.json, vocab.txt, model.pt) nor a BERT "
+                     f"classifier directory (config.json, {' or '.join(BERT_WEIGHTS)}){hint}")
+
+
+def bert_max_length(model_dir: str, tokenizer, config) -> int:
+    """Word pieces the model was trained with: `max_seq_length` of its args.json, else the tokenizer's
+    `model_max_length` when it is a real limit (below 10,000), else 512; never more than its positions."""
+    args_path = os.path.join(model_dir, "args.json")
+    if os.path.isfile(args_path) and "max_seq_length" in load_json(args_path):
+        length = int(load_json(args_path)["max_seq_length"])
+    elif tokenizer.model_max_length < 10_000:
+        length = int(tokenizer.model_max_length)
+    else:
+        length = DEFAULT_MAX_LENGTH
+    return min(length, getattr(config, "max_position_embeddings", length))
+
+
+def torch_predictor(model_dir: str, device: str = "cpu") -> tuple[Predict, list[str]]:
+    """(predict, labels) of a BiLSTM or BERT directory in PyTorch; a BiLSTM on the CPU takes its folded path."""
+    if model_kind(model_dir) == "bilstm":
+        try:
+            model, tokenizer, labels = load_student(model_dir, device)
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+            raise InputError(f"cannot load a BiLSTM student from {model_dir}: {str(e).splitlines()[0]}") from None
+        if device == "cpu":
+            fast = fast_predictor(model, tokenizer)
+            return (lambda texts: fast(texts).numpy()), labels
+
+        def predict(texts):
+            ids, lengths = pad_batch(tokenizer.encode(texts))
+            with torch.inference_mode():
+                return model(ids.to(device), lengths).float().cpu().numpy()
+
+        return predict, labels
+    model = load_classifier(model_dir).to(device)
+    tokenizer = load_tokenizer(model_dir)
+    predict = classifier_predictor(model, tokenizer, bert_max_length(model_dir, tokenizer, model.config))
+    return (lambda texts: predict(texts).numpy()), model_label_list(model)
+
+
+def student_tokenizer(model_dir: str) -> tuple[StudentTokenizer, list[str]]:
+    """(tokenizer, labels) of a BiLSTM student from its config.json and vocab.txt alone (no weights)."""
+    meta = load_json(os.path.join(model_dir, "config.json"))
+    with open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8", newline="\n") as f:
+        vocab = f.read().split("\n")[:-1]
+    teacher = None
+    if meta["tokenizer"] == "teacher":
+        from transformers import AutoTokenizer
+
+        teacher = AutoTokenizer.from_pretrained(os.path.join(model_dir, "teacher_tokenizer"))
+    return StudentTokenizer(meta["tokenizer"], vocab, meta["max_seq_length"], teacher), meta["labels"]
+
+
+def require_onnx() -> None:
+    """The export and ONNX models need the `onnx` and `onnxruntime` packages (requirements.txt)."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        raise InputError(f"{e.name} is not installed: pip install -r requirements.txt") from None
+
+
+def versions() -> dict:
+    """Versions of what an exported graph depends on."""
+    import onnx
+    import onnxruntime
+
+    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}
+
+
+def onnx_session(onnx_path: str, threads: int = 0):
+    """An onnxruntime CPU session; `threads` 0 lets onnxruntime choose."""
+    require_onnx()
+    import onnxruntime as ort
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    try:
+        return ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
+    except (ort_errors.Fail, ort_errors.InvalidProtobuf, ort_errors.InvalidGraph, ort_errors.NoSuchFile) as e:
+        raise InputError(f"cannot load the ONNX model {onnx_path}: {str(e).splitlines()[0]}") from None
+
+
+def onnx_predictor(onnx_path: str, threads: int = 0) -> tuple[Predict, list[str]]:
+    """(predict, labels) of an exported model with onnxruntime, tokenizing with the files beside it."""
+    from transformers import AutoConfig
+
+    model_dir = os.path.dirname(os.path.abspath(onnx_path))
+    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise InputError(f"{onnx_path} has no config.json beside it: export it with src/export.py")
+    session = onnx_session(onnx_path, threads)
+    names = [i.name for i in session.get_inputs()]
+    if "lengths" in names:  # a BiLSTM
+        tokenizer, labels = student_tokenizer(model_dir)
+
+        def predict(texts):
+            ids, lengths = pad_batch(tokenizer.encode(texts))
+            return session.run(["logits"], {"input_ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+
+        return predict, labels
+    tokenizer, config = load_tokenizer(model_dir), AutoConfig.from_pretrained(model_dir)
+    max_length = bert_max_length(model_dir, tokenizer, config)
+
+    def predict(texts):
+        enc = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+        return session.run(["logits"], {n: enc[n].astype(np.int64) for n in names})[0]
+
+    return predict, [config.id2label[i] for i in range(config.num_labels)]
+
+
+def load_predictor(path: str, device: str = "cpu", threads: int = 0) -> tuple[Predict, list[str]]:
+    """(predict, labels) of a model directory (PyTorch) or an exported .onnx file (onnxruntime, `threads`)."""
+    return onnx_predictor(path, threads) if model_kind(path) == "onnx" else torch_predictor(path, device)
+
+
+def batched_logits(predict: Predict, texts: list[str], batch_size: int, num_labels: int) -> np.ndarray:
+    """Logits (N, C) of `texts` in input order, predicted in batches of similar length (little padding)."""
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.empty((len(texts), num_labels), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        rows = order[start:start + batch_size]
+        out[rows] = predict([texts[i] for i in rows])
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    return torch.softmax(torch.from_numpy(logits).double(), dim=-1).numpy()
+
+
+# ----------------------------------------------------------------------------
+# ONNX export
+
+class PaddedBiLSTM(nn.Module):
+    """`BiLSTMClassifier.forward` in eval mode without packed sequences, which torch.onnx cannot export.
+
+    The forward LSTM runs over the padded rows and its state is read at each row's last word; the backward
+    LSTM runs over each row reversed within its own length, so that its state at the same position is the
+    backward state at the row's first word. Steps over padding are computed and never read.
+    The trained weights are shared, not copied.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        c = model.config
+        self.embedding, self.fc, self.classifier = model.embedding, model.fc, model.classifier
+        self.forward_lstm = nn.LSTM(c.embedding_dim, c.hidden_size, batch_first=True)
+        self.backward_lstm = nn.LSTM(c.embedding_dim, c.hidden_size, batch_first=True)
+        for lstm, suffix in ((self.forward_lstm, ""), (self.backward_lstm, "_reverse")):
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                setattr(lstm, name, getattr(model.lstm, name + suffix))
+
+    def forward(self, input_ids, lengths):
+        """input_ids: (B, L) padded with 0; lengths: (B,) each >= 1. Returns logits (B, C)."""
+        last = (lengths - 1)[:, None]  # (B, 1)
+        rev = (last - torch.arange(input_ids.shape[1])[None, :]).clamp(min=0)  # (B, L) t-th word from the end
+        out_f, _ = self.forward_lstm(self.embedding(input_ids))  # (B, L, H)
+        out_b, _ = self.backward_lstm(self.embedding(input_ids.gather(1, rev)))  # (B, L, H)
+        at_last = last[:, :, None].expand(-1, -1, out_f.shape[-1])  # (B, 1, H)
+        h = torch.cat([out_f.gather(1, at_last), out_b.gather(1, at_last)], dim=-1).squeeze(1)  # (B, 2H)
+        return self.classifier(F.relu(self.fc(h)))  # (B, C)
+
+
+class LogitsOf(nn.Module):
+    """A `transformers` classifier taking its inputs by position (what torch.onnx passes) and returning logits."""
+
+    def __init__(self, model, input_names: list[str]):
+        super().__init__()
+        self.model, self.input_names = model, input_names
+
+    def forward(self, *inputs):
+        return self.model(**dict(zip(self.input_names, inputs))).logits
+
+
+def exportable(model_dir: str) -> tuple[nn.Module, tuple, dict]:
+    """(module in eval mode, example inputs, dynamic axes by input name) of a BiLSTM or BERT directory."""
+    if model_kind(model_dir) == "bilstm":
+        model, tokenizer, _ = load_student(model_dir)
+        return PaddedBiLSTM(model).eval(), pad_batch(tokenizer.encode(SAMPLE_TEXTS)), \
+            {"input_ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"}}
+    # eager attention: plain MatMul/Softmax nodes, which the int8 quantizer handles
+    model = load_classifier(model_dir, attn_implementation="eager").eval()
+    enc = load_tokenizer(model_dir)(SAMPLE_TEXTS, padding=True, return_tensors="pt")
+    names = list(enc.keys())
+    return LogitsOf(model, names).eval(), tuple(enc[n] for n in names), {n: {0: "batch", 1: "sequence"} for n in names}
+
+
+def export_onnx(model_dir: str, onnx_path: str, opset: int = 17) -> list[str]:
+    """Write the ONNX graph of a BiLSTM or BERT directory (TorchScript exporter, dynamic batch and sequence
+    axes, output `logits`). Returns the input names."""
+    module, example, dynamic_axes = exportable(model_dir)
+    # The tracer and the exporter warn about shape arithmetic recorded as constants and about LSTMs run at
+    # other batch sizes; the check against PyTorch logits on texts of other lengths and batch sizes
+    # (src/export.py) is what shows the graph is right.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: it needs no onnxscript
+        warnings.filterwarnings("ignore", category=UserWarning, module="torch.onnx")
+        torch.onnx.export(module, example, onnx_path, dynamo=False, opset_version=opset,
+                          input_names=list(dynamic_axes), output_names=["logits"],
+                          dynamic_axes={**dynamic_axes, "logits": {0: "batch"}})
+    return list(dynamic_axes)
+
+
+def export_side_files(model_dir: str, out_dir: str) -> None:
+    """Copy what turns texts into the model's inputs, and its labels, next to an exported graph."""
+    if model_kind(model_dir) == "bilstm":
+        names = ["config.json", "vocab.txt"]
+        if os.path.isdir(os.path.join(model_dir, "teacher_tokenizer")):
+            shutil.copytree(os.path.join(model_dir, "teacher_tokenizer"), os.path.join(out_dir, "teacher_tokenizer"))
+    else:
+        names = ["config.json", "args.json"]
+        load_tokenizer(model_dir).save_pretrained(out_dir)
+    for name in names:
+        if os.path.isfile(os.path.join(model_dir, name)):
+            shutil.copyfile(os.path.join(model_dir, name), os.path.join(out_dir, name))
+
+
+def quantize_int8(fp32_path: str, int8_path: str) -> None:
+    """Dynamic int8 quantization (int8 weights; activations quantized on the fly) with onnxruntime."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantizer calls logging.warning() on the root logger, which would install a root handler
+    # (logging.basicConfig) and print every later "kd" line twice; a handler of our own keeps it out.
+    root, quiet = logging.getLogger(), logging.NullHandler()
+    root.addHandler(quiet)
+    try:
+        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8)
+    finally:
+        root.removeHandler(quiet)
+
+
+def export_model(model_dir: str, out_dir: str, name: str, int8: bool, opset: int = 17) -> dict:
+    """Export into `out_dir`: `<name>.onnx` (fp32, or int8 with the fp32 graph kept as `<name>.fp32.onnx`)
+    and the side files. Returns {"kind", "inputs", "opset", "int8", "fp32_path", "path"}."""
+    stem = name[:-len(".onnx")]
+    path = os.path.join(out_dir, name)
+    fp32_path = os.path.join(out_dir, f"{stem}.fp32.onnx") if int8 else path
+    export_side_files(model_dir, out_dir)
+    inputs = export_onnx(model_dir, fp32_path, opset)
+    if int8:
+        quantize_int8(fp32_path, path)
+    return {"kind": model_kind(model_dir), "inputs": inputs, "opset": opset, "int8": int8, "fp32_path": fp32_path,
+            "path": path}
+
+
+def is_within(path: str, directory: str) -> bool:
+    """`path` is `directory` or lies below it (links resolved)."""
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)

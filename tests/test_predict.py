@@ -1,0 +1,156 @@
+"""src/predict.py on tiny random models: rows aligned with the input, probabilities, labels equal to the
+argmax of the PyTorch logits, --eval against a hand count, the output formats, and bad input."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from src import predict
+from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
+                        save_student, tokenize)
+from src.modeling import load_classifier, load_tokenizer
+from src.teacher_logits import predict_logits
+from tests.tiny import toy_examples, write_tiny_bert
+
+LABELS = ["0", "1"]
+TEXTS = ["the movie was good", "", "bad film , bad plot", "   ", "这个故事很好", "it is very bad", ""]
+
+
+def write_tiny_bilstm(path, seed=0) -> str:
+    """A BiLSTM student directory (whitespace words of the toy data, 16 words at most) with random weights."""
+    torch.manual_seed(seed)
+    vocab = build_vocab(tokenize("whitespace", [text for _, text in toy_examples(64)]))
+    model = BiLSTMClassifier(BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=16, hidden_size=8, fc_dim=8))
+    save_student(path, model, StudentTokenizer("whitespace", vocab, 16), LABELS)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {"bilstm": write_tiny_bilstm(root / "bilstm"), "bert": write_tiny_bert(root / "bert", labels=LABELS)}
+
+
+def pytorch_logits(model_dir: str, texts: list[str]) -> np.ndarray:
+    """The model's own forward (not the serving path), for reference."""
+    if os.path.isfile(os.path.join(model_dir, "model.pt")):
+        model, tokenizer, _ = load_student(model_dir)
+        return bilstm_logits(model, tokenizer.encode(texts)).numpy()
+    return predict_logits(load_classifier(model_dir), load_tokenizer(model_dir), texts, show_progress=False).numpy()
+
+
+def read_tsv(path) -> list[list[str]]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n").split("\t") for line in f]
+
+
+def expect_error(argv, pattern: str) -> str:
+    """main(argv) must stop with one `error: ...` line matching `pattern`."""
+    with pytest.raises(SystemExit) as exc:
+        predict.main(argv)
+    message = str(exc.value.code)
+    assert message.startswith("error: ") and "\n" not in message and pattern in message, message
+    return message
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "bert"])
+def test_one_row_per_line_blanks_kept_labels_are_the_argmax(models, kind, tmp_path):
+    (tmp_path / "texts.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    predict.main(["--model", models[kind], "--input", str(tmp_path / "texts.txt"), "--output",
+                  str(tmp_path / "preds.tsv"), "--batch_size", "2"])
+    header, *rows = read_tsv(tmp_path / "preds.tsv")
+    assert header == ["label", "p_0", "p_1", "text"]
+    assert len(rows) == len(TEXTS)
+    nonblank = [i for i, t in enumerate(TEXTS) if t.strip()]
+    assert all(rows[i] == ["", "", "", ""] for i in range(len(TEXTS)) if i not in nonblank)
+    assert [rows[i][3] for i in nonblank] == [TEXTS[i].strip() for i in nonblank]
+    probs = np.array([[float(x) for x in rows[i][1:3]] for i in nonblank])
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    logits = pytorch_logits(models[kind], [TEXTS[i] for i in nonblank])
+    assert [rows[i][0] for i in nonblank] == [LABELS[j] for j in logits.argmax(1)]
+    np.testing.assert_allclose(probs, torch.softmax(torch.from_numpy(logits), -1).numpy(), atol=2e-6)
+    assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_stdin_to_stdout(models, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("good\n\n坏 movie\n".encode())))
+    predict.main(["--model", models["bilstm"], "--input", "-"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[2] == "\t\t\t" and lines[3].endswith("\t坏 movie")
+
+
+def test_eval_equals_a_hand_count(models, tmp_path, capsys):
+    examples = toy_examples(40, seed=3)
+    data = tmp_path / "test.tsv"
+    data.write_text("label\tsentence\n" + "".join(f"{label}\t{text}\n" for label, text in examples), encoding="utf-8")
+    predict.main(["--model", models["bert"], "--input", str(data), "--eval"])
+    table = capsys.readouterr().out.strip().splitlines()
+    n, accuracy, macro_f1 = (cell.strip() for cell in table[-1].strip("|").split("|"))
+
+    gold = np.array([int(label) for label, _ in examples])
+    pred = pytorch_logits(models["bert"], [text for _, text in examples]).argmax(1)
+    f1 = []
+    for c in (0, 1):
+        tp = ((pred == c) & (gold == c)).sum()
+        fp, fn = ((pred == c) & (gold != c)).sum(), ((pred != c) & (gold == c)).sum()
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    assert int(n) == 40
+    assert float(accuracy) == pytest.approx((pred == gold).mean(), abs=1e-4)
+    assert float(macro_f1) == pytest.approx(np.mean(f1), abs=1e-4)
+
+
+def test_jsonl_output_and_structured_inputs(models, tmp_path):
+    rows = [("1", "good , really good"), ("", ""), ("0", 'a "bad", bad film')]
+    with open(tmp_path / "in.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["label", "text"])
+        writer.writerows(rows)
+    (tmp_path / "in.jsonl").write_text("\n".join(json.dumps({"review": t, "label": label}) if t else ""
+                                                 for label, t in rows) + "\n", encoding="utf-8")
+    for name in ("in.csv", "in.jsonl"):
+        out = tmp_path / f"{name}.out.jsonl"
+        predict.main(["--model", models["bilstm"], "--input", str(tmp_path / name), "--output", str(out)])
+        objs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert [o["text"] for o in objs] == [t for _, t in rows]
+        assert objs[1] == {"text": "", "label": None, "probs": None}
+        for o in (objs[0], objs[2]):
+            assert list(o["probs"]) == LABELS and sum(o["probs"].values()) == pytest.approx(1, abs=1e-9)
+            assert o["label"] == max(o["probs"], key=o["probs"].get)
+
+
+def test_bad_input_is_one_error_line(models, tmp_path):
+    out = tmp_path / "out" / "preds.tsv"
+    texts = tmp_path / "texts.txt"
+    texts.write_text("good\n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("très bon\n".encode("latin-1"))
+    (tmp_path / "empty_dir").mkdir()
+    (tmp_path / "labelled.tsv").write_text("label\ttext\n1\tgood\n7\tbad\n", encoding="utf-8")
+    model = models["bilstm"]
+    cases = [(["--model", str(tmp_path / "missing"), "--input", str(texts)], "does not exist"),
+             (["--model", str(tmp_path / "empty_dir"), "--input", str(texts)], "is neither a BiLSTM"),
+             (["--model", model, "--input", str(tmp_path / "nope.txt")], "input file"),
+             (["--model", model, "--input", str(tmp_path / "latin1.txt")], "is not UTF-8"),
+             (["--model", model, "--input", str(texts), "--output", str(tmp_path / "out" / "preds.csv")],
+              "unknown format"),
+             (["--model", model, "--input", str(tmp_path / "labelled.tsv"), "--eval"], "['7']"),
+             (["--model", model, "--input", str(texts), "--eval"], "no label column"),
+             (["--model", model, "--input", str(texts), "--output", os.path.join(model, "preds.tsv")],
+              "inside the model directory")]
+    for argv, pattern in cases:
+        expect_error([*argv, "--output", str(out)] if "--output" not in argv else argv, pattern)
+    assert not out.parent.exists() and not os.path.exists(os.path.join(model, "preds.tsv"))
+
+
+def test_exit_code_and_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "src/predict.py", "--model", str(tmp_path / "missing"), "--input", "-"],
+                            input="good\n", capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: model directory {tmp_path / 'missing'} does not exist"]
