@@ -27,6 +27,41 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         return super()._get_help_string(action)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line, `error: ...`, and exit code 1 like every other bad input (argparse
+    prints the usage and exits 2); `--help` shows defaults and keeps the docstring's line breaks."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, formatter_class=HelpFormatter, **kwargs)
+
+    def error(self, message):
+        raise SystemExit(f"error: {message} (see --help)")
+
+
+def positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def run_script(main: Callable, resumable: bool = False) -> None:
+    """The command-line entry of a script: Ctrl-C ends it with one line and exit code 130, not a traceback."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted" + ("; rerun with --resume to continue" if resumable else "") + "\n")
+        raise SystemExit(130) from None
+
+
 class InputError(Exception):
     """Bad user input: a missing file, a malformed data file, a wrong model directory, ..."""
 
@@ -62,16 +97,21 @@ def set_seed(seed: int) -> None:
 
 def add_bert_training_args(p: argparse.ArgumentParser, learning_rate: float) -> None:
     """Flags shared by the stages that train a BERT (teacher fine-tuning, TinyBERT stages 1 and 2)."""
-    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces per example, [CLS]/[SEP] included")
-    p.add_argument("--train_batch_size", type=int, default=32, help="examples per step and process")
-    p.add_argument("--eval_batch_size", type=int, default=64, help="examples per evaluation batch")
-    p.add_argument("--num_train_epochs", type=int, default=3, help="passes over the training set")
-    p.add_argument("--learning_rate", type=float, default=learning_rate, help="peak AdamW learning rate")
+    p.add_argument("--max_seq_length", type=positive(int), default=128,
+                   help="word pieces per example, [CLS]/[SEP] included")
+    p.add_argument("--train_batch_size", "--per_device_train_batch_size", type=positive(int), default=32,
+                   help="examples per step and process")
+    p.add_argument("--eval_batch_size", "--per_device_eval_batch_size", type=positive(int), default=64,
+                   help="examples per evaluation batch")
+    p.add_argument("--num_train_epochs", type=positive(int), default=3, help="passes over the training set")
+    p.add_argument("--learning_rate", type=positive(float), default=learning_rate, help="peak AdamW learning rate")
     p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
     p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
     p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
-    p.add_argument("--eval_step", type=int, default=0, help="also evaluate on dev every N steps (0: per epoch only)")
-    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--eval_step", "--eval_steps", type=int, default=0,
+                   help="also evaluate on dev every N steps (0: per epoch only)")
+    p.add_argument("--max_train_examples", type=positive(int), default=None,
+                   help="use only the first N training examples")
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
     p.add_argument("--seed", type=int, default=42, help="random seed")
     add_engine_args(p)
@@ -79,7 +119,8 @@ def add_bert_training_args(p: argparse.ArgumentParser, learning_rate: float) -> 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     """Flags of every training stage for the Accelerate engine and for resumable runs."""
-    p.add_argument("--gradient_accumulation_steps", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--gradient_accumulation_steps", type=positive(int), default=1,
+                   help="micro-batches per optimizer step")
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
     precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")

@@ -23,7 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from src.cli import InputError, logger, set_seed, setup_logging
-from src.runs import check_output_dir, is_finished, load_json, publish_dir, save_json
+from src.runs import check_output_dir, is_finished, load_json, publish_dir, save_json, staging_dir
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
 
@@ -56,14 +56,19 @@ def make_accelerator(args):
 
 
 def start_run(args):
-    """Engine, logging and seed of a training stage, after refusing a non-empty --output_dir (unless
-    --overwrite_output_dir). Returns the Accelerator, or None when --resume finds the run finished."""
+    """Engine, logging and seed of a training stage, after refusing a non-empty --output_dir, or an interrupted
+    run's checkpoint that a fresh start would delete (unless --overwrite_output_dir). Returns the Accelerator,
+    or None when --resume finds the run finished."""
     accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
     if args.resume and is_finished(args.output_dir):
         logger.info(f"{args.output_dir} is finished already; nothing to resume")
         return None
     check_output_dir(args.output_dir, args.overwrite_output_dir)
+    checkpoint = os.path.join(staging_dir(args.output_dir, create=False), "resume", "trainer_state.json")
+    if not args.resume and not args.overwrite_output_dir and os.path.isfile(checkpoint):
+        raise InputError(f"{os.path.dirname(checkpoint)} holds an interrupted run: add --resume to continue it, or "
+                         f"--overwrite_output_dir to start over")
     set_seed(args.seed)
     return accelerator
 

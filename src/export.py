@@ -19,13 +19,12 @@ English and Chinese strings), largest absolute difference logged and written; wi
 of PyTorch, ONNX fp32 and ONNX int8 on a labelled file.
 """
 
-import argparse
 import os
 import shutil
 
 import numpy as np
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.data import encode_labels, read_examples, read_texts
 from src.evaluation import classification_metrics
 from src.runs import check_output_dir, publish_dir, save_json, staging_dir
@@ -34,7 +33,7 @@ from src.serving import (SAMPLE_TEXTS, batched_logits, export_model, is_within, 
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True, help="BiLSTM student or BERT classifier directory")
     p.add_argument("--output", required=True, help="DIR/NAME.onnx; DIR gets the graph and its side files")
     p.add_argument("--int8", action="store_true",
@@ -129,4 +128,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -7,16 +7,15 @@ student. A student's speed-up is the one it measured against the teacher in its 
 same inputs, same threads); the teacher sits at 1x. Nothing is typed in: every number comes from a file.
 """
 
-import argparse
 import glob
 import os
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.runs import load_json, save_json
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--run_dir", required=True, help="directory whose sub-directories hold metrics.json files")
     p.add_argument("--teacher_name", default="teacher", help="sub-directory of the teacher")
     p.add_argument("--output", default=None, help="PNG to write (default: <run_dir>/results.png)")
@@ -139,4 +138,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -18,7 +18,6 @@ of the logits. BERT models truncate at the length they were trained with (args.j
 --output is given.
 """
 
-import argparse
 import csv
 import io
 import json
@@ -28,7 +27,7 @@ import time
 
 import numpy as np
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.data import TEXT_COLUMNS, Example, encode_labels, read_lines
 from src.evaluation import classification_metrics
 from src.serving import batched_logits, is_within, load_predictor, model_kind, softmax
@@ -37,7 +36,7 @@ OUTPUT_FORMATS = (".tsv", ".jsonl")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True,
                    help="BiLSTM or BERT model directory, or an exported .onnx file (its side files beside it)")
     p.add_argument("--input", required=True, help="texts: - for stdin, a .txt (one per line), .tsv, .csv or .jsonl")
@@ -216,4 +215,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

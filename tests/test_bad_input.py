@@ -182,6 +182,34 @@ def non_utf8(case):
         f.write(b"1\tgood \xff\xfe movie\n")  # Latin-1 / UTF-16 bytes
 
 
+def bom_header(case):
+    path = case.data / "train.tsv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-8-sig"))  # as Excel and WPS write it
+
+
+def rename_text_column(case):
+    path = case.data / "train.tsv"
+    _, *rows = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(["label\tcontent", *rows]) + "\n", encoding="utf-8")
+
+
+def swapped_columns(case):
+    """Headerless text<TAB>label."""
+    path = case.data / "train.tsv"
+    _, *rows = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join("\t".join(reversed(row.split("\t"))) for row in rows) + "\n", encoding="utf-8")
+
+
+def gbk_row(case):
+    with open(case.data / "train.tsv", "ab") as f:
+        f.write("1\t房间很干净 good\n".encode("gbk"))
+
+
+def gbk_row_with_encoding(case):
+    gbk_row(case)
+    case.overrides["--encoding"] = "gbk"
+
+
 def earlier_result(case):
     path = case.stage.result(case)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +266,10 @@ def skipped_one_line(case, log):
     assert re.search(r"train.tsv: skipped 1 malformed or empty line\(s\) \(lines \[2\]\)", log)
 
 
+def no_line_skipped(case, log):
+    assert "skipped" not in log and "joined" not in log
+
+
 def truncated_one(case, log):
     metrics = load_json(case.stage.result(case))
     assert [v for k, v in metrics.items() if k.startswith("num_truncated_")] == [1]
@@ -255,6 +287,11 @@ LAYERS = (r"cannot map 3 student layers uniformly onto 2 teacher layers \(not a 
           r"give the pairs with --layer_map")
 UNKNOWN_LABEL = r"{}.tsv: label\(s\) \['7'\] not in the training label set \[.0., .1.\]$"
 NOT_UTF8 = r"train.tsv is not UTF-8 text \(byte \d+: invalid start byte\)$"
+GBK_HINT = (r"train.tsv is not UTF-8 text \(byte \d+: invalid start byte\); the bytes look like GBK "
+            r"\(try --encoding gbk\)$")
+UNKNOWN_COLUMNS = (r"train.tsv: header \['label', 'content'\] names no text column; known: sentence, text, review, "
+                   r"text_a; use --text_column content$")
+SWAPPED = r"train.tsv: the columns look swapped \(text, then label\): .*; put the label first, or add a header"
 init_from_teacher_3 = use_flags(student_config=None, student_model=None, init_from_teacher=True, student_layers=3)
 
 ROWS = [  # row, problem, expected (regex: a one-line error; function: a check of a successful run), stages
@@ -270,6 +307,11 @@ ROWS = [  # row, problem, expected (regex: a one-line error; function: a check o
     ("long_text_truncated", long_text, truncated_one, TRAINING),
     ("long_text_kept_whole", long_text, long_text_kept_whole, ["augment"]),
     ("non_utf8", non_utf8, NOT_UTF8, ALL),
+    ("bom_header", bom_header, no_line_skipped, ["prepare", "teacher"]),
+    ("unknown_header_columns", rename_text_column, UNKNOWN_COLUMNS, ALL),
+    ("swapped_columns", swapped_columns, SWAPPED, ALL),
+    ("gbk_without_encoding", gbk_row, GBK_HINT, ALL),
+    ("gbk_with_encoding", gbk_row_with_encoding, no_line_skipped, ["prepare"]),
     *[(row, bad_model(make), message, WITH_MODEL) for row, (make, message) in BAD_MODELS.items()],
     *[(f"student_{row}", bad_model(make, "--student_model"), message, ["stage2"])
       for row, (make, message) in BAD_MODELS.items()],

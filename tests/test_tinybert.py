@@ -135,11 +135,11 @@ def test_stage1_lr_is_constant_unless_asked():
     assert task_distill.lr_schedule(task_distill.parse_args([*base, "--pred_distill"])) is not None
 
 
-def test_aug_train_with_max_train_examples_is_refused(capsys):
+def test_aug_train_with_max_train_examples_is_refused():
     with pytest.raises(SystemExit) as e:
         task_distill.parse_args(["--teacher_model", "t", "--init_from_teacher", "--student_layers", "1",
                                  "--data_dir", "d", "--output_dir", "o", "--aug_train", "--max_train_examples", "5"])
-    assert e.value.code == 2 and "cannot be combined with --aug_train" in capsys.readouterr().err
+    assert str(e.value.code).startswith("error: --max_train_examples cannot be combined with --aug_train")
 
 
 def test_unlabeled_texts_join_the_transfer_set(tmp_path, teacher, toy_data, student_config, caplog):

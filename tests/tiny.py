@@ -81,6 +81,8 @@ def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
         run(out)
     assert not os.path.exists(out)  # nothing half-written where the result goes
     monkeypatch.setattr(optimizer_cls, "step", real_step)
+    with pytest.raises(SystemExit, match="holds an interrupted run: add --resume to continue it, or "):
+        run(out)  # a fresh start would delete the checkpoint: refused
     return run(out, "--resume")
 
 

