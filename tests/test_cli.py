@@ -16,7 +16,8 @@ from src.distill_task_specific_bert import bert_classification
     (["--max_train_examples", "0"], "argument --max_train_examples: must be above 0, got 0"),
     (["--max_train_examples", "-5"], "argument --max_train_examples: must be above 0, got -5"),
     (["--num_train_epochs", "0"], "argument --num_train_epochs: must be above 0, got 0"),
-    (["--train_batch_size", "two"], "argument --train_batch_size/--per_device_train_batch_size: expected a number, got 'two'"),
+    (["--train_batch_size", "two"],
+     "argument --train_batch_size/--per_device_train_batch_size: expected a number, got 'two'"),
 ])
 def test_bad_flag_values_are_one_line_before_any_work(flags, message, tiny_bert, toy_data, tmp_path):
     out = tmp_path / "teacher"
