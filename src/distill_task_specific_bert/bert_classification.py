@@ -17,7 +17,7 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 
 
 from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
-from src.data import load_split
+from src.data import add_data_format_args, data_format, load_split
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
 from src.modeling import (count_parameters, default_bert_model, encode_texts, extend_vocab, load_classifier,
@@ -40,6 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--embedding_learning_rate", type=float, default=None,
                    help="peak learning rate of the word embeddings (default: --learning_rate); with --extend_vocab "
                         "a larger one, e.g. 1e-3, trains the added tokens")
+    add_data_format_args(p)
     args = p.parse_args(argv)
     args.bert_model = args.bert_model or default_bert_model()
     if args.max_seq_length < 3:
@@ -49,11 +50,12 @@ def parse_args(argv=None):
 
 def load_data(args):
     """Texts and label ids of train (at most --max_train_examples), dev and test, and the label list."""
-    train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples)
+    train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples,
+                                                       **data_format(args))
     if len(label_list) < 2:
         raise InputError(f"{args.data_dir}/train.tsv has a single label {label_list}; need at least two")
-    dev = load_split(args.data_dir, "dev", label_list)[:2]
-    test = load_split(args.data_dir, "test", label_list)[:2]
+    dev = load_split(args.data_dir, "dev", label_list, **data_format(args))[:2]
+    test = load_split(args.data_dir, "test", label_list, **data_format(args))[:2]
     return (train_texts, train_labels), dev, test, label_list
 
 

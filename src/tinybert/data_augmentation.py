@@ -46,7 +46,8 @@ from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, set_seed, setup_logging
-from src.data import Example, is_cjk, is_cjk_char, read_examples, write_examples
+from src.data import (Example, add_data_format_args, data_format, is_cjk, is_cjk_char, read_examples, split_file,
+                      write_examples)
 from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
 from src.tinybert.student import task_data_dir
 from src.vectors import read_word_vectors
@@ -92,6 +93,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=42,
                    help="random seed; example k draws from its own generator seeded by (seed, k)")
     p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
+    add_data_format_args(p)
     args = p.parse_args(argv)
     if args.N < 1 or args.M < 1 or not 0 <= args.p <= 1 or args.batch_size < 1 or args.mlm_batch_size < 1:
         p.error("--N, --M, --batch_size and --mlm_batch_size must be positive and --p within [0, 1]")
@@ -314,7 +316,8 @@ def augment(augmenter, examples, N, p, batch_size, seed, accelerator=None):
 def augment_file(augmenter, args, source, output, seed, accelerator):
     """Augment the examples of `source` (at most --max_examples) into `output`, originals first; written by
     the main process under a temporary name, then renamed."""
-    examples = read_examples(source, require_label=not source.endswith("unlabeled.tsv"))[:args.max_examples]
+    unlabeled = os.path.basename(source).startswith("unlabeled.")
+    examples = read_examples(source, require_label=not unlabeled, **data_format(args))[:args.max_examples]
     rows = augment(augmenter, examples, args.N, args.p, args.batch_size, seed, accelerator)
     if accelerator.is_main_process:
         write_examples(f"{output}.tmp", rows)
@@ -332,15 +335,15 @@ def main(argv=None):
     task_dir = task_data_dir(args.glue_dir, args.task_name)
     output = args.output or os.path.join(task_dir, "train_aug.tsv")
     # TinyBERT learns unlabeled texts from the teacher too: they are augmented alike, next to train_aug.tsv
-    unlabeled = os.path.join(task_dir, "unlabeled.tsv")
-    jobs = [(os.path.join(task_dir, "train.tsv"), output, args.seed)]
+    unlabeled = split_file(task_dir, "unlabeled") or os.path.join(task_dir, "unlabeled.tsv")
+    jobs = [(split_file(task_dir, "train") or os.path.join(task_dir, "train.tsv"), output, args.seed)]
     if os.path.isfile(unlabeled) and not args.no_unlabeled:
         jobs.append((unlabeled, os.path.join(os.path.dirname(os.path.abspath(output)), "unlabeled_aug.tsv"),
                      f"{args.seed}:unlabeled"))
     for _, out, _ in jobs:
         if os.path.exists(out) and not args.overwrite_output:
             raise InputError(f"{out} exists (use --overwrite_output to replace it)")
-    read_examples(jobs[0][0])  # a bad train.tsv is refused before the model loads
+    read_examples(jobs[0][0], **data_format(args))  # a bad train file is refused before the model loads
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
                           args.mlm_batch_size, args.do_lower_case, accelerator.device)
     for source, out, seed in jobs:

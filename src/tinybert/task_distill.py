@@ -33,7 +33,8 @@ from functools import partial
 
 
 from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
-from src.data import encode_labels, load_split, load_unlabeled, read_examples
+from src.data import (add_data_format_args, data_format, encode_labels, load_split, load_unlabeled, read_examples,
+                      split_file)
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run
 from src.evaluation import evaluate
 from src.losses import soft_cross_entropy
@@ -80,6 +81,7 @@ def parse_args(argv=None):
                    help="stage 2: keep teacher logits on disk here, keyed by teacher and text (default: memory only)")
     p.add_argument("--speed_texts", type=int, default=512,
                    help="dev texts for the CPU speed comparison at batch 64 (a quarter of them at batch 1; 0: skip)")
+    add_data_format_args(p)
     args = p.parse_args(argv)
     if args.init_from_teacher != (args.student_layers is not None):
         p.error("--init_from_teacher and --student_layers go together")
@@ -133,10 +135,11 @@ def load_transfer_set(args, label_list):
     """The texts the student learns the teacher's outputs on, and the files they came from: train.tsv (or
     train_aug.tsv with --aug_train), then, unless --no_unlabeled, unlabeled.tsv (or unlabeled_aug.tsv). No gold
     label is used, but a train label the teacher does not know is refused."""
-    path = os.path.join(args.data_dir, "train_aug.tsv" if args.aug_train else "train.tsv")
+    path = os.path.join(args.data_dir, "train_aug.tsv") if args.aug_train else (
+        split_file(args.data_dir, "train") or os.path.join(args.data_dir, "train.tsv"))
     if args.aug_train and not os.path.isfile(path):
         raise InputError(f"--aug_train: {path} does not exist; make it with src/tinybert/data_augmentation.py")
-    examples = read_examples(path)[:args.max_train_examples]
+    examples = read_examples(path, **({} if args.aug_train else data_format(args)))[:args.max_train_examples]
     encode_labels(examples, label_list, path)
     texts, files = [ex.text for ex in examples], [path]
     unlabeled_aug = os.path.join(args.data_dir, "unlabeled_aug.tsv")
@@ -145,9 +148,9 @@ def load_transfer_set(args, label_list):
     if args.aug_train and os.path.isfile(unlabeled_aug):
         texts += [ex.text for ex in read_examples(unlabeled_aug, require_label=False)]
         files.append(unlabeled_aug)
-    elif unlabeled := load_unlabeled(args.data_dir):
+    elif unlabeled := load_unlabeled(args.data_dir, **data_format(args)):
         texts += unlabeled
-        files.append(os.path.join(args.data_dir, "unlabeled.tsv"))
+        files.append(split_file(args.data_dir, "unlabeled"))
     return texts, files
 
 
@@ -228,7 +231,7 @@ def main(argv=None):
     # --- teacher, student and data: the training texts only need the teacher's outputs; dev and test keep labels
     tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
     train_texts, train_files = load_transfer_set(args, label_list)
-    dev, test = (load_split(args.data_dir, split, label_list)[:2] for split in ("dev", "test"))
+    dev, test = (load_split(args.data_dir, split, label_list, **data_format(args))[:2] for split in ("dev", "test"))
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
                 f"{args.max_seq_length}) / "
