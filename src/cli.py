@@ -117,6 +117,15 @@ def add_bert_training_args(p: argparse.ArgumentParser, learning_rate: float) -> 
     add_engine_args(p)
 
 
+def add_vocab_args(p: argparse.ArgumentParser) -> None:
+    """Flags of the stages that can teach a BERT new words: extending its vocabulary, and their learning rate."""
+    p.add_argument("--extend_vocab", action="store_true",
+                   help="add the training texts' unknown characters/words to the tokenizer and resize the embeddings")
+    p.add_argument("--embedding_learning_rate", type=positive(float), default=None,
+                   help="peak learning rate of the word embeddings (default: --learning_rate); with --extend_vocab "
+                        "a larger one, e.g. 1e-3, trains the added tokens")
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     """Flags of every training stage for the Accelerate engine and for resumable runs."""
     p.add_argument("--gradient_accumulation_steps", type=positive(int), default=1,

@@ -73,6 +73,12 @@ def start_run(args):
     return accelerator
 
 
+def training_report(state: TrainState, accelerator) -> dict:
+    """What every stage's metrics.json says of its training: the history, time, speed and hardware."""
+    return {"history": state.history, "train_time_s": state.train_time, "train_examples_per_s": state.examples_per_s,
+            "device": str(accelerator.device), "num_processes": accelerator.num_processes}
+
+
 def fit_options(args) -> dict:
     """The keyword arguments of `fit` that come straight from the flags of `add_engine_args` and a stage."""
     return {"num_epochs": args.num_train_epochs, "seed": args.seed, "eval_step": getattr(args, "eval_step", 0),

@@ -29,9 +29,10 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
+from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_vocab_args, exits_on_input_error, logger,
+                     run_script)
 from src.corpus import pack_sequences, read_corpus
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run
+from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.masking import mlm_batch, word_pieces
 from src.modeling import count_parameters, default_bert_model, extend_vocab, load_masked_lm, load_tokenizer
 from src.runs import finish_run, staging_dir
@@ -46,11 +47,7 @@ def parse_args(argv=None):
     p.add_argument("--output_dir", required=True, help="where the masked LM, args.json and metrics.json are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     add_bert_training_args(p, learning_rate=1e-4)
-    p.add_argument("--extend_vocab", action="store_true",
-                   help="add the corpus's unknown characters/words to the tokenizer, as the teacher's --extend_vocab")
-    p.add_argument("--embedding_learning_rate", type=float, default=None,
-                   help="peak learning rate of the word embeddings (default: --learning_rate); e.g. 1e-3 for the "
-                        "tokens that --extend_vocab adds")
+    add_vocab_args(p)
     p.add_argument("--whole_word_mask", action="store_true",
                    help="mask whole words (jieba words in Chinese lines) instead of single word pieces")
     p.add_argument("--mlm_probability", type=float, default=0.15, help="share of words (or pieces) chosen")
@@ -177,11 +174,9 @@ def main(argv=None):
         metrics = {"model": args.bert_model, "corpus": args.corpus, "num_train_lines": len(train_lines),
                    "num_heldout_lines": len(heldout_lines), "num_sequences": len(features),
                    "num_tokens": sum(len(f["input_ids"]) for f in features), "added_tokens": len(added),
-                   "heldout_before": before, "heldout_after": state.best, "history": state.history,
-                   "num_params": count_parameters(lm), "train_time_s": state.train_time,
+                   "heldout_before": before, "heldout_after": state.best, "num_params": count_parameters(lm),
                    "train_time_per_epoch_s": state.train_time / args.num_train_epochs,
-                   "train_examples_per_s": state.examples_per_s, "device": str(accelerator.device),
-                   "num_processes": accelerator.num_processes}
+                   **training_report(state, accelerator)}
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
     accelerator.wait_for_everyone()
 

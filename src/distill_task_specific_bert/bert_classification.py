@@ -16,9 +16,10 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 """
 
 
-from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
+from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_vocab_args, exits_on_input_error, logger,
+                     run_script)
 from src.data import add_data_format_args, data_format, load_split
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run
+from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate
 from src.modeling import (count_parameters, default_bert_model, encode_texts, extend_vocab, load_classifier,
                           load_tokenizer, make_loader, unk_rate)
@@ -35,11 +36,7 @@ def parse_args(argv=None):
     p.add_argument("--output_dir", required=True, help="where the fine-tuned model and metrics are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     add_bert_training_args(p, learning_rate=2e-5)
-    p.add_argument("--extend_vocab", action="store_true",
-                   help="add the training texts' unknown characters/words to the tokenizer and resize embeddings")
-    p.add_argument("--embedding_learning_rate", type=float, default=None,
-                   help="peak learning rate of the word embeddings (default: --learning_rate); with --extend_vocab "
-                        "a larger one, e.g. 1e-3, trains the added tokens")
+    add_vocab_args(p)
     add_data_format_args(p)
     args = p.parse_args(argv)
     args.bert_model = args.bert_model or default_bert_model()
@@ -127,9 +124,7 @@ def main(argv=None):
             "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list,
             "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
             "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
-            "dev": state.best, "test": test, "history": state.history, "train_time_s": state.train_time,
-            "train_examples_per_s": state.examples_per_s,
-            "device": str(accelerator.device), "num_processes": accelerator.num_processes,
+            "dev": state.best, "test": test, **training_report(state, accelerator),
         }
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
     accelerator.wait_for_everyone()

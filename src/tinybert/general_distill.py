@@ -23,7 +23,7 @@ from functools import partial
 
 from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
 from src.corpus import pack_sequences, read_corpus
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run
+from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.modeling import count_parameters, default_bert_model, load_encoder, load_tokenizer, make_loader
 from src.runs import finish_run, staging_dir
 from src.tinybert.attention import SCORES
@@ -109,9 +109,7 @@ def main(argv=None):
                    "num_sequences": len(features), "num_tokens": num_tokens, "layer_map": pairs,
                    "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
                    "num_layers": student.config.num_hidden_layers, "hidden_size": student.config.hidden_size,
-                   "history": state.history, "train_time_s": state.train_time,
-                   "train_examples_per_s": state.examples_per_s, "device": str(accelerator.device),
-                   "num_processes": accelerator.num_processes}
+                   **training_report(state, accelerator)}
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
     accelerator.wait_for_everyone()
 

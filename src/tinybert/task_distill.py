@@ -35,7 +35,7 @@ from functools import partial
 from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
 from src.data import (add_data_format_args, data_format, encode_labels, load_split, load_unlabeled, read_examples,
                       split_file)
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run
+from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate
 from src.losses import soft_cross_entropy
 from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
@@ -217,9 +217,7 @@ def stage_metrics(args, accelerator, models, transfer_set, state):
             "train_file": files[0], "transfer_files": files, "labels": label_list, "num_train_examples": num_texts,
             "num_truncated_train": num_truncated, "num_params": count_parameters(student),
             "teacher_num_params": count_parameters(teacher), "num_layers": student.config.num_hidden_layers,
-            "hidden_size": student.config.hidden_size, "history": state.history, "train_time_s": state.train_time,
-            "train_examples_per_s": state.examples_per_s, "device": str(accelerator.device),
-            "num_processes": accelerator.num_processes}
+            "hidden_size": student.config.hidden_size, **training_report(state, accelerator)}
 
 
 @exits_on_input_error
