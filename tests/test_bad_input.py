@@ -311,7 +311,7 @@ ROWS = [  # row, problem, expected (regex: a one-line error; function: a check o
     ("unknown_header_columns", rename_text_column, UNKNOWN_COLUMNS, ALL),
     ("swapped_columns", swapped_columns, SWAPPED, ALL),
     ("gbk_without_encoding", gbk_row, GBK_HINT, ALL),
-    ("gbk_with_encoding", gbk_row_with_encoding, no_line_skipped, ["prepare"]),
+    ("gbk_with_encoding", gbk_row_with_encoding, no_line_skipped, ALL),
     *[(row, bad_model(make), message, WITH_MODEL) for row, (make, message) in BAD_MODELS.items()],
     *[(f"student_{row}", bad_model(make, "--student_model"), message, ["stage2"])
       for row, (make, message) in BAD_MODELS.items()],

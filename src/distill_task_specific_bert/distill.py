@@ -11,6 +11,7 @@ Tiny CPU run:
 Prediction with a trained student:
     python src/distill_task_specific_bert/distill.py --do_predict --student_dir models/bilstm_distilled \
         --predict_file texts.txt [--predict_output preds.tsv]
+(src/predict.py does the same for every model kind, with probabilities and one row per input line.)
 
 The student learns from z_T, the teacher's logits on the transfer set (train.tsv, unlabeled.tsv when
 present, and with --augment the synthetic examples of section 3.3), with
@@ -26,7 +27,6 @@ trains on its share of every batch; --fp16/--bf16 and --gradient_accumulation_st
 Accelerate); `--resume` continues a killed run from its last checkpoint.
 """
 
-import argparse
 import functools
 import os
 import random
@@ -41,9 +41,11 @@ from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, LengthBatchSampler,
                         StudentTokenizer, bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch,
                         save_student, tokenize)
-from src.cli import HelpFormatter, InputError, add_engine_args, exits_on_input_error, logger, setup_logging
-from src.data import Example, is_cjk, load_split, load_unlabeled, read_texts, write_examples
-from src.engine import fit, fit_options, start_run
+from src.cli import (ArgumentParser, InputError, add_engine_args, exits_on_input_error, logger, positive, run_script,
+                     setup_logging)
+from src.data import (Example, add_data_format_args, data_format, is_cjk, load_split, load_unlabeled, read_texts,
+                      write_examples)
+from src.engine import fit, fit_options, start_run, training_report
 from src.evaluation import classification_metrics
 from src.losses import logits_mse
 from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list
@@ -64,7 +66,7 @@ def add_student_args(p):
                    help="student words: jieba, char, whitespace (lower-cased) or the teacher's WordPiece tokens; "
                         "auto: jieba for Chinese text, whitespace otherwise")
     p.add_argument("--min_freq", type=int, default=1, help="keep words seen at least this often in the transfer set")
-    p.add_argument("--max_seq_length", type=int, default=128,
+    p.add_argument("--max_seq_length", type=positive(int), default=128,
                    help="student tokens per example (longer are cut); metrics.json's mean_student_tokens and "
                         "mean_teacher_pieces (per dev text) tell how many cover as much text as the teacher sees")
     p.add_argument("--embedding_dim", type=int, default=300,
@@ -83,14 +85,16 @@ def add_student_args(p):
 
 def add_transfer_args(p):
     """What the student learns from: the labelled examples, the synthetic ones, and the teacher's logit pass."""
-    p.add_argument("--max_train_examples", type=int, default=None, help="use only the first N training examples")
+    p.add_argument("--max_train_examples", type=positive(int), default=None,
+                   help="use only the first N training examples")
     p.add_argument("--augment", default="", help=f"comma-separated subset of {','.join(AUGMENTATIONS)} (empty: none)")
-    p.add_argument("--n_iter", type=int, default=20, help="augmentation draws per example (duplicates dropped)")
+    p.add_argument("--n_iter", type=positive(int), default=20,
+                   help="augmentation draws per example (duplicates dropped)")
     p.add_argument("--p_mask", type=float, default=0.1, help="per-word probability of [MASK]")
     p.add_argument("--p_pos", type=float, default=0.1, help="per-word probability of a same-POS replacement")
     p.add_argument("--p_ng", type=float, default=0.25, help="per-example probability of n-gram sampling")
     p.add_argument("--ngram_range", default="1,5", help="smallest,largest n of the sampled n-grams")
-    p.add_argument("--teacher_max_seq_length", type=int, default=None,
+    p.add_argument("--teacher_max_seq_length", type=positive(int), default=None,
                    help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
     p.add_argument("--teacher_batch_size", type=int, default=64, help="batch size of the teacher's logit pass")
     p.add_argument("--cache_dir", default=None, help="teacher-logit cache (default: <teacher_dir>/../.logit_cache)")
@@ -100,10 +104,11 @@ def add_training_args(p):
     """Optimizer, epochs, batches and the engine's flags."""
     p.add_argument("--optimizer", choices=("adam", "adadelta"), default="adam",
                    help="adam; or adadelta with rho 0.95, Tang et al.'s choice (with their learning rate 1.0)")
-    p.add_argument("--learning_rate", type=float, default=None,
+    p.add_argument("--learning_rate", type=positive(float), default=None,
                    help="constant learning rate (default: 1e-3 with adam, 1.0 with adadelta)")
-    p.add_argument("--num_train_epochs", type=int, default=10, help="passes over the transfer set")
-    p.add_argument("--train_batch_size", type=int, default=50, help="examples per step")
+    p.add_argument("--num_train_epochs", type=positive(int), default=10, help="passes over the transfer set")
+    p.add_argument("--train_batch_size", "--per_device_train_batch_size", type=positive(int), default=50,
+                   help="examples per step")
     p.add_argument("--length_buckets", type=int, choices=(0, 1), default=1,
                    help="1: batches of texts of similar length (little padding; about twice as fast on a CPU); "
                         "0: plain shuffled batches, as in the paper")
@@ -122,11 +127,11 @@ def add_speed_and_predict_args(p):
     p.add_argument("--student_dir", default=None, help="trained student directory (for --do_predict)")
     p.add_argument("--predict_file", default=None, help="texts, one per line, or a tsv with a text column header")
     p.add_argument("--predict_output", default=None,
-                   help="label<TAB>text output (default: <student_dir>/predictions.tsv)")
+                   help="label<TAB>text output file (default: standard output; src/predict.py adds probabilities)")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--data_dir", default=None, help="directory with train/dev/test.tsv (and optionally unlabeled.tsv)")
     p.add_argument("--teacher_model", default=None, help="fine-tuned teacher directory from bert_classification.py")
     p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
@@ -140,6 +145,7 @@ def parse_args(argv=None):
     add_transfer_args(p)
     add_training_args(p)
     add_speed_and_predict_args(p)
+    add_data_format_args(p)
     args = p.parse_args(argv)
 
     if args.do_predict:
@@ -229,7 +235,7 @@ def augmented_texts(args, texts, cjk):
 def build_transfer_set(args, train_texts, train_labels, cjk):
     """Texts and gold labels of the transfer set: labelled train, then (when distilling) unlabeled.tsv and
     the synthetic examples, whose label is -1 (none). Returns (texts, labels, its metrics.json entries)."""
-    unlabeled = load_unlabeled(args.data_dir) if args.distill else []
+    unlabeled = load_unlabeled(args.data_dir, **data_format(args)) if args.distill else []
     if args.augment and not args.distill:
         logger.warning("--augment is ignored with --distill 0 (synthetic examples have no gold label)")
     augmented = augmented_texts(args, train_texts + unlabeled, cjk) if args.augment and args.distill else []
@@ -414,13 +420,16 @@ def predict(student_dir, texts, batch_size=256):
 
 
 def write_predictions(student_dir, predict_file, output=None):
-    """label<TAB>text for the texts of `predict_file`, by a trained student, in `output` (default:
-    <student_dir>/predictions.tsv)."""
+    """label<TAB>text for the texts of `predict_file`, by a trained student, to `output` (a file, written under a
+    temporary name and renamed) or to standard output; never into the model directory."""
     texts = read_texts(predict_file)
-    labels = predict(student_dir, texts)
-    output = output or os.path.join(student_dir, "predictions.tsv")
-    write_examples(output, [Example(t, y) for t, y in zip(texts, labels)])
-    logger.info(f"wrote {len(labels)} predictions to {output}")
+    rows = [Example(t, y) for t, y in zip(texts, predict(student_dir, texts))]
+    if output is None:
+        print("label\ttext", *(f"{ex.label}\t{ex.text}" for ex in rows), sep="\n")
+        return
+    write_examples(f"{output}.tmp", rows)
+    os.replace(f"{output}.tmp", output)
+    logger.info(f"wrote {len(rows)} predictions to {output}")
 
 
 @exits_on_input_error
@@ -437,9 +446,10 @@ def main(argv=None):
     # --- teacher and data (labels in the teacher's id order, so ids match its logits)
     teacher, teacher_tokenizer, teacher_len = load_teacher(args, accelerator.device)
     label_list = model_label_list(teacher)
-    train_texts, train_labels, _ = load_split(args.data_dir, "train", label_list, args.max_train_examples)
-    dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list)
-    test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list)
+    train_texts, train_labels, _ = load_split(args.data_dir, "train", label_list, args.max_train_examples,
+                                              **data_format(args))
+    dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list, **data_format(args))
+    test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list, **data_format(args))
     cjk = is_cjk("".join(train_texts[:500]))
 
     # --- transfer set, the teacher's logits on it, and the student
@@ -473,13 +483,11 @@ def main(argv=None):
         "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
         "labels": label_list, **student_stats, **dev_stats, "teacher_num_params": count_parameters(teacher),
         **transfer_stats, "augment": args.augment, "n_iter": args.n_iter,
-        **logit_stats, "dev": state.best, "test": test, "history": state.history,
-        **teacher_report(args.teacher_model, test), "train_time_s": state.train_time,
-        "train_examples_per_s": state.examples_per_s, "speed": speeds, "threads": torch.get_num_threads(),
-        "device": str(accelerator.device), "num_processes": accelerator.num_processes,
+        **logit_stats, "dev": state.best, "test": test, **teacher_report(args.teacher_model, test),
+        **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }
     finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics)
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, resumable=True)
