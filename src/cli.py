@@ -9,10 +9,11 @@ import functools
 import logging
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 logger = logging.getLogger("kd")
 
@@ -80,12 +81,37 @@ def exits_on_input_error(main: Callable) -> Callable:
 
 
 def setup_logging(is_main_process: bool = True) -> None:
-    """Plain messages on stderr from the "kd" logger; only the main process talks, the others only on errors."""
+    """Plain messages on stderr from the "kd" logger; only the main process talks, the others only on errors.
+    transformers' load reports and weight-loading bars and jieba's start-up lines are silenced: the stages
+    say in one line what matters (a new classification head, a missing masked-LM head)."""
+    from transformers.utils import logging as hf_logging
+
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO if is_main_process else logging.ERROR)
+    logging.getLogger("jieba").setLevel(logging.WARNING)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+class _Lines:
+    """A file for tqdm that writes each refresh as one plain line (for log files: no carriage returns)."""
+
+    def write(self, text: str) -> None:
+        if text := text.strip("\r\n"):
+            sys.stderr.write(text + "\n")
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def progress(iterable: Iterable, **kwargs) -> tqdm:
+    """A tqdm bar on a terminal; elsewhere (a log file) one plain line a minute."""
+    if sys.stderr.isatty():
+        return tqdm(iterable, **kwargs)
+    return tqdm(iterable, file=_Lines(), **{"mininterval": 60, **kwargs})
 
 
 def set_seed(seed: int) -> None:

@@ -20,9 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
-from tqdm.auto import tqdm
 
-from src.cli import InputError, logger, set_seed, setup_logging
+from src.cli import InputError, logger, progress, set_seed, setup_logging
 from src.runs import check_output_dir, is_finished, load_json, publish_dir, save_json, staging_dir
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
@@ -202,10 +201,10 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         for m in models:
             m.train()
         generator.manual_seed(seed + state.epoch)
-        progress = tqdm(accelerator.skip_first_batches(train_loader, state.batch), desc=f"epoch {state.epoch}",
-                        initial=state.batch, total=n_batches, disable=not accelerator.is_main_process)
+        bar = progress(accelerator.skip_first_batches(train_loader, state.batch), desc=f"epoch {state.epoch}",
+                       initial=state.batch, total=n_batches, disable=not accelerator.is_main_process)
         start = time.perf_counter()
-        for batch in progress:
+        for batch in bar:
             with accelerator.accumulate(*models):
                 terms = loss_fn(model, batch)
                 accelerator.backward(terms["loss"])
@@ -217,7 +216,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
                 state.loss_sums[k] = state.loss_sums.get(k, 0.0) + v.item()
             state.batch += 1
             state.seen += len(batch["input_ids"]) * accelerator.num_processes
-            progress.set_postfix(loss=f"{state.loss_sums['loss'] / state.batch:.4f}", refresh=False)
+            bar.set_postfix(loss=f"{state.loss_sums['loss'] / state.batch:.4f}", refresh=False)
             if not accelerator.sync_gradients:
                 continue
             if scheduler is not None:

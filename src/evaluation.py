@@ -3,7 +3,9 @@
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
-from tqdm.auto import tqdm
+
+from src.cli import progress
+
 
 def classification_metrics(y_true, y_pred) -> dict:
     """Accuracy and macro-F1, with the number of examples scored (a check that no rank dropped or repeated any)."""
@@ -20,7 +22,7 @@ def evaluate(model, loader, accelerator=None, desc: str = "eval") -> dict:
     """
     model.eval()
     preds, golds, losses = [], [], []
-    for batch in tqdm(loader, desc=desc, leave=False, disable=not _is_main(accelerator)):
+    for batch in progress(loader, desc=desc, leave=False, disable=not _is_main(accelerator)):
         logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
         out = (logits.argmax(-1), batch["labels"], F.cross_entropy(logits.float(), batch["labels"], reduction="none"))
         if accelerator is not None:

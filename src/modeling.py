@@ -7,7 +7,7 @@ from collections import Counter
 import torch
 from safetensors import SafetensorError
 
-from src.cli import InputError
+from src.cli import InputError, logger
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
 # raises SafetensorError).
@@ -45,20 +45,30 @@ def load_tokenizer(name: str, do_lower_case: bool = False):
 def load_classifier(name: str, label_list: list[str] | None = None, **kwargs):
     """A BERT-family sequence classifier from a hub id or a `save_pretrained` directory.
 
-    With `label_list`, the head is (re)built for those labels; without, the labels saved in the model's
-    config are used (a fine-tuned teacher). Extra kwargs go to `from_pretrained`
-    (e.g. `attn_implementation="eager"` where attentions are needed).
+    With `label_list`, the head is (re)built for those labels, and a new head is said in one line; without,
+    the model must be a fine-tuned classifier (a teacher): its saved labels are used, and a checkpoint without
+    a trained head is refused. Extra kwargs go to `from_pretrained` (e.g. `attn_implementation="eager"`).
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     check_model_source(name)
+    if os.path.isfile(os.path.join(name, "model.pt")) and os.path.isfile(os.path.join(name, "vocab.txt")):
+        raise InputError(f"{name} is a BiLSTM student directory, not a BERT model")
     try:
         config = AutoConfig.from_pretrained(name)
         if label_list is not None:
             set_labels(config, label_list)
-        return AutoModelForSequenceClassification.from_pretrained(name, config=config, **kwargs)
+        model, info = AutoModelForSequenceClassification.from_pretrained(name, config=config, output_loading_info=True,
+                                                                         **kwargs)
     except MODEL_LOAD_ERRORS as e:
         raise InputError(f"cannot load a sequence classifier from {name}: {str(e).splitlines()[0]}") from None
+    new_head = sorted(k for k in info["missing_keys"] if not k.startswith(model.base_model_prefix))
+    if new_head and label_list is None:
+        raise InputError(f"{name} is not a fine-tuned classifier (no trained classification head): fine-tune it "
+                         f"first with src/distill_task_specific_bert/bert_classification.py")
+    if new_head:
+        logger.info(f"{name}: a new classification head for the labels {label_list}")
+    return model
 
 
 def load_encoder(name: str, **kwargs):

@@ -5,7 +5,9 @@ import json
 import os
 
 import torch
-from tqdm.auto import tqdm
+
+from src.cli import progress
+
 
 @torch.no_grad()
 def predict_logits(model, tokenizer, texts: list[str], max_seq_length: int = 128, batch_size: int = 64,
@@ -18,7 +20,7 @@ def predict_logits(model, tokenizer, texts: list[str], max_seq_length: int = 128
     device = next(model.parameters()).device
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = torch.empty(len(texts), model.config.num_labels)
-    for start in tqdm(range(0, len(texts), batch_size), desc="teacher logits", leave=False,
+    for start in progress(range(0, len(texts), batch_size), desc="teacher logits", leave=False,
                       disable=not show_progress):
         idx = order[start:start + batch_size]
         batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_seq_length,

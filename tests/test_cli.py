@@ -47,3 +47,30 @@ def test_help_shows_defaults_and_keeps_the_examples_line_breaks():
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}).stdout
     assert "--data_dir data/reviews \\\n        --output_dir models/teacher" in out
     assert "(default: 32)" in out and "(default: 2e-05)" in out
+
+
+def test_a_teacher_must_be_fine_tuned_and_a_bert(tmp_path, caplog):
+    from src.cli import InputError
+    from src.modeling import load_classifier
+    from tests.tiny import write_tiny_bert
+
+    mlm = write_tiny_bert(tmp_path / "mlm", arch="mlm")  # a pretrained BERT: no classification head
+    with pytest.raises(InputError, match="is not a fine-tuned classifier .* fine-tune it first"):
+        load_classifier(mlm)
+    caplog.set_level("INFO", logger="kd")
+    assert load_classifier(mlm, ["neg", "pos"]).config.id2label == {0: "neg", 1: "pos"}
+    assert "a new classification head for the labels ['neg', 'pos']" in caplog.text
+    (tmp_path / "bilstm").mkdir()
+    for name in ("config.json", "vocab.txt", "model.pt"):
+        (tmp_path / "bilstm" / name).write_text("{}")
+    with pytest.raises(InputError, match="is a BiLSTM student directory, not a BERT model"):
+        load_classifier(str(tmp_path / "bilstm"))
+
+
+def test_progress_writes_plain_lines_to_a_log_file(capsys):
+    from src.cli import progress
+
+    for _ in progress(range(3), desc="epoch 1", mininterval=0):
+        pass
+    err = capsys.readouterr().err
+    assert "\r" not in err and "epoch 1: 100%" in err.splitlines()[-1]

@@ -35,14 +35,13 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from src.augment import augment_corpus, tag_words
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, LengthBatchSampler,
                         StudentTokenizer, bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch,
                         save_student, tokenize)
-from src.cli import (ArgumentParser, InputError, add_engine_args, exits_on_input_error, logger, positive, run_script,
-                     setup_logging)
+from src.cli import (ArgumentParser, InputError, add_engine_args, exits_on_input_error, logger, positive, progress,
+                     run_script, setup_logging)
 from src.data import (Example, add_data_format_args, data_format, is_cjk, load_split, load_unlabeled, read_texts,
                       write_examples)
 from src.engine import fit, fit_options, start_run, training_report
@@ -222,7 +221,7 @@ def augmented_texts(args, texts, cjk):
     if "pos" in args.augment and not cjk:
         logger.warning("no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
     start = time.perf_counter()
-    tagged = [tag_words(t, cjk) for t in tqdm(texts, desc="tagging", leave=False)]
+    tagged = [tag_words(t, cjk) for t in progress(texts, desc="tagging", leave=False)]
     augmented = augment_corpus(random.Random(args.seed), tagged, "" if cjk else " ", args.n_iter,
                                p_mask=args.p_mask if "mask" in args.augment else 0.0,
                                p_pos=args.p_pos if "pos" in args.augment else 0.0,

@@ -43,9 +43,9 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
-from tqdm.auto import tqdm
 
-from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, set_seed, setup_logging
+from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, progress, run_script, set_seed,
+                     setup_logging)
 from src.data import (Example, add_data_format_args, data_format, is_cjk, is_cjk_char, read_examples, split_file,
                       write_examples)
 from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
@@ -291,7 +291,7 @@ def augment_sentence(segments, candidates, N, p, rng):
 def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_progress=True):
     """For each example of the batches `examples[start:start + batch_size]`, its list of variant rows."""
     out = []
-    for start in tqdm(starts, desc="augment", unit="batch", disable=not show_progress):
+    for start in progress(starts, desc="augment", unit="batch", disable=not show_progress):
         batch = range(start, min(start + batch_size, len(examples)))
         for k, (segments, cands) in zip(batch, augmenter.candidates([examples[k].text for k in batch])):
             rng = random.Random(f"{seed}:{k}")  # example k's draws do not depend on the examples before it
