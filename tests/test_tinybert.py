@@ -352,3 +352,16 @@ def test_existing_output_dir(tmp_path, teacher, toy_data, student_config):
     with pytest.raises(SystemExit, match="exists and is not empty"):
         run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
             "--output_dir", str(out))
+
+
+def test_do_eval_and_do_predict_score_a_trained_student(tmp_path, teacher, toy_data):
+    """The original TinyBERT README's --do_eval command (no --teacher_model), and --do_predict."""
+    out = tmp_path / "eval"
+    task_distill.main(["--do_eval", "--do_predict", "--student_model", teacher, "--data_dir", toy_data,
+                       "--task_name", "toy", "--output_dir", str(out), "--max_seq_length", "32"])
+    results = load_json(out / "eval_results.json")
+    assert {"dev", "test"} <= set(results) and results["test"]["examples"] == 32
+    rows = (out / "test_predictions.tsv").read_text().splitlines()
+    assert rows[0].startswith("label\tp_0\tp_1") and len(rows) == 33
+    with pytest.raises(SystemExit, match="--teacher_model is required for training"):
+        task_distill.main(["--student_model", teacher, "--data_dir", toy_data, "--output_dir", str(tmp_path / "x")])

@@ -32,14 +32,16 @@ import os
 from functools import partial
 
 
-from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
+from src import predict
+from src.cli import (ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script,
+                     setup_logging)
 from src.data import (add_data_format_args, data_format, encode_labels, load_split, load_unlabeled, read_examples,
                       split_file)
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate
 from src.losses import soft_cross_entropy
 from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
-from src.runs import finish_run, staging_dir
+from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
 from src.tinybert.attention import SCORES
@@ -49,7 +51,8 @@ from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_sa
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--teacher_model", required=True, help="fine-tuned teacher (save_pretrained directory or hub id)")
+    p.add_argument("--teacher_model", default=None,
+                   help="fine-tuned teacher, save_pretrained directory or hub id (required for training)")
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--student_model", default=None,
                       help="student BERT directory or hub id (a general TinyBERT, or stage 1's output)")
@@ -79,10 +82,20 @@ def parse_args(argv=None):
     add_bert_training_args(p, learning_rate=5e-5)
     p.add_argument("--cache_dir", default=None,
                    help="stage 2: keep teacher logits on disk here, keyed by teacher and text (default: memory only)")
+    p.add_argument("--do_eval", action="store_true",
+                   help="no training: dev and test accuracy and macro-F1 of --student_model, in "
+                        "<output_dir>/eval_results.json (the original TinyBERT's flag)")
+    p.add_argument("--do_predict", action="store_true",
+                   help="no training: labels and probabilities of --student_model for the test split, in "
+                        "<output_dir>/test_predictions.tsv")
     p.add_argument("--speed_texts", type=int, default=512,
                    help="dev texts for the CPU speed comparison at batch 64 (a quarter of them at batch 1; 0: skip)")
     add_data_format_args(p)
     args = p.parse_args(argv)
+    if (args.do_eval or args.do_predict) and not args.student_model:
+        p.error("--do_eval and --do_predict score a trained --student_model")
+    if not (args.do_eval or args.do_predict or args.teacher_model):
+        p.error("--teacher_model is required for training")
     if args.init_from_teacher != (args.student_layers is not None):
         p.error("--init_from_teacher and --student_layers go together")
     if args.data_dir is None:
@@ -220,9 +233,35 @@ def stage_metrics(args, accelerator, models, transfer_set, state):
             "hidden_size": student.config.hidden_size, **training_report(state, accelerator)}
 
 
+def evaluate_only(args) -> None:
+    """--do_eval / --do_predict: score or label with a trained --student_model, no training. Written through a
+    staging directory into --output_dir (never into the model's)."""
+    setup_logging()
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    tmp = staging_dir(args.output_dir)
+    if args.do_predict:
+        test = split_file(args.data_dir, "test") or os.path.join(args.data_dir, "test.tsv")
+        predict.main(["--model", args.student_model, "--input", test, "--batch_size", str(args.eval_batch_size),
+                      "--output", os.path.join(tmp, "test_predictions.tsv")])
+    if args.do_eval:
+        model, tokenizer = load_classifier(args.student_model), load_tokenizer(args.student_model, args.do_lower_case)
+        label_list = model_label_list(model)
+        results = {}
+        for split in ("dev", "test"):
+            texts, labels, _ = load_split(args.data_dir, split, label_list, **data_format(args))
+            features = encode_texts(tokenizer, texts, args.max_seq_length, labels)[0]
+            results[split] = evaluate(model, make_loader(tokenizer, features, args.eval_batch_size), desc=split)
+            print(f"{split}: accuracy {results[split]['accuracy']:.4f}, macro-F1 {results[split]['macro_f1']:.4f}")
+        save_json(results, os.path.join(tmp, "eval_results.json"))
+    publish_dir(tmp, args.output_dir)
+    logger.info(f"wrote {args.output_dir}")
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
+    if args.do_eval or args.do_predict:
+        return evaluate_only(args)
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
         return
 
