@@ -49,3 +49,12 @@ def test_failing_stage_stops_the_demo_with_one_line(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="stage 'prepare data' failed"):
         run_demo.main(["--tiny", "--work_dir", str(tmp_path / "w"), "--data_dir", str(tmp_path / "d")])
     assert not os.path.exists(tmp_path / "w" / "results.png")
+
+
+def test_pretraining_stages_come_before_the_teacher_and_feed_it():
+    args = run_demo.parse_args(["--pretrain_lines", "2000", "--work_dir", "w"])
+    names = [name for name, _, _ in run_demo.stages(args)]
+    assert names[:4] == ["prepare data", "Chinese corpus", "masked-LM pretraining", "BERT teacher"]
+    teacher_cmd = run_demo.stages(args)[3][2]
+    assert teacher_cmd[teacher_cmd.index("--bert_model") + 1] == os.path.join("w", "minilm_zh")
+    assert "masked-LM pretraining" not in [name for name, _, _ in run_demo.stages(run_demo.parse_args([]))]
