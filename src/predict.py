@@ -9,8 +9,8 @@ r"""Label texts with a trained classifier: a BiLSTM student, a BERT-family teach
 
 Input: `-` (stdin) or any file other than the three below holds one text per line; a blank line gets an
 empty row (no label, no probabilities), so that output row i is input line i. A `.tsv`, `.csv` or `.jsonl`
-file names its text column in a header (`text`, `sentence`, `review`, `text_a`; a `.tsv` without one is read
-as `label<TAB>text`) and optionally `label`; one output row per data row.
+file is read as every stage reads data (a header naming the text column, `text`, `sentence`, `review`, `text_a`
+or --text_column, and optionally `label`; or headerless `label<TAB>text`): one output row per data row.
 Output (stdout, or --output `.tsv`/`.jsonl`, written whole or not at all): TSV `label<TAB>p_<label>...<TAB>text`
 with a header, or one JSON object per line {"text", "label", "probs": {label: p}}; probabilities are the softmax
 of the logits. BERT models truncate at the length they were trained with (args.json `max_seq_length`).
@@ -18,8 +18,6 @@ of the logits. BERT models truncate at the length they were trained with (args.j
 --output is given.
 """
 
-import csv
-import io
 import json
 import os
 import sys
@@ -28,7 +26,7 @@ import time
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
-from src.data import TEXT_COLUMNS, Example, encode_labels, read_lines
+from src.data import FORMATS, Example, add_data_format_args, data_format, encode_labels, read_examples, read_lines
 from src.evaluation import classification_metrics
 from src.serving import batched_logits, is_within, load_predictor, model_kind, softmax
 
@@ -44,6 +42,7 @@ def parse_args(argv=None):
     p.add_argument("--batch_size", type=int, default=64, help="texts per forward pass")
     p.add_argument("--eval", action="store_true", help="print accuracy and macro-F1 against the input's labels")
     p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch models; .onnx runs on the CPU)")
+    add_data_format_args(p)
     args = p.parse_args(argv)
     if args.batch_size < 1:
         p.error("--batch_size must be at least 1")
@@ -57,74 +56,22 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_input(path: str) -> tuple[list[str], list[str | None], bool]:
-    """(texts, labels, has_labels) with one entry per input line or data row, blank ones as ""."""
+def read_input(path: str, fmt: dict) -> tuple[list[str], list[str | None], bool]:
+    """(texts, labels, has_labels): a .tsv/.csv/.jsonl data file read as every stage reads one (`read_examples`:
+    header or `label<TAB>text`, named columns, encoding), one entry per data row; anything else (or `-`) one
+    entry per line, a blank line as ""."""
+    if os.path.splitext(path)[1].lower() in FORMATS:
+        examples = read_examples(path, require_label=False, **fmt)
+        labels = [ex.label for ex in examples]
+        return [ex.text for ex in examples], labels, any(label is not None for label in labels)
     if path == "-":
         try:
-            lines = sys.stdin.buffer.read().decode("utf-8").splitlines()
+            lines = sys.stdin.buffer.read().decode(fmt["encoding"]).splitlines()
         except UnicodeDecodeError as e:
-            raise InputError(f"stdin is not UTF-8 text (byte {e.start}: {e.reason})") from None
+            raise InputError(f"stdin is not {fmt['encoding']} text (byte {e.start}: {e.reason})") from None
     else:
-        lines = read_lines(path, what="input file")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".jsonl":
-        return read_jsonl(path, lines)
-    if ext in (".tsv", ".csv"):
-        dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if ext == ".tsv" else {}
-        try:
-            return read_table(path, list(csv.reader(io.StringIO("\n".join(lines)), **dialect)))
-        except csv.Error as e:
-            raise InputError(f"{path}: not a readable {ext[1:]} file ({e})") from None
+        lines = read_lines(path, what="input file", encoding=fmt["encoding"])
     return [clean(line) for line in lines], [None] * len(lines), False
-
-
-def text_column(names: list[str]) -> str | None:
-    return next((c for c in TEXT_COLUMNS if c in names), None)
-
-
-def read_table(path: str, rows: list[list[str]]) -> tuple[list[str], list[str | None], bool]:
-    """Rows of a .tsv/.csv: a header naming the text column (and maybe `label`), or a headerless
-    `label<TAB>text` .tsv. A row with more fields than the header, text last, has them joined into the text."""
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    if text_column(header):
-        text_idx, body = header.index(text_column(header)), rows[1:]
-        label_idx = header.index("label") if "label" in header else None
-    elif path.lower().endswith(".tsv"):
-        header, text_idx, label_idx, body = ["label", "text"], 1, 0, rows
-    else:
-        raise InputError(f"{path}: the first line must be a header naming the text column (one of {TEXT_COLUMNS})")
-    texts, labels, odd = [], [], 0
-    for fields in body:
-        if fields and len(fields) != len(header):
-            odd += 1
-            if len(fields) > len(header) and text_idx == len(header) - 1:
-                fields = fields[:text_idx] + [" ".join(fields[text_idx:])]
-        texts.append(clean(fields[text_idx]) if text_idx < len(fields) else "")
-        label = fields[label_idx].strip() if label_idx is not None and label_idx < len(fields) else ""
-        labels.append(label or None)
-    if odd:
-        logger.warning(f"{path}: {odd} row(s) do not have the header's {len(header)} fields")
-    return texts, labels, label_idx is not None
-
-
-def read_jsonl(path: str, lines: list[str]) -> tuple[list[str], list[str | None], bool]:
-    """One JSON object per line with a text field (and maybe `label`); a blank line is an empty row."""
-    texts, labels = [], []
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            texts.append("")
-            labels.append(None)
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{line_no}: not JSON ({e.msg})") from None
-        key = text_column(list(obj)) if isinstance(obj, dict) else None
-        if key is None:
-            raise InputError(f"{path}:{line_no}: expected an object with a text field (one of {TEXT_COLUMNS})")
-        texts.append(clean(str(obj[key])))
-        labels.append(None if obj.get("label") in (None, "") else str(obj["label"]))
-    return texts, labels, any(label is not None for label in labels)
 
 
 # ----------------------------------------------------------------------------
@@ -181,7 +128,7 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     check_output(args.output, args.model)
-    texts, gold, has_labels = read_input(args.input)
+    texts, gold, has_labels = read_input(args.input, data_format(args))
     if args.eval and not has_labels:
         raise InputError(f"--eval: {args.input} has no label column")
 

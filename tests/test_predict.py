@@ -118,9 +118,9 @@ def test_jsonl_output_and_structured_inputs(models, tmp_path):
         out = tmp_path / f"{name}.out.jsonl"
         predict.main(["--model", models["bilstm"], "--input", str(tmp_path / name), "--output", str(out)])
         objs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-        assert [o["text"] for o in objs] == [t for _, t in rows]
-        assert objs[1] == {"text": "", "label": None, "probs": None}
-        for o in (objs[0], objs[2]):
+        # a data file is read as every stage reads one: an empty row is a malformed line, skipped and counted
+        assert [o["text"] for o in objs] == [t for _, t in rows if t]
+        for o in objs:
             assert list(o["probs"]) == LABELS and sum(o["probs"].values()) == pytest.approx(1, abs=1e-9)
             assert o["label"] == max(o["probs"], key=o["probs"].get)
 
