@@ -247,8 +247,8 @@ def save_student(path, model, tokenizer, labels):
         tokenizer.teacher_tokenizer.save_pretrained(os.path.join(path, "teacher_tokenizer"))
 
 
-def load_student(path, device="cpu"):
-    """(model in eval mode, StudentTokenizer, label names) from a directory written by `save_student`."""
+def load_student_tokenizer(path: str) -> tuple[StudentTokenizer, list[str], dict]:
+    """(StudentTokenizer, label names, model config dict) of a directory written by `save_student`; no weights."""
     with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
         meta = json.load(f)
     with open(os.path.join(path, "vocab.txt"), encoding="utf-8", newline="\n") as f:
@@ -258,7 +258,13 @@ def load_student(path, device="cpu"):
         from transformers import AutoTokenizer
 
         teacher_tokenizer = AutoTokenizer.from_pretrained(os.path.join(path, "teacher_tokenizer"))
-    model = BiLSTMClassifier(BiLSTMConfig(**meta["model"]))
+    return StudentTokenizer(meta["tokenizer"], vocab, meta["max_seq_length"], teacher_tokenizer), meta["labels"], \
+        meta["model"]
+
+
+def load_student(path: str, device: str = "cpu") -> tuple[BiLSTMClassifier, StudentTokenizer, list[str]]:
+    """(model in eval mode, StudentTokenizer, label names) from a directory written by `save_student`."""
+    tokenizer, labels, config = load_student_tokenizer(path)
+    model = BiLSTMClassifier(BiLSTMConfig(**config))
     model.load_state_dict(torch.load(os.path.join(path, "model.pt"), map_location=device, weights_only=True))
-    tokenizer = StudentTokenizer(meta["tokenizer"], vocab, meta["max_seq_length"], teacher_tokenizer)
-    return model.to(device).eval(), tokenizer, meta["labels"]
+    return model.to(device).eval(), tokenizer, labels

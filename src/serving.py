@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from src.bilstm import StudentTokenizer, fast_predictor, load_student, pad_batch
+from src.bilstm import fast_predictor, load_student, load_student_tokenizer, pad_batch
 from src.cli import InputError
 from src.modeling import load_classifier, load_tokenizer, model_label_list
 from src.runs import load_json
@@ -92,19 +92,6 @@ def torch_predictor(model_dir: str, device: str = "cpu") -> tuple[Predict, list[
     return (lambda texts: predict(texts).numpy()), model_label_list(model)
 
 
-def student_tokenizer(model_dir: str) -> tuple[StudentTokenizer, list[str]]:
-    """(tokenizer, labels) of a BiLSTM student from its config.json and vocab.txt alone (no weights)."""
-    meta = load_json(os.path.join(model_dir, "config.json"))
-    with open(os.path.join(model_dir, "vocab.txt"), encoding="utf-8", newline="\n") as f:
-        vocab = f.read().split("\n")[:-1]
-    teacher = None
-    if meta["tokenizer"] == "teacher":
-        from transformers import AutoTokenizer
-
-        teacher = AutoTokenizer.from_pretrained(os.path.join(model_dir, "teacher_tokenizer"))
-    return StudentTokenizer(meta["tokenizer"], vocab, meta["max_seq_length"], teacher), meta["labels"]
-
-
 def require_onnx() -> None:
     """The export and ONNX models need the `onnx` and `onnxruntime` packages (requirements.txt)."""
     try:
@@ -146,7 +133,7 @@ def onnx_predictor(onnx_path: str, threads: int = 0) -> tuple[Predict, list[str]
     session = onnx_session(onnx_path, threads)
     names = [i.name for i in session.get_inputs()]
     if "lengths" in names:  # a BiLSTM
-        tokenizer, labels = student_tokenizer(model_dir)
+        tokenizer, labels = load_student_tokenizer(model_dir)[:2]
 
         def predict(texts):
             ids, lengths = pad_batch(tokenizer.encode(texts))
