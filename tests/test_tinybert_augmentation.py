@@ -126,6 +126,10 @@ def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm):
     da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
              "--N", "3", "--M", "4", "--no_cuda", "--overwrite_output", "--output", str(tmp_path / "alone.tsv")])
     assert read_examples(str(tmp_path / "alone.tsv")) == train_rows
+    # the other stages' names work too: --data_dir for the task directory, --overwrite_output_dir
+    da.main(["--pretrained_bert_model", tiny_mlm, "--data_dir", str(tmp_path / "toy"), "--N", "3", "--M", "4",
+             "--no_cuda", "--overwrite_output_dir", "--output", str(tmp_path / "alone.tsv")])
+    assert read_examples(str(tmp_path / "alone.tsv")) == train_rows
 
 
 @pytest.mark.slow

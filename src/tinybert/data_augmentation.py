@@ -74,9 +74,12 @@ def parse_args(argv=None):
                    help="BertForMaskedLM directory or hub id (default: the bundled MiniLM, which has no MLM head)")
     p.add_argument("--glove_embs", default=None, help="word vectors in GloVe/word2vec text format (optional)")
     p.add_argument("--glue_dir", default="data", help="root of the task directories")
-    p.add_argument("--task_name", required=True, help="task directory under --glue_dir (sst-2 -> sst2)")
+    p.add_argument("--task_name", default=None, help="task directory under --glue_dir (sst-2 -> sst2)")
+    p.add_argument("--data_dir", default=None,
+                   help="the task directory itself, as the other stages name it (instead of --glue_dir/--task_name)")
     p.add_argument("--output", default=None, help="output file (default: <glue_dir>/<task>/train_aug.tsv)")
-    p.add_argument("--overwrite_output", action="store_true", help="replace an existing output file")
+    p.add_argument("--overwrite_output", "--overwrite_output_dir", action="store_true",
+                   help="replace an existing output file")
     p.add_argument("--N", type=int, default=20, help="replacement attempts per sentence (at most N variants)")
     p.add_argument("--M", type=int, default=15, help="candidates per word")
     p.add_argument("--p", type=float, default=0.4, help="probability of replacing each word in an attempt")
@@ -95,6 +98,8 @@ def parse_args(argv=None):
     p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
     add_data_format_args(p)
     args = p.parse_args(argv)
+    if (args.data_dir is None) == (args.task_name is None):
+        p.error("give --glue_dir/--task_name (the original TinyBERT flags) or --data_dir")
     if args.N < 1 or args.M < 1 or not 0 <= args.p <= 1 or args.batch_size < 1 or args.mlm_batch_size < 1:
         p.error("--N, --M, --batch_size and --mlm_batch_size must be positive and --p within [0, 1]")
     args.pretrained_bert_model = args.pretrained_bert_model or default_bert_model()
@@ -332,7 +337,7 @@ def main(argv=None):
     accelerator = Accelerator(cpu=args.no_cuda)
     setup_logging(accelerator.is_main_process)
     set_seed(args.seed)
-    task_dir = task_data_dir(args.glue_dir, args.task_name)
+    task_dir = args.data_dir or task_data_dir(args.glue_dir, args.task_name)
     output = args.output or os.path.join(task_dir, "train_aug.tsv")
     # TinyBERT learns unlabeled texts from the teacher too: they are augmented alike, next to train_aug.tsv
     unlabeled = split_file(task_dir, "unlabeled") or os.path.join(task_dir, "unlabeled.tsv")
