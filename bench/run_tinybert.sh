@@ -10,6 +10,7 @@
 # variants each (MiniLM has no masked-LM head: input-embedding neighbours). CPU budget (2 cores): the
 # sizes are cut to fit a session; each stage prints its time into its metrics.json.
 # Usage: nohup bash bench/run_tinybert.sh > logs/tinybert_bench.log 2>&1 &
+#        STUDENTS="4L312 trunc3" bash bench/run_tinybert.sh & STUDENTS=3L192 bash bench/run_tinybert.sh  # two lanes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
@@ -20,17 +21,17 @@ mkdir -p logs
 done_() { [ -f "$1/metrics.json" ]; }
 stage() { echo "== $1 ($(date +%T))"; }
 
-python - "$D/train.tsv" "$N_CORPUS" logs/sst2_corpus.txt <<'PY'
+[ -f logs/sst2_corpus.txt ] || python - "$D/train.tsv" "$N_CORPUS" logs/sst2_corpus.txt <<'PY'
 import sys
 from src.data import read_examples
 texts = [ex.text for ex in read_examples(sys.argv[1])[:int(sys.argv[2])]]
 open(sys.argv[3], "w", encoding="utf-8").write("\n".join(texts) + "\n")
 PY
-cat > logs/student_4L312.json <<'JSON'
+[ -f logs/student_4L312.json ] || cat > logs/student_4L312.json <<'JSON'
 {"hidden_size": 312, "num_hidden_layers": 4, "num_attention_heads": 12, "intermediate_size": 1200,
  "max_position_embeddings": 512, "type_vocab_size": 2}
 JSON
-cat > logs/student_3L192.json <<'JSON'
+[ -f logs/student_3L192.json ] || cat > logs/student_3L192.json <<'JSON'
 {"hidden_size": 192, "num_hidden_layers": 3, "num_attention_heads": 12, "intermediate_size": 768,
  "max_position_embeddings": 512, "type_vocab_size": 2}
 JSON
@@ -55,9 +56,13 @@ task() {  # name init-flags... (stage 1 then stage 2, both on the augmented tran
       --learning_rate ${STAGE2_LR:-5e-5} --eval_step 200 --speed_texts 256
 }
 
-general 4L312 logs/student_4L312.json 1:2,2:3,3:5,4:6
-general 3L192 logs/student_3L192.json
-task trunc3 --init_from_teacher --student_layers 3
-task 4L312 --student_model $M/general_4L312 --layer_map 1:2,2:3,3:5,4:6
-task 3L192 --student_model $M/general_3L192
+for student in ${STUDENTS:-4L312 3L192 trunc3}; do
+  case $student in
+    4L312)  general 4L312 logs/student_4L312.json 1:2,2:3,3:5,4:6
+            task 4L312 --student_model $M/general_4L312 --layer_map 1:2,2:3,3:5,4:6 ;;
+    3L192)  general 3L192 logs/student_3L192.json
+            task 3L192 --student_model $M/general_3L192 ;;
+    trunc3) task trunc3 --init_from_teacher --student_layers 3 ;;
+  esac
+done
 python src/plot_results.py --run_dir $M  # table and figure of every finished model under models/sst2
