@@ -318,11 +318,9 @@ def augment(augmenter, examples, N, p, batch_size, seed, accelerator=None):
     return list(examples) + [row for rows in variants for row in rows]
 
 
-def augment_file(augmenter, args, source, output, seed, accelerator):
-    """Augment the examples of `source` (at most --max_examples) into `output`, originals first; written by
-    the main process under a temporary name, then renamed."""
-    unlabeled = os.path.basename(source).startswith("unlabeled.")
-    examples = read_examples(source, require_label=not unlabeled, **data_format(args))[:args.max_examples]
+def augment_file(augmenter, args, examples, output, seed, accelerator):
+    """Augment `examples` into `output`, originals first; written by the main process under a temporary
+    name, then renamed."""
     rows = augment(augmenter, examples, args.N, args.p, args.batch_size, seed, accelerator)
     if accelerator.is_main_process:
         write_examples(f"{output}.tmp", rows)
@@ -348,11 +346,13 @@ def main(argv=None):
     for _, out, _ in jobs:
         if os.path.exists(out) and not args.overwrite_output:
             raise InputError(f"{out} exists (use --overwrite_output to replace it)")
-    read_examples(jobs[0][0], **data_format(args))  # a bad train file is refused before the model loads
+    # every input is read (and a bad one refused) before the model loads
+    inputs = [read_examples(source, require_label=source != unlabeled, **data_format(args))[:args.max_examples]
+              for source, _, _ in jobs]
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
                           args.mlm_batch_size, args.do_lower_case, accelerator.device)
-    for source, out, seed in jobs:
-        augment_file(augmenter, args, source, out, seed, accelerator)
+    for examples, (_, out, seed) in zip(inputs, jobs):
+        augment_file(augmenter, args, examples, out, seed, accelerator)
     accelerator.wait_for_everyone()
 
 
