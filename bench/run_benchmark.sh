@@ -47,6 +47,10 @@ bilstm() { stage "$1"; done_ "$M/$1" || python src/distill_task_specific_bert/di
 bilstm bilstm_baseline --distill 0 --num_train_epochs 10
 bilstm bilstm_distill --distill 1 --num_train_epochs 10
 bilstm bilstm_distill_aug --distill 1 --augment mask,pos,ngram "${aug[@]}"
+if [ $name = hotel ]; then  # a char student on LAC vectors that reads the teacher's 64 characters, 100 units: >= 50x
+  bilstm bilstm_distill_lac_c64_h100 --distill 1 --num_train_epochs 10 --char_vectors lac --student_tokenizer char \
+      --hidden_size 100 --match_teacher_coverage
+fi
 
 # TinyBERT: teacher layers 2, 4, 6 copied into a 3-layer student; stage 1 one epoch, stage 2 three epochs
 TB=(--teacher_model $T --data_dir $D --task_name $name --max_seq_length 64 --do_lower_case --max_train_examples $N

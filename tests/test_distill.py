@@ -142,6 +142,23 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
     assert distill.predict(str(tmp_path / "base"), ["good", "bad"]) == ["1", "0"]
 
 
+def test_student_length_covers_what_the_teacher_reads(teacher_and_data, tmp_path):
+    def two_pieces_a_word(texts, **kwargs):
+        return {"input_ids": [[0] * (2 * len(t.split())) for t in texts]}
+
+    texts = ["a b c", "d e f g h"]
+    # 16 pieces for 8 words: the teacher's 32 - 2 = 30 pieces cover 15 words
+    assert distill.coverage_length([t.split() for t in texts], texts, two_pieces_a_word, 32) == 15
+    # 12 student tokens for 16 pieces: ceil(30 * 12 / 16) = ceil(22.5) = 23
+    assert distill.coverage_length([["t"] * 4, ["t"] * 8], texts, two_pieces_a_word, 32) == 23
+
+    teacher, data = teacher_and_data  # toy words are single pieces, so the student reads the teacher's 30
+    matched = run(teacher, data, tmp_path / "m", "--distill", "0", "--num_train_epochs", "1",
+                  "--match_teacher_coverage")
+    assert matched["student_max_seq_length"] == matched["speed"]["student_max_seq_length"] == 30
+    assert distill.load_student(str(tmp_path / "m"))[1].max_seq_length == 30  # serving cuts where training did
+
+
 def test_killed_run_resumes_to_the_same_metrics(teacher_and_data, tmp_path, monkeypatch):
     teacher, data = teacher_and_data
     args = ["--num_train_epochs", "3", "--save_steps", "5", "--augment", "mask", "--n_iter", "1", "--speed_texts", "0"]

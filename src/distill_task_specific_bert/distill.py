@@ -28,6 +28,7 @@ Accelerate); `--resume` continues a killed run from its last checkpoint.
 """
 
 import functools
+import math
 import os
 import random
 import time
@@ -68,6 +69,10 @@ def add_student_args(p):
     p.add_argument("--max_seq_length", type=positive(int), default=128,
                    help="student tokens per example (longer are cut); metrics.json's mean_student_tokens and "
                         "mean_teacher_pieces (per dev text) tell how many cover as much text as the teacher sees")
+    p.add_argument("--match_teacher_coverage", action="store_true",
+                   help="replace --max_seq_length by the student length that reads as much text as the teacher "
+                        "does, from student tokens per teacher word piece on the training texts (for a fair speed "
+                        "comparison on long texts)")
     p.add_argument("--embedding_dim", type=int, default=300,
                    help="embedding width of random embeddings (pretrained ones bring their own)")
     p.add_argument("--hidden_size", type=int, default=150, help="LSTM units per direction")
@@ -329,12 +334,23 @@ def initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer):
     return embedding_weights(vocab, words, vectors), f"{source} ({len(words)} of {len(vocab)} words)", len(words)
 
 
-def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer):
+def coverage_length(token_lists, texts, teacher_tokenizer, teacher_len, sample=2000):
+    """Student tokens that cover the text of the teacher's `teacher_len` (less [CLS] and [SEP]) word pieces:
+    ceil((teacher_len - 2) * student tokens / teacher pieces), both counted over the first `sample` texts."""
+    pieces = teacher_tokenizer(texts[:sample], add_special_tokens=False, verbose=False)["input_ids"]
+    n_T, n_S = sum(len(x) for x in pieces), sum(len(t) for t in token_lists[:sample])
+    return max(1, math.ceil((teacher_len - 2) * n_S / max(n_T, 1)))
+
+
+def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, teacher_len):
     """The student's vocabulary (the words of the transfer set `texts`), tokenizer and BiLSTM, with random
     embeddings or pretrained ones (`initial_embeddings`). Returns (model, tokenizer, its metrics.json entries)."""
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
     tokens = tokenize(kind, texts, tok_teacher)
     vocab = build_vocab(tokens, args.min_freq)
+    if args.match_teacher_coverage:
+        args.max_seq_length = coverage_length(tokens, texts, teacher_tokenizer, teacher_len)
+        logger.info(f"student length {args.max_seq_length} covers the teacher's {teacher_len} word pieces")
     tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
     weights, init, n_pretrained = initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer)
     config = BiLSTMConfig(vocab_size=len(vocab), num_labels=num_labels,
@@ -455,7 +471,8 @@ def main(argv=None):
     texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk)
     teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
-    model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer)
+    model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer,
+                                                       teacher_len)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
     dev_stats = dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts, dev_ids)
 
