@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # BiLSTM student (Tang et al. 2019) on SST-2 against the teacher of bench/run_benchmark.sh sst2: the label-only
 # baseline, the distilled student with the teacher's WordPiece embeddings as its initial word vectors, the same
-# with augmentation, and the distilled student from random embeddings. 1 thread each; speed timed on 1 thread.
+# with augmentation, and the distilled student from random embeddings; then Adadelta, and the transfer set grown
+# by the rest of the SST-2 training phrases (unlabeled), with and without augmentation. 1 thread each; speed timed on 1 thread.
 # Usage: nohup bash bench/run_bilstm.sh > logs/bilstm_bench.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +17,21 @@ bilstm bilstm_distill_teacher_emb --distill 1 --num_train_epochs 10 --student_to
 bilstm bilstm_distill_teacher_emb_aug --distill 1 --num_train_epochs 5 --student_tokenizer teacher --init_from_teacher \
     --augment mask,ngram --n_iter ${N_ITER:-2}
 bilstm bilstm_distill --distill 1 --num_train_epochs 10
+bilstm bilstm_distill_teacher_emb_adadelta --distill 1 --num_train_epochs 10 --student_tokenizer teacher \
+    --init_from_teacher --optimizer adadelta
+# The paper's transfer set is the whole training set (plus augmentation): the other 45,634 SST-2 training
+# phrases join as unlabeled.tsv (the teacher labels them; it was trained on the first 20,000 only)
+U=data/sst2_u
+if [ ! -f $U/unlabeled.tsv ]; then
+  mkdir -p $U && for split in train dev test; do ln -sf ../sst2/$split.tsv $U/$split.tsv; done
+  python - $D/train.tsv $N $U/unlabeled.tsv <<'PY'
+import sys
+from src.data import read_examples
+rows = read_examples(sys.argv[1])[int(sys.argv[2]):]
+open(sys.argv[3], "w", encoding="utf-8").write("sentence\n" + "".join(ex.text + "\n" for ex in rows))
+PY
+fi
+D=$U
+bilstm bilstm_distill_teacher_emb_u45k --distill 1 --num_train_epochs 5 --student_tokenizer teacher --init_from_teacher
+bilstm bilstm_distill_teacher_emb_u45k_aug --distill 1 --num_train_epochs 4 --student_tokenizer teacher \
+    --init_from_teacher --augment mask,ngram --n_iter 2

@@ -95,7 +95,7 @@ def plot(rows, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
     markers = "o^sDvP*Xh<>"
     for i, r in enumerate(rows):
         if r["speedup_batch_64"] is None:
@@ -105,7 +105,7 @@ def plot(rows, path, title):
     front = pareto_front(rows)
     ax.step([r["speedup_batch_64"] for r in front], [100 * r["test_accuracy"] for r in front], where="post",
             color="grey", linestyle="--", linewidth=1, label="Pareto front (best accuracy at a speed-up)")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: no marker hidden
     ax.set_xscale("log")
     ax.set_xlabel("CPU inference speed-up over the teacher (batch 64, log scale)")
     ax.set_ylabel("test accuracy (%)")
