@@ -17,6 +17,8 @@ bilstm bilstm_distill_teacher_emb --distill 1 --num_train_epochs 10 --student_to
 bilstm bilstm_distill_teacher_emb_aug --distill 1 --num_train_epochs 5 --student_tokenizer teacher --init_from_teacher \
     --augment mask,ngram --n_iter ${N_ITER:-2}
 bilstm bilstm_distill --distill 1 --num_train_epochs 10
+bilstm bilstm_distill_teacher_emb_aug8 --distill 1 --num_train_epochs 4 --student_tokenizer teacher \
+    --init_from_teacher --augment mask,ngram --n_iter 8
 bilstm bilstm_distill_teacher_emb_adadelta --distill 1 --num_train_epochs 10 --student_tokenizer teacher \
     --init_from_teacher --optimizer adadelta
 # The paper's transfer set is the whole training set (plus augmentation): the other 45,634 SST-2 training
