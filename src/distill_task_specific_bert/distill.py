@@ -334,11 +334,15 @@ def initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer):
     return embedding_weights(vocab, words, vectors), f"{source} ({len(words)} of {len(vocab)} words)", len(words)
 
 
+def piece_counts(teacher_tokenizer, texts):
+    """The number of teacher word pieces of each text, [CLS] and [SEP] left out."""
+    return [len(x) for x in teacher_tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
+
+
 def coverage_length(token_lists, texts, teacher_tokenizer, teacher_len, sample=2000):
     """Student tokens that cover the text of the teacher's `teacher_len` (less [CLS] and [SEP]) word pieces:
     ceil((teacher_len - 2) * student tokens / teacher pieces), both counted over the first `sample` texts."""
-    pieces = teacher_tokenizer(texts[:sample], add_special_tokens=False, verbose=False)["input_ids"]
-    n_T, n_S = sum(len(x) for x in pieces), sum(len(t) for t in token_lists[:sample])
+    n_T, n_S = sum(piece_counts(teacher_tokenizer, texts[:sample])), sum(len(t) for t in token_lists[:sample])
     return max(1, math.ceil((teacher_len - 2) * n_S / max(n_T, 1)))
 
 
@@ -371,8 +375,7 @@ def dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts, dev_ids):
     """The student vocabulary's [UNK] rate on dev, and how much of a dev text each model reads: the mean
     number of student tokens and of teacher word pieces per text, and the share of texts each one cuts."""
     student_lens = np.array([len(t) for t in tokenize(tokenizer.kind, dev_texts, tokenizer.teacher_tokenizer)])
-    pieces = teacher_tokenizer(dev_texts, add_special_tokens=False, verbose=False)["input_ids"]
-    teacher_lens = np.array([len(x) for x in pieces])
+    teacher_lens = np.array(piece_counts(teacher_tokenizer, dev_texts))
     report = {"dev_unk_rate": sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids),
               "student_max_seq_length": tokenizer.max_seq_length, "teacher_max_seq_length": teacher_len,
               "mean_student_tokens": float(student_lens.mean()), "mean_teacher_pieces": float(teacher_lens.mean()),
