@@ -9,13 +9,28 @@
 # unused; in-domain text, as the paper recommends). Augmentation: the first $N_AUG training phrases, $N_VARIANTS
 # variants each (MiniLM has no masked-LM head: input-embedding neighbours). CPU budget (2 cores): the
 # sizes are cut to fit a session; each stage prints its time into its metrics.json.
+# UNLABELED=1: the transfer set the best BiLSTM uses instead. data/sst2_tb holds the first 20,000 phrases as
+# train.tsv (augmented, N_VARIANTS=1) and the other 45,634 as unlabeled.tsv (the teacher labels them); the
+# students are named *_u. Takes the general students made without it (run the script once without first).
 # Usage: nohup bash bench/run_tinybert.sh > logs/tinybert_bench.log 2>&1 &
 #        STUDENTS="4L312 trunc3" bash bench/run_tinybert.sh & STUDENTS=3L192 bash bench/run_tinybert.sh  # two lanes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
-T=models/sst2/teacher M=models/sst2 D=data/sst2
+T=models/sst2/teacher M=models/sst2 D=data/sst2 U=
 N_CORPUS=${N_CORPUS:-20000} N_AUG=${N_AUG:-5000} N_VARIANTS=${N_VARIANTS:-4}
+if [ "${UNLABELED:-0}" = 1 ]; then
+  D=data/sst2_tb U=_u N_AUG=20000 N_VARIANTS=1
+  [ -f $D/unlabeled.tsv ] || { mkdir -p $D && for split in dev test; do ln -sf ../sst2/$split.tsv $D/$split.tsv; done
+    python - data/sst2/train.tsv 20000 $D <<'PY'
+import sys
+from src.data import read_examples
+rows, n, out = read_examples(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+open(f"{out}/train.tsv", "w", encoding="utf-8").write("label\ttext\n" + "".join(f"{ex.label}\t{ex.text}\n" for ex in rows[:n]))
+open(f"{out}/unlabeled.tsv", "w", encoding="utf-8").write("sentence\n" + "".join(ex.text + "\n" for ex in rows[n:]))
+PY
+  }
+fi
 GENERAL_EPOCHS=${GENERAL_EPOCHS:-3} STAGE1_EPOCHS=${STAGE1_EPOCHS:-1} STAGE2_EPOCHS=${STAGE2_EPOCHS:-2}
 mkdir -p logs
 done_() { [ -f "$1/metrics.json" ]; }
@@ -36,8 +51,8 @@ JSON
  "max_position_embeddings": 512, "type_vocab_size": 2}
 JSON
 
-[ -f $D/train_aug.tsv ] || { stage augmentation; python src/tinybert/data_augmentation.py --glue_dir data \
-    --task_name sst-2 --max_examples $N_AUG --N $N_VARIANTS --M 15 --p 0.4 --do_lower_case; }
+[ -f $D/train_aug.tsv ] || { stage augmentation; python src/tinybert/data_augmentation.py --data_dir $D \
+    --max_examples $N_AUG --N $N_VARIANTS --M 15 --p 0.4 --do_lower_case --no_unlabeled; }
 
 general() {  # name config layer_map
   stage "general_$1"; done_ $M/general_$1 || python src/tinybert/general_distill.py --student_config "$2" \
@@ -45,7 +60,7 @@ general() {  # name config layer_map
       --num_train_epochs $GENERAL_EPOCHS --learning_rate 3e-4 --do_lower_case ${3:+--layer_map $3}
 }
 task() {  # name init-flags... (stage 1 then stage 2, both on the augmented transfer set)
-  local name=$1; shift
+  local name=$1$U; shift
   local TB=(--teacher_model $T --data_dir $D --task_name sst-2 --max_seq_length 64 --do_lower_case --aug_train
             --train_batch_size 32 --cache_dir logs/tinybert_cache)
   stage "tinybert_stage1_$name"; done_ $M/tinybert_stage1_$name || python src/tinybert/task_distill.py "${TB[@]}" \

@@ -82,7 +82,7 @@ def stages(args):
           "--num_train_epochs", "1", "--output_dir", os.path.join(w, "tinybert_stage1"), "--speed_texts", "0"]),
         ("TinyBERT stage 2", os.path.join(w, "tinybert"),
          [*tinybert, "--pred_distill", "--student_model", os.path.join(w, "tinybert_stage1"), "--aug_train",
-          "--num_train_epochs", "1" if args.tiny else "2", "--learning_rate", "5e-5",
+          "--num_train_epochs", "1", "--learning_rate", "5e-5",
           "--output_dir", os.path.join(w, "tinybert"), *speed]),
     ]
 
