@@ -35,13 +35,12 @@ if [ $name = hotel ]; then  # continued masked-LM pretraining on the hotel train
   [ -f data/corpus_zh/corpus.txt ] || python src/prepare_data.py --source corpus_zh --output_dir data/corpus_zh \
       --data_dir $D
   stage pretraining
-  done_ models/minilm_zh || python src/pretrain_mlm.py --corpus data/corpus_zh/corpus.txt --output_dir models/minilm_zh \
-      --extend_vocab --whole_word_mask --max_seq_length 128 --train_batch_size 32 --num_train_epochs 1 \
-      --learning_rate 1e-4 --embedding_learning_rate 1e-3 --eval_step 200 --max_train_examples 16000 --heldout_lines 500
-  done_ models/minilm_zh2 || python src/pretrain_mlm.py --bert_model models/minilm_zh --corpus data/corpus_zh/corpus.txt \
-      --output_dir models/minilm_zh2 --extend_vocab --whole_word_mask --max_seq_length 128 --train_batch_size 32 \
-      --num_train_epochs 1 --learning_rate 1e-4 --embedding_learning_rate 1e-3 --eval_step 200 \
-      --max_train_examples 16000 --heldout_lines 500
+  MLM=(--corpus data/corpus_zh/corpus.txt --extend_vocab --whole_word_mask --max_seq_length 128 --train_batch_size 32
+       --num_train_epochs 1 --learning_rate 1e-4 --embedding_learning_rate 1e-3 --eval_step 200
+       --max_train_examples 16000 --heldout_lines 500)
+  done_ models/minilm_zh || python src/pretrain_mlm.py "${MLM[@]}" --output_dir models/minilm_zh
+  done_ models/minilm_zh2 || python src/pretrain_mlm.py "${MLM[@]}" --bert_model models/minilm_zh \
+      --output_dir models/minilm_zh2
 fi
 stage teacher
 done_ $T || python src/distill_task_specific_bert/bert_classification.py --data_dir $D --output_dir $T \

@@ -23,17 +23,8 @@ bilstm bilstm_distill_teacher_emb_adadelta --distill 1 --num_train_epochs 10 --s
     --init_from_teacher --optimizer adadelta
 # The paper's transfer set is the whole training set (plus augmentation): the other 45,634 SST-2 training
 # phrases join as unlabeled.tsv (the teacher labels them; it was trained on the first 20,000 only)
-U=data/sst2_u
-if [ ! -f $U/unlabeled.tsv ]; then
-  mkdir -p $U && for split in train dev test; do ln -sf ../sst2/$split.tsv $U/$split.tsv; done
-  python - $D/train.tsv $N $U/unlabeled.tsv <<'PY'
-import sys
-from src.data import read_examples
-rows = read_examples(sys.argv[1])[int(sys.argv[2]):]
-open(sys.argv[3], "w", encoding="utf-8").write("sentence\n" + "".join(ex.text + "\n" for ex in rows))
-PY
-fi
-D=$U
+bash bench/sst2_unlabeled.sh $N
+D=data/sst2_u
 bilstm bilstm_distill_teacher_emb_u45k --distill 1 --num_train_epochs 5 --student_tokenizer teacher --init_from_teacher
 bilstm bilstm_distill_teacher_emb_u45k_aug --distill 1 --num_train_epochs 4 --student_tokenizer teacher \
     --init_from_teacher --augment mask,ngram --n_iter 2

@@ -9,9 +9,9 @@
 # unused; in-domain text, as the paper recommends). Augmentation: the first $N_AUG training phrases, $N_VARIANTS
 # variants each (MiniLM has no masked-LM head: input-embedding neighbours). CPU budget (2 cores): the
 # sizes are cut to fit a session; each stage prints its time into its metrics.json.
-# UNLABELED=1: the transfer set the best BiLSTM uses instead. data/sst2_tb holds the first 20,000 phrases as
-# train.tsv (augmented, N_VARIANTS=1) and the other 45,634 as unlabeled.tsv (the teacher labels them); the
-# students are named *_u. Takes the general students made without it (run the script once without first).
+# UNLABELED=1: the transfer set the best BiLSTM uses instead (data/sst2_u, bench/sst2_unlabeled.sh): the
+# first 20,000 phrases with one variant each in train_aug.tsv, and the other 45,634 as unlabeled.tsv (the
+# teacher labels them); the students are named *_u. It takes the general students of a run without it.
 # Usage: nohup bash bench/run_tinybert.sh > logs/tinybert_bench.log 2>&1 &
 #        STUDENTS="4L312 trunc3" bash bench/run_tinybert.sh & STUDENTS=3L192 bash bench/run_tinybert.sh  # two lanes
 set -euo pipefail
@@ -19,17 +19,9 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
 T=models/sst2/teacher M=models/sst2 D=data/sst2 U=
 N_CORPUS=${N_CORPUS:-20000} N_AUG=${N_AUG:-5000} N_VARIANTS=${N_VARIANTS:-4}
-if [ "${UNLABELED:-0}" = 1 ]; then
-  D=data/sst2_tb U=_u N_AUG=20000 N_VARIANTS=1
-  [ -f $D/unlabeled.tsv ] || { mkdir -p $D && for split in dev test; do ln -sf ../sst2/$split.tsv $D/$split.tsv; done
-    python - data/sst2/train.tsv 20000 $D <<'PY'
-import sys
-from src.data import read_examples
-rows, n, out = read_examples(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-open(f"{out}/train.tsv", "w", encoding="utf-8").write("label\ttext\n" + "".join(f"{ex.label}\t{ex.text}\n" for ex in rows[:n]))
-open(f"{out}/unlabeled.tsv", "w", encoding="utf-8").write("sentence\n" + "".join(ex.text + "\n" for ex in rows[n:]))
-PY
-  }
+if [ "${UNLABELED:-0}" = 1 ]; then  # train_aug.tsv: the first 20,000 of train.tsv, one variant each
+  D=data/sst2_u U=_u N_AUG=20000 N_VARIANTS=1
+  bash bench/sst2_unlabeled.sh $N_AUG
 fi
 GENERAL_EPOCHS=${GENERAL_EPOCHS:-3} STAGE1_EPOCHS=${STAGE1_EPOCHS:-1} STAGE2_EPOCHS=${STAGE2_EPOCHS:-2}
 mkdir -p logs
