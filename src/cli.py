@@ -61,6 +61,17 @@ def run_script(main: Callable, resumable: bool = False) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted" + ("; rerun with --resume to continue" if resumable else "") + "\n")
         raise SystemExit(130) from None
+    close_process_group()
+
+
+def close_process_group() -> None:
+    """Under torchrun: wait for every rank, then close the process group. Left to the interpreter's exit, the
+    gloo teardown can abort a rank (SIGABRT) after its work is done."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class InputError(Exception):

@@ -92,4 +92,4 @@ def torchrun(script, *args, nproc=2):
            *map(str, args)]
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-6000:]  # the failing rank's own error, not only the summary
