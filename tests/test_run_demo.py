@@ -58,3 +58,18 @@ def test_pretraining_stages_come_before_the_teacher_and_feed_it():
     teacher_cmd = run_demo.stages(args)[3][2]
     assert teacher_cmd[teacher_cmd.index("--bert_model") + 1] == os.path.join("w", "minilm_zh")
     assert "masked-LM pretraining" not in [name for name, _, _ in run_demo.stages(run_demo.parse_args([]))]
+
+
+def augmentation_model(argv):
+    cmd = {name: c for name, _, c in run_demo.stages(run_demo.parse_args(argv))}["TinyBERT augmentation"]
+    return cmd[cmd.index("--pretrained_bert_model") + 1]
+
+
+def test_augmentation_draws_from_the_masked_lm_when_there_is_one(tmp_path):
+    mlm, classifier = write_tiny_bert(tmp_path / "mlm", arch="mlm"), write_tiny_bert(tmp_path / "cls")
+    teacher = os.path.join("w", "teacher")
+    assert augmentation_model(["--work_dir", "w"]) == teacher  # the bundled MiniLM: no masked-LM head
+    assert augmentation_model(["--work_dir", "w", "--pretrain_lines", "100"]) == os.path.join("w", "minilm_zh")
+    assert augmentation_model(["--work_dir", "w", "--bert_model", str(mlm)]) == str(mlm)
+    assert augmentation_model(["--work_dir", "w", "--bert_model", str(classifier)]) == teacher
+    assert augmentation_model(["--work_dir", "w", "--bert_model", str(tmp_path / "missing")]) == teacher
