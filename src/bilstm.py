@@ -1,16 +1,14 @@
 """The BiLSTM student of Tang et al. (2019): word embeddings -> one BiLSTM layer -> the final forward and
 backward states, concatenated -> ReLU dense layer -> logits.
 
-Also here: batched logits of id lists (`bilstm_logits`), the student's tokenizer (text -> word ids), batching
-(length-bucketed training batches, padding), save/load of a student directory (`config.json`, `vocab.txt`,
-`model.pt`), and a lean inference path (`fold` + `folded_logits`) that gives the same logits as
-`BiLSTMClassifier.forward` with less work per token.
+Also here: batched logits of id lists (`bilstm_logits`), the student's tokenizer (text -> word ids), padding,
+save/load of a student directory (`config.json`, `vocab.txt`, `model.pt`), and a lean inference path (`fold` +
+`folded_logits`) that gives the same logits as `BiLSTMClassifier.forward` with less work per token.
 
 Shapes: B batch, L words, E embedding width, H hidden size per direction, F dense width, C classes.
 """
 
 import json
-import math
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -195,31 +193,6 @@ class StudentTokenizer:
             return [self.id_map[x].tolist() or [UNK_ID] for x in ids]
         get = self.index.get
         return [[get(w, UNK_ID) for w in tokens[:L]] or [UNK_ID] for tokens in tokenize(self.kind, texts)]
-
-
-class LengthBatchSampler(torch.utils.data.Sampler):
-    """Batches of indices of similar length, for a DataLoader's `batch_sampler`: less padding, fewer LSTM steps.
-
-    Every pass shuffles the indices, sorts them by length (stably, so equal lengths stay shuffled), cuts the
-    result into batches of `batch_size` (the last one shorter) and shuffles the batches. Most batches then
-    hold texts of one length, which the LSTM runs fastest (no packing gaps). All randomness comes from
-    `generator`: the same generator state gives the same batches.
-    """
-
-    def __init__(self, lengths, batch_size, generator):
-        self.lengths = torch.as_tensor(lengths)
-        self.size = batch_size  # not called `batch_size`: Accelerate would then drop a short batch met mid-pass
-        self.generator = generator
-
-    def __len__(self):
-        return math.ceil(len(self.lengths) / self.size)
-
-    def __iter__(self):
-        perm = torch.randperm(len(self.lengths), generator=self.generator)
-        order = perm[self.lengths[perm].sort(stable=True).indices]
-        batches = order.split(self.size)
-        for i in torch.randperm(len(batches), generator=self.generator).tolist():
-            yield batches[i].tolist()
 
 
 def pad_batch(id_lists):

@@ -163,6 +163,13 @@ def add_vocab_args(p: argparse.ArgumentParser) -> None:
                         "a larger one, e.g. 1e-3, trains the added tokens")
 
 
+def add_length_buckets_arg(p: argparse.ArgumentParser) -> None:
+    """The flag of the stages whose training texts vary in length (`src.batching.LengthBatchSampler`)."""
+    p.add_argument("--length_buckets", type=int, choices=(0, 1), default=1,
+                   help="1: batches of texts of similar length (little padding; faster, most on a CPU); "
+                        "0: plain shuffled batches, as in the papers")
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     """Flags of every training stage for the Accelerate engine and for resumable runs."""
     p.add_argument("--gradient_accumulation_steps", type=positive(int), default=1,

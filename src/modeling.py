@@ -7,6 +7,7 @@ from collections import Counter
 import torch
 from safetensors import SafetensorError
 
+from src.batching import LengthBatchSampler
 from src.cli import InputError, logger
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
@@ -179,12 +180,16 @@ def encode_texts(tokenizer, texts: list[str], max_seq_length: int,
     return features, n_truncated
 
 
-def make_loader(tokenizer, features: list[dict], batch_size: int,
-                shuffle: bool = False) -> torch.utils.data.DataLoader:
-    """Batches padded to their longest row. The loader has its own random generator (`loader.generator`,
+def make_loader(tokenizer, features: list[dict], batch_size: int, shuffle: bool = False,
+                length_buckets: bool = False) -> torch.utils.data.DataLoader:
+    """Batches padded to their longest row; with `length_buckets` (training), shuffled batches of rows of
+    similar length (`LengthBatchSampler`). The loader has its own random generator (`loader.generator`,
     re-seed it per epoch), so iterating never draws from the global RNG that dropout uses: a resumed run
     then reproduces an uninterrupted one."""
     from transformers import DataCollatorWithPadding
 
-    return torch.utils.data.DataLoader(features, batch_size=batch_size, shuffle=shuffle,
-                                       generator=torch.Generator(), collate_fn=DataCollatorWithPadding(tokenizer))
+    generator = torch.Generator()
+    batching = ({"batch_sampler": LengthBatchSampler([len(f["input_ids"]) for f in features], batch_size, generator)}
+                if length_buckets else {"batch_size": batch_size, "shuffle": shuffle})
+    return torch.utils.data.DataLoader(features, generator=generator, collate_fn=DataCollatorWithPadding(tokenizer),
+                                       **batching)

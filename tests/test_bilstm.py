@@ -1,8 +1,7 @@
 import torch
 
-from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, LengthBatchSampler, StudentTokenizer,
-                        bilstm_logits, build_vocab, fold, folded_logits, load_student, pad_batch, save_student,
-                        tokenize)
+from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab,
+                        fold, folded_logits, load_student, pad_batch, save_student, tokenize)
 
 
 def small_model(seed=0):
@@ -63,30 +62,3 @@ def test_save_and_load_round_trip(tmp_path):
     ids, lengths = pad_batch(tok2.encode(["w1 w2 w3", "w4"]))
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids, lengths), model(ids, lengths))
-
-
-def test_length_batches_cover_every_index_once_with_one_length_each():
-    lengths = [i % 10 + 1 for i in range(300)]  # 30 texts of each length 1..10
-    generator = torch.Generator()
-    sampler = LengthBatchSampler(lengths, 10, generator)
-    generator.manual_seed(1)
-    batches = list(sampler)
-    assert len(batches) == len(sampler) == 30
-    assert sorted(i for b in batches for i in b) == list(range(300))
-    assert all(len({lengths[i] for i in b}) == 1 for b in batches)  # equal lengths: no padding at all
-    generator.manual_seed(1)
-    assert list(sampler) == batches  # the generator's state decides everything
-    generator.manual_seed(2)
-    other = list(sampler)
-    assert other != batches and [b[0] for b in other] != [b[0] for b in batches]  # batch order reshuffled
-    assert {tuple(sorted(b)) for b in other} != {tuple(sorted(b)) for b in batches}  # and their members
-
-
-def test_length_batches_with_a_short_last_batch():
-    lengths = [5, 1, 3, 3, 2, 9, 1, 4, 4, 7, 2]
-    generator = torch.Generator().manual_seed(0)
-    batches = list(LengthBatchSampler(lengths, 3, generator))
-    assert sorted(len(b) for b in batches) == [2, 3, 3, 3]
-    assert sorted(i for b in batches for i in b) == list(range(11))
-    spans = sorted(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches)
-    assert spans == [1, 1, 1, 2]  # sorted lengths 1 1 2 | 2 3 3 | 4 4 5 | 7 9, whatever the draw

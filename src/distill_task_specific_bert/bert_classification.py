@@ -16,8 +16,8 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 """
 
 
-from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_vocab_args, exits_on_input_error, logger,
-                     run_script)
+from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, add_vocab_args,
+                     exits_on_input_error, logger, run_script)
 from src.data import add_data_format_args, data_format, load_split
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate
@@ -36,6 +36,7 @@ def parse_args(argv=None):
     p.add_argument("--output_dir", required=True, help="where the fine-tuned model and metrics are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     add_bert_training_args(p, learning_rate=2e-5)
+    add_length_buckets_arg(p)
     add_vocab_args(p)
     add_data_format_args(p)
     args = p.parse_args(argv)
@@ -87,7 +88,8 @@ def main(argv=None):
     (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels), label_list = load_data(args)
     tokenizer, model, unk, added = load_model(args, label_list, train_texts)
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length, train_labels)
-    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True)
+    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True,
+                               length_buckets=bool(args.length_buckets))
     dev_loader, test_loader = accelerator.prepare(*(
         make_loader(tokenizer, encode_texts(tokenizer, texts, args.max_seq_length, labels)[0], args.eval_batch_size)
         for texts, labels in ((dev_texts, dev_labels), (test_texts, test_labels))))

@@ -38,11 +38,11 @@ import torch
 import torch.nn.functional as F
 
 from src.augment import augment_corpus, tag_words
-from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, LengthBatchSampler,
-                        StudentTokenizer, bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch,
-                        save_student, tokenize)
-from src.cli import (ArgumentParser, InputError, add_engine_args, exits_on_input_error, logger, positive, progress,
-                     run_script, setup_logging)
+from src.batching import LengthBatchSampler
+from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
+                        bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
+from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
+                     positive, progress, run_script, setup_logging)
 from src.data import (Example, add_data_format_args, data_format, is_cjk, load_split, load_unlabeled, read_texts,
                       write_examples)
 from src.engine import fit, fit_options, start_run, training_report
@@ -113,9 +113,7 @@ def add_training_args(p):
     p.add_argument("--num_train_epochs", type=positive(int), default=10, help="passes over the transfer set")
     p.add_argument("--train_batch_size", "--per_device_train_batch_size", type=positive(int), default=50,
                    help="examples per step")
-    p.add_argument("--length_buckets", type=int, choices=(0, 1), default=1,
-                   help="1: batches of texts of similar length (little padding; about twice as fast on a CPU); "
-                        "0: plain shuffled batches, as in the paper")
+    add_length_buckets_arg(p)
     p.add_argument("--eval_batch_size", type=int, default=256, help="examples per evaluation batch")
     p.add_argument("--max_grad_norm", type=float, default=5.0, help="gradient clipping norm")
     p.add_argument("--seed", type=int, default=42, help="random seed (training and augmentation)")

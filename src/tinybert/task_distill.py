@@ -33,8 +33,8 @@ from functools import partial
 
 
 from src import predict
-from src.cli import (ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script,
-                     setup_logging)
+from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, exits_on_input_error,
+                     logger, run_script, setup_logging)
 from src.data import (add_data_format_args, data_format, encode_labels, load_split, load_unlabeled, read_examples,
                       split_file)
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
@@ -80,6 +80,7 @@ def parse_args(argv=None):
                    help="student:teacher layer pairs, e.g. '1:2,2:4,3:6' (default: uniform, L_T a multiple of L_S)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the stage 2 soft labels")
     add_bert_training_args(p, learning_rate=5e-5)
+    add_length_buckets_arg(p)
     p.add_argument("--cache_dir", default=None,
                    help="stage 2: keep teacher logits on disk here, keyed by teacher and text (default: memory only)")
     p.add_argument("--do_eval", action="store_true",
@@ -296,7 +297,8 @@ def main(argv=None):
         models, loss_fn = [student, projection], partial(intermediate_loss, teacher=teacher, pairs=pairs)
         optimizer = adamw(trainable_parameters(student, projection), args.learning_rate, args.weight_decay)
         evaluate_fn = None  # no dev selection: stage 1 keeps its last student
-    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True)
+    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True,
+                               length_buckets=bool(args.length_buckets))
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
     state = fit(models, loss_fn, train_loader, optimizer, accelerator, tmp_dir,
                 schedule=lr_schedule(args), evaluate_fn=evaluate_fn, save_fn=save_student,

@@ -1,0 +1,31 @@
+"""Training batches of texts of similar length: less padding, so fewer wasted steps for an LSTM and fewer
+wasted positions for a transformer. Shared by the BiLSTM student and the BERT stages (`--length_buckets`)."""
+
+import math
+
+import torch
+
+
+class LengthBatchSampler(torch.utils.data.Sampler):
+    """Batches of indices of similar length, for a DataLoader's `batch_sampler`.
+
+    Every pass shuffles the indices, sorts them by length (stably, so equal lengths stay shuffled), cuts the
+    result into batches of `batch_size` (the last one shorter) and shuffles the batches. Most batches then
+    hold texts of one length: an LSTM has no packing gaps, a transformer no padded positions. All randomness
+    comes from `generator`: the same generator state gives the same batches.
+    """
+
+    def __init__(self, lengths, batch_size, generator):
+        self.lengths = torch.as_tensor(lengths)
+        self.size = batch_size  # not called `batch_size`: Accelerate would then drop a short batch met mid-pass
+        self.generator = generator
+
+    def __len__(self):
+        return math.ceil(len(self.lengths) / self.size)
+
+    def __iter__(self):
+        perm = torch.randperm(len(self.lengths), generator=self.generator)
+        order = perm[self.lengths[perm].sort(stable=True).indices]
+        batches = order.split(self.size)
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i].tolist()
