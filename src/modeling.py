@@ -182,14 +182,19 @@ def encode_texts(tokenizer, texts: list[str], max_seq_length: int,
 
 def make_loader(tokenizer, features: list[dict], batch_size: int, shuffle: bool = False,
                 length_buckets: bool = False) -> torch.utils.data.DataLoader:
-    """Batches padded to their longest row; with `length_buckets` (training), shuffled batches of rows of
-    similar length (`LengthBatchSampler`). The loader has its own random generator (`loader.generator`,
-    re-seed it per epoch), so iterating never draws from the global RNG that dropout uses: a resumed run
-    then reproduces an uninterrupted one."""
+    """Batches padded to their longest row. Training (`shuffle`): shuffled rows, or with `length_buckets`
+    shuffled batches of rows of similar length (`LengthBatchSampler`). Evaluation: rows shortest first, so
+    little padding; scores do not depend on the order. The loader has its own random generator
+    (`loader.generator`, re-seed it per epoch), so iterating never draws from the global RNG that dropout
+    uses: a resumed run then reproduces an uninterrupted one."""
     from transformers import DataCollatorWithPadding
 
     generator = torch.Generator()
-    batching = ({"batch_sampler": LengthBatchSampler([len(f["input_ids"]) for f in features], batch_size, generator)}
-                if length_buckets else {"batch_size": batch_size, "shuffle": shuffle})
+    if shuffle and length_buckets:
+        batching = {"batch_sampler": LengthBatchSampler([len(f["input_ids"]) for f in features], batch_size,
+                                                        generator)}
+    else:
+        features = features if shuffle else sorted(features, key=lambda f: len(f["input_ids"]))
+        batching = {"batch_size": batch_size, "shuffle": shuffle}
     return torch.utils.data.DataLoader(features, generator=generator, collate_fn=DataCollatorWithPadding(tokenizer),
                                        **batching)

@@ -46,3 +46,13 @@ def test_bert_loader_with_length_buckets_pads_less_and_keeps_every_row(tmp_path)
             assert b["attention_mask"].sum(1).tolist() == [lengths[i] for i in b["idx"].tolist()]
         padded[buckets] = sum(b["input_ids"].numel() for b in batches) - sum(lengths)
     assert padded[True] < padded[False] / 4
+
+
+def test_evaluation_loader_goes_shortest_first_and_keeps_every_row(tmp_path):
+    tokenizer = load_tokenizer(write_tiny_bert(tmp_path / "bert"))
+    lengths = [2 + (7 * i) % 13 for i in range(40)]
+    features = [{"input_ids": [2] + [5] * (n - 2) + [3], "labels": 0, "idx": i} for i, n in enumerate(lengths)]
+    batches = list(make_loader(tokenizer, features, 8))
+    assert sorted(i for b in batches for i in b["idx"].tolist()) == list(range(40))
+    ordered = sorted(lengths)
+    assert [b["input_ids"].shape[1] for b in batches] == [max(ordered[i:i + 8]) for i in range(0, 40, 8)]
