@@ -12,6 +12,7 @@
 # UNLABELED=1: the transfer set the best BiLSTM uses instead (data/sst2_u, bench/sst2_unlabeled.sh): the
 # first 20,000 phrases with one variant each in train_aug.tsv, and the other 45,634 as unlabeled.tsv (the
 # teacher labels them); the students are named *_u. It takes the general students of a run without it.
+# STAGE2_LR=3e-5: stage 2 at the authors' README rate instead of 5e-5, in tinybert_<student>_lr3e-5.
 # Usage: nohup bash bench/run_tinybert.sh > logs/tinybert_bench.log 2>&1 &
 #        STUDENTS="4L312 trunc3" bash bench/run_tinybert.sh & STUDENTS=3L192 bash bench/run_tinybert.sh  # two lanes
 set -euo pipefail
@@ -58,8 +59,9 @@ task() {  # name init-flags... (stage 1 then stage 2, both on the augmented tran
   stage "tinybert_stage1_$name"; done_ $M/tinybert_stage1_$name || python src/tinybert/task_distill.py "${TB[@]}" \
       "$@" --output_dir $M/tinybert_stage1_$name --num_train_epochs $STAGE1_EPOCHS --learning_rate 1e-4 \
       --speed_texts 0
-  stage "tinybert_$name"; done_ $M/tinybert_$name || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
-      --student_model $M/tinybert_stage1_$name --output_dir $M/tinybert_$name --num_train_epochs $STAGE2_EPOCHS \
+  local out=$M/tinybert_$name${STAGE2_LR:+_lr$STAGE2_LR}  # a non-default stage-2 rate names its own run
+  stage "$out"; done_ $out || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
+      --student_model $M/tinybert_stage1_$name --output_dir $out --num_train_epochs $STAGE2_EPOCHS \
       --learning_rate ${STAGE2_LR:-5e-5} --eval_step 200 --speed_texts 256
 }
 
