@@ -80,7 +80,7 @@ def test_teacher_epochs_and_length_come_from_the_demo_flags():
         cmd = {name: c for name, _, c in run_demo.stages(run_demo.parse_args(argv))}["BERT teacher"]
         return {flag: cmd[cmd.index(flag) + 1] for flag in ("--num_train_epochs", "--max_seq_length")}
 
-    assert teacher_flags([]) == {"--num_train_epochs": "2", "--max_seq_length": "128"}
+    assert teacher_flags([]) == {"--num_train_epochs": "1", "--max_seq_length": "128"}
     assert teacher_flags(["--teacher_epochs", "3", "--max_seq_length", "64"]) == {
         "--num_train_epochs": "3", "--max_seq_length": "64"}
     assert teacher_flags(["--tiny", "--teacher_epochs", "3"])["--num_train_epochs"] == "1"
