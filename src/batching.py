@@ -29,3 +29,11 @@ class LengthBatchSampler(torch.utils.data.Sampler):
         batches = order.split(self.size)
         for i in torch.randperm(len(batches), generator=self.generator).tolist():
             yield batches[i].tolist()
+
+
+def training_batches(lengths, batch_size: int, generator: torch.Generator, length_buckets: bool) -> dict:
+    """DataLoader keyword arguments for shuffled training batches: of similar length (`LengthBatchSampler`)
+    with `length_buckets`, plain otherwise. Either way the randomness comes from `generator`."""
+    if length_buckets:
+        return {"batch_sampler": LengthBatchSampler(lengths, batch_size, generator)}
+    return {"batch_size": batch_size, "shuffle": True}

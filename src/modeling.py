@@ -7,7 +7,7 @@ from collections import Counter
 import torch
 from safetensors import SafetensorError
 
-from src.batching import LengthBatchSampler
+from src.batching import training_batches
 from src.cli import InputError, logger
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
@@ -190,11 +190,9 @@ def make_loader(tokenizer, features: list[dict], batch_size: int, shuffle: bool 
     from transformers import DataCollatorWithPadding
 
     generator = torch.Generator()
-    if shuffle and length_buckets:
-        batching = {"batch_sampler": LengthBatchSampler([len(f["input_ids"]) for f in features], batch_size,
-                                                        generator)}
+    if shuffle:
+        batching = training_batches([len(f["input_ids"]) for f in features], batch_size, generator, length_buckets)
     else:
-        features = features if shuffle else sorted(features, key=lambda f: len(f["input_ids"]))
-        batching = {"batch_size": batch_size, "shuffle": shuffle}
+        features, batching = sorted(features, key=lambda f: len(f["input_ids"])), {"batch_size": batch_size}
     return torch.utils.data.DataLoader(features, generator=generator, collate_fn=DataCollatorWithPadding(tokenizer),
                                        **batching)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from src.augment import augment_corpus, tag_words
-from src.batching import LengthBatchSampler
+from src.batching import training_batches
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
                         bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
@@ -277,9 +277,8 @@ def transfer_loader(ids, labels, teacher_logits, batch_size, length_buckets=True
         return batch
 
     generator = torch.Generator()
-    batching = ({"batch_sampler": LengthBatchSampler([len(x) for x in ids], batch_size, generator)}
-                if length_buckets else {"batch_size": batch_size, "shuffle": True})
-    return torch.utils.data.DataLoader(range(len(ids)), generator=generator, collate_fn=collate, **batching)
+    return torch.utils.data.DataLoader(range(len(ids)), generator=generator, collate_fn=collate,
+                                       **training_batches([len(x) for x in ids], batch_size, generator, length_buckets))
 
 
 # ----------------------------------------------------------------------------
