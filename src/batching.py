@@ -1,5 +1,6 @@
 """Training batches of texts of similar length: less padding, so fewer wasted steps for an LSTM and fewer
-wasted positions for a transformer. Shared by the BiLSTM student and the BERT stages (`--length_buckets`)."""
+wasted positions for a transformer. Shared by the BiLSTM student and the BERT stages (`--length_buckets`),
+and by TinyBERT's augmentation for its masked-LM passes (`length_chunks`)."""
 
 import math
 
@@ -37,3 +38,19 @@ def training_batches(lengths, batch_size: int, generator: torch.Generator, lengt
     if length_buckets:
         return {"batch_sampler": LengthBatchSampler(lengths, batch_size, generator)}
     return {"batch_size": batch_size, "shuffle": True}
+
+
+def length_chunks(lengths: list[int], max_size: int, max_padding: float = 0.25) -> list[list[int]]:
+    """Indices sorted by length and cut into chunks of at most `max_size`, each closed early where padding
+    it to its longest member would add more than `max_padding` of its real positions (order-free inference:
+    a few long texts no longer widen a whole batch)."""
+    chunks, real = [], 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        grown = len(chunks[-1]) + 1 if chunks else 0
+        if chunks and grown <= max_size and lengths[i] * grown <= (1 + max_padding) * (real + lengths[i]):
+            chunks[-1].append(i)
+            real += lengths[i]
+        else:
+            chunks.append([i])
+            real = lengths[i]
+    return chunks

@@ -1,6 +1,6 @@
 import torch
 
-from src.batching import LengthBatchSampler
+from src.batching import LengthBatchSampler, length_chunks
 from src.modeling import load_tokenizer, make_loader
 from tests.tiny import write_tiny_bert
 
@@ -56,3 +56,14 @@ def test_evaluation_loader_goes_shortest_first_and_keeps_every_row(tmp_path):
     assert sorted(i for b in batches for i in b["idx"].tolist()) == list(range(40))
     ordered = sorted(lengths)
     assert [b["input_ids"].shape[1] for b in batches] == [max(ordered[i:i + 8]) for i in range(0, 40, 8)]
+
+
+def test_length_chunks_bound_padding_and_size():
+    lengths = [10] * 5 + [11] * 5 + [40] + [3] * 7
+    chunks = length_chunks(lengths, max_size=4)
+    assert sorted(i for c in chunks for i in c) == list(range(len(lengths)))
+    assert all(len(c) <= 4 for c in chunks)
+    assert [c for c in chunks if 10 in c] == [[10]]  # the one long text is padded with no other
+    for c in chunks:  # at most 25 % padding over the real positions
+        assert max(lengths[i] for i in c) * len(c) <= 1.25 * sum(lengths[i] for i in c)
+    assert length_chunks(lengths, max_size=1) == [[i] for i in sorted(range(18), key=lengths.__getitem__)]

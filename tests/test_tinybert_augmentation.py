@@ -63,7 +63,8 @@ def test_chinese_whole_word_candidates_are_dictionary_words(augmenter):
                 if len(w) > 1:  # whole-word masking: a real word, not a garbled character string
                     assert jieba.dt.FREQ.get(w, 0) > 0
         assert any(len(segments[i]) > 1 for i in cands)
-    variants = da.augment_sentence(*augmenter.candidates(ZH[:1])[0], N=5, p=0.5, rng=random.Random(0))
+    segments, cands = augmenter.candidates(ZH[:1])[0]
+    variants = da.apply_replacements(segments, cands, da.draw_replacements(list(cands), 5, 0.5, random.Random(0)))
     assert variants and all(is_cjk(v) and "的" in v for v in variants)
 
 
@@ -73,6 +74,29 @@ def test_batched_equals_one_at_a_time(tiny_mlm, augmenter):
     assert [c for _, c in augmenter.candidates(sentences)] == [c for _, c in single.candidates(sentences)]
     examples = [Example(t, "1") for t in sentences]
     assert da.augment(augmenter, examples, 4, 0.4, 5, 1) == da.augment(single, examples, 4, 0.4, 1, 1)
+
+
+def test_draws_pick_words_with_probability_p_and_candidates_by_u():
+    attempts = da.draw_replacements(range(10), N=2000, p=0.3, rng=random.Random(0))
+    assert 0.28 < sum(map(len, attempts)) / 20000 < 0.32
+    assert all(0 <= u < 1 for a in attempts for u in a.values())
+    segments = ["good", " ", "film"]
+    variants = da.apply_replacements(segments, {0: ["bad", "fine"]}, [{0: 0.7, 2: 0.1}, {0: 0.2}, {}, {0: 0.6}])
+    assert variants == ["fine film", "bad film"]  # u picks candidate int(u * 2); 'film' has none; no repeats
+
+
+def test_only_the_words_an_attempt_replaces_get_candidates(augmenter, monkeypatch):
+    asked = []
+    real = augmenter.candidates
+    monkeypatch.setattr(augmenter, "candidates", lambda texts, wanted: asked.extend(wanted) or real(texts, wanted))
+    examples = [Example(t, "1") for t in EN + ZH]
+    rows = da.augment_batches(augmenter, examples, [0], N=1, p=0.4, batch_size=5, seed=2)
+    replaceable = sum(len(da.split_words(t)[1]) for t in EN + ZH)
+    assert 0 < sum(map(len, asked)) < replaceable and any(rows)
+    # computing every word's candidates first, as the reference does, gives the same variants
+    draws = [da.draw_replacements(da.split_words(t)[1], 1, 0.4, random.Random(f"2:{k}")) for k, t in enumerate(EN + ZH)]
+    expected = [da.apply_replacements(s, c, d) for (s, c), d in zip(real(EN + ZH), draws)]
+    assert [[r.text for r in variants] for variants in rows] == expected
 
 
 def test_variants_of_an_example_do_not_depend_on_the_examples_before_it(augmenter):

@@ -25,6 +25,8 @@ jieba words). Stop words and punctuation are never replaced. Candidates of a wor
 - without a trained masked-LM head (detected from the load report) the same is done with cosine
   neighbours in the model's input embeddings, or in --glove_embs when given.
 Each of N attempts replaces every word that has candidates, with probability p, by a random candidate.
+The random draws come first, so candidates are computed only for the words that some attempt replaces
+(the same variants as computing them all; with N = 1 and p = 0.4 that is 40 % of the masked-LM passes).
 Masked copies of many words and sentences go through the masked LM in batches of --mlm_batch_size
 (1: one forward pass per word, the reference path; both give the same candidates).
 
@@ -44,6 +46,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
 
+from src.batching import length_chunks
 from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, progress, run_script, set_seed,
                      setup_logging)
 from src.data import (Example, add_data_format_args, data_format, is_cjk, is_cjk_char, read_examples, split_file,
@@ -192,12 +195,10 @@ class Augmenter:
     @torch.no_grad()
     def _mlm_scores(self, requests):
         """Log-probabilities (n_masks, V) at the masked positions, for each (ids, positions) request, in
-        forward passes of `mlm_batch_size` copies, shortest first (padding is masked out)."""
-        order = sorted(range(len(requests)), key=lambda r: len(requests[r][0]))
+        forward passes of at most `mlm_batch_size` copies of similar length (padding is masked out)."""
         out = [None] * len(requests)
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.mlm_batch_size):
-            chunk = order[start:start + self.mlm_batch_size]
+        for chunk in length_chunks([len(ids) for ids, _ in requests], self.mlm_batch_size):
             width = max(len(requests[r][0]) for r in chunk)
             ids = torch.tensor([requests[r][0] + [pad] * (width - len(requests[r][0])) for r in chunk],
                                device=self.model.device)
@@ -206,7 +207,7 @@ class Augmenter:
             hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, d)
             rows = [row for row, r in enumerate(chunk) for _ in requests[r][1]]
             cols = [c for r in chunk for c in requests[r][1]]
-            # The vocabulary projection is the costly part: applied to the masked positions only.
+            # The vocabulary projection (V x d per position) runs on the masked positions only.
             log_p = torch.log_softmax(self.lm_head(hidden[rows, cols]).float(), dim=-1)  # (n_masks, V)
             for r, part in zip(chunk, log_p.split([len(requests[r][1]) for r in chunk])):
                 out[r] = part
@@ -253,10 +254,13 @@ class Augmenter:
             beams = sorted(grown, key=lambda x: -x[1])[:8 * self.M]
         return [w for w, _ in beams if freq.get(w) and w != word][:self.M]
 
-    def candidates(self, sentences):
-        """For each sentence: (segments, {segment index: candidate words}), computed in batches."""
+    def candidates(self, sentences, wanted=None):
+        """For each sentence: (segments, {segment index: candidate words}), computed in batches. `wanted`:
+        for each sentence, the indices of the words whose candidates are needed (default: every replaceable
+        word)."""
         split = [split_words(s) for s in sentences]
-        plans = [(s, i, self._plan(segments, i)) for s, (segments, idx) in enumerate(split) for i in idx]
+        wanted = [idx for _, idx in split] if wanted is None else [sorted(w) for w in wanted]
+        plans = [(s, i, self._plan(split[s][0], i)) for s, idx in enumerate(wanted) for i in idx]
         plans = [(s, i, plan) for s, i, plan in plans if plan]
         out = [(segments, {}) for segments, _ in split]
 
@@ -278,15 +282,22 @@ class Augmenter:
         return out
 
 
-def augment_sentence(segments, candidates, N, p, rng):
-    """Up to N distinct variants different from the original: in each of N attempts every word with
-    candidates is replaced with probability p by a random one of them."""
+def draw_replacements(replaceable, N, p, rng):
+    """The random part of N attempts, drawn before any candidate exists: in each attempt every replaceable
+    word is replaced with probability p, by the candidate that a uniform draw u in [0, 1) picks. Returns a
+    {word index: u} dict per attempt."""
+    return [{i: rng.random() for i in replaceable if rng.random() < p} for _ in range(N)]
+
+
+def apply_replacements(segments, candidates, attempts):
+    """Up to N distinct variants different from the original, one per attempt of `draw_replacements`; a
+    word without candidates stays as it is."""
     original, variants = "".join(segments), []
-    for _ in range(N):
+    for attempt in attempts:
         new = list(segments)
-        for i, cands in candidates.items():
-            if rng.random() < p:
-                new[i] = rng.choice(cands)
+        for i, u in attempt.items():
+            if candidates.get(i):
+                new[i] = candidates[i][int(u * len(candidates[i]))]
         text = "".join(new)
         if text != original and text not in variants:
             variants.append(text)
@@ -297,10 +308,14 @@ def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_pr
     """For each example of the batches `examples[start:start + batch_size]`, its list of variant rows."""
     out = []
     for start in progress(starts, desc="augment", unit="batch", disable=not show_progress):
-        batch = range(start, min(start + batch_size, len(examples)))
-        for k, (segments, cands) in zip(batch, augmenter.candidates([examples[k].text for k in batch])):
-            rng = random.Random(f"{seed}:{k}")  # example k's draws do not depend on the examples before it
-            out.append([Example(text, examples[k].label) for text in augment_sentence(segments, cands, N, p, rng)])
+        texts = [ex.text for ex in examples[start:start + batch_size]]
+        # Example k's draws do not depend on the examples before it. They come first, so that only the words
+        # some attempt replaces go through the masked LM: with N = 1 and p = 0.4, 40 % of them.
+        draws = [draw_replacements(split_words(text)[1], N, p, random.Random(f"{seed}:{k}"))
+                 for k, text in enumerate(texts, start)]
+        found = augmenter.candidates(texts, [set().union(*attempts) for attempts in draws])
+        for k, (segments, cands), attempts in zip(range(start, start + len(texts)), found, draws):
+            out.append([Example(text, examples[k].label) for text in apply_replacements(segments, cands, attempts)])
     return out
 
 
