@@ -88,7 +88,11 @@ def test_draws_pick_words_with_probability_p_and_candidates_by_u():
 def test_only_the_words_an_attempt_replaces_get_candidates(augmenter, monkeypatch):
     asked = []
     real = augmenter.candidates
-    monkeypatch.setattr(augmenter, "candidates", lambda texts, wanted: asked.extend(wanted) or real(texts, wanted))
+    def spy(texts, wanted, split):
+        asked.extend(wanted)
+        return real(texts, wanted, split)
+
+    monkeypatch.setattr(augmenter, "candidates", spy)
     examples = [Example(t, "1") for t in EN + ZH]
     rows = da.augment_batches(augmenter, examples, [0], N=1, p=0.4, batch_size=5, seed=2)
     replaceable = sum(len(da.split_words(t)[1]) for t in EN + ZH)

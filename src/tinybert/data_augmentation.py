@@ -254,11 +254,11 @@ class Augmenter:
             beams = sorted(grown, key=lambda x: -x[1])[:8 * self.M]
         return [w for w, _ in beams if freq.get(w) and w != word][:self.M]
 
-    def candidates(self, sentences, wanted=None):
+    def candidates(self, sentences, wanted=None, split=None):
         """For each sentence: (segments, {segment index: candidate words}), computed in batches. `wanted`:
         for each sentence, the indices of the words whose candidates are needed (default: every replaceable
-        word)."""
-        split = [split_words(s) for s in sentences]
+        word); `split`: the sentences' `split_words`, when the caller already has them."""
+        split = split or [split_words(s) for s in sentences]
         wanted = [idx for _, idx in split] if wanted is None else [sorted(w) for w in wanted]
         plans = [(s, i, self._plan(split[s][0], i)) for s, idx in enumerate(wanted) for i in idx]
         plans = [(s, i, plan) for s, i, plan in plans if plan]
@@ -311,9 +311,10 @@ def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_pr
         texts = [ex.text for ex in examples[start:start + batch_size]]
         # Example k's draws do not depend on the examples before it. They come first, so that only the words
         # some attempt replaces go through the masked LM: with N = 1 and p = 0.4, 40 % of them.
-        draws = [draw_replacements(split_words(text)[1], N, p, random.Random(f"{seed}:{k}"))
-                 for k, text in enumerate(texts, start)]
-        found = augmenter.candidates(texts, [set().union(*attempts) for attempts in draws])
+        split = [split_words(text) for text in texts]
+        draws = [draw_replacements(replaceable, N, p, random.Random(f"{seed}:{k}"))
+                 for k, (_, replaceable) in enumerate(split, start)]
+        found = augmenter.candidates(texts, [set().union(*attempts) for attempts in draws], split)
         for k, (segments, cands), attempts in zip(range(start, start + len(texts)), found, draws):
             out.append([Example(text, examples[k].label) for text in apply_replacements(segments, cands, attempts)])
     return out
