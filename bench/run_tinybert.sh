@@ -13,6 +13,7 @@
 # first 20,000 phrases with one variant each in train_aug.tsv, and the other 45,634 as unlabeled.tsv (the
 # teacher labels them); the students are named *_u. It takes the general students of a run without it.
 # STAGE2_LR=3e-5: stage 2 at the authors' README rate instead of 5e-5, in tinybert_<student>_lr3e-5.
+# STAGE1_EPOCHS / STAGE2_EPOCHS other than 1 / 2 name their runs too (..._s1e3, ..._s2e3).
 # Usage: nohup bash bench/run_tinybert.sh > logs/tinybert_bench.log 2>&1 &
 #        STUDENTS="4L312 trunc3" bash bench/run_tinybert.sh & STUDENTS=3L192 bash bench/run_tinybert.sh  # two lanes
 set -euo pipefail
@@ -54,12 +55,14 @@ general() {  # name config layer_map
 }
 task() {  # name init-flags... (stage 1 then stage 2, both on the augmented transfer set)
   local name=$1$U; shift
+  [ "$STAGE1_EPOCHS" = 1 ] || name=${name}_s1e$STAGE1_EPOCHS
   local TB=(--teacher_model $T --data_dir $D --task_name sst-2 --max_seq_length 64 --do_lower_case --aug_train
             --train_batch_size 32 --cache_dir logs/tinybert_cache)
   stage "tinybert_stage1_$name"; done_ $M/tinybert_stage1_$name || python src/tinybert/task_distill.py "${TB[@]}" \
       "$@" --output_dir $M/tinybert_stage1_$name --num_train_epochs $STAGE1_EPOCHS --learning_rate 1e-4 \
       --speed_texts 0
   local out=$M/tinybert_$name${STAGE2_LR:+_lr$STAGE2_LR}  # a non-default stage-2 rate names its own run
+  [ "$STAGE2_EPOCHS" = 2 ] || out=${out}_s2e$STAGE2_EPOCHS
   stage "$out"; done_ $out || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
       --student_model $M/tinybert_stage1_$name --output_dir $out --num_train_epochs $STAGE2_EPOCHS \
       --learning_rate ${STAGE2_LR:-5e-5} --eval_step 200 --speed_texts 256

@@ -1,5 +1,5 @@
 """TinyBERT data augmentation on a tiny random masked LM: candidates, stop words, Chinese whole words,
-batched == one-at-a-time, per-example random draws, the missing-MLM-head fallback and the script end to end,
+batched == one-at-a-time, bf16, per-example random draws, the missing-MLM-head fallback and the script end to end,
 in one process and under torchrun."""
 
 import os
@@ -7,6 +7,7 @@ import random
 
 import jieba
 import pytest
+import torch
 
 from src.tinybert import data_augmentation as da
 from src.data import Example, is_cjk, read_examples, write_examples
@@ -74,6 +75,21 @@ def test_batched_equals_one_at_a_time(tiny_mlm, augmenter):
     assert [c for _, c in augmenter.candidates(sentences)] == [c for _, c in single.candidates(sentences)]
     examples = [Example(t, "1") for t in sentences]
     assert da.augment(augmenter, examples, 4, 0.4, 5, 1) == da.augment(single, examples, 4, 0.4, 1, 1)
+
+
+def test_bf16_runs_the_encoder_in_bfloat16_and_keeps_most_candidates(tiny_mlm, augmenter):
+    fast = da.Augmenter(tiny_mlm, M=5, bf16=True)
+    dtypes = []
+    for aug in (augmenter, fast):
+        hook = aug.model.base_model.encoder.layer[0].output.dense.register_forward_hook(
+            lambda module, inputs, output: dtypes.append(output.dtype))
+        found = [c for _, c in aug.candidates(EN + ZH)]
+        hook.remove()
+        if aug is augmenter:
+            reference = found
+    assert dtypes[0] == torch.float32 and dtypes[-1] == torch.bfloat16
+    pairs = [(set(a[i]), set(b.get(i, []))) for a, b in zip(reference, found) for i in a]
+    assert sum(len(a & b) for a, b in pairs) >= 0.7 * sum(len(a) for a, _ in pairs)  # near-ties may swap
 
 
 def test_draws_pick_words_with_probability_p_and_candidates_by_u():

