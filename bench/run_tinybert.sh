@@ -36,14 +36,6 @@ from src.data import read_examples
 texts = [ex.text for ex in read_examples(sys.argv[1])[:int(sys.argv[2])]]
 open(sys.argv[3], "w", encoding="utf-8").write("\n".join(texts) + "\n")
 PY
-[ -f logs/student_4L312.json ] || cat > logs/student_4L312.json <<'JSON'
-{"hidden_size": 312, "num_hidden_layers": 4, "num_attention_heads": 12, "intermediate_size": 1200,
- "max_position_embeddings": 512, "type_vocab_size": 2}
-JSON
-[ -f logs/student_3L192.json ] || cat > logs/student_3L192.json <<'JSON'
-{"hidden_size": 192, "num_hidden_layers": 3, "num_attention_heads": 12, "intermediate_size": 768,
- "max_position_embeddings": 512, "type_vocab_size": 2}
-JSON
 
 [ -f $D/train_aug.tsv ] || { stage augmentation; python src/tinybert/data_augmentation.py --data_dir $D \
     --max_examples $N_AUG --N $N_VARIANTS --M 15 --p 0.4 --do_lower_case --no_unlabeled; }
@@ -70,9 +62,9 @@ task() {  # name init-flags... (stage 1 then stage 2, both on the augmented tran
 
 for student in ${STUDENTS:-4L312 3L192 trunc3}; do
   case $student in
-    4L312)  general 4L312 logs/student_4L312.json 1:2,2:3,3:5,4:6
+    4L312)  general 4L312 bench/students/4L312.json 1:2,2:3,3:5,4:6
             task 4L312 --student_model $M/general_4L312 --layer_map 1:2,2:3,3:5,4:6 ;;
-    3L192)  general 3L192 logs/student_3L192.json
+    3L192)  general 3L192 bench/students/3L192.json
             task 3L192 --student_model $M/general_3L192 ;;
     trunc3) task trunc3 --init_from_teacher --student_layers 3 ;;
   esac
