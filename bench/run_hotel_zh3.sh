@@ -39,7 +39,8 @@ done_ $M/tinybert_trunc3 || python src/tinybert/task_distill.py "${TB[@]}" --pre
     --learning_rate 3e-5 --eval_step 200 --speed_texts 256
 
 # The same TinyBERT on the augmented set (--aug_train in both stages): one variant per review from the
-# three-pass masked LM in bfloat16 (--N 1, not the paper's 20: CPU budget). About 2 hours of one thread.
+# three-pass masked LM in bfloat16 (--N 1, not the paper's 20: CPU budget). Stage 2 runs 1 epoch of the
+# doubled set: as many steps as the 2 epochs above. About 2 hours of one thread.
 A=data/hotel_aug
 mkdir -p $A && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $A/$f; done
 [ -f $A/train_aug.tsv ] || python src/tinybert/data_augmentation.py --pretrained_bert_model models/minilm_zh3 \
@@ -49,6 +50,6 @@ done_ $M/tinybert_stage1_trunc3_aug || python src/tinybert/task_distill.py "${TB
     --student_layers 3 --output_dir $M/tinybert_stage1_trunc3_aug --num_train_epochs 1 --learning_rate 5e-5 \
     --speed_texts 0
 done_ $M/tinybert_trunc3_aug || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
-    --student_model $M/tinybert_stage1_trunc3_aug --output_dir $M/tinybert_trunc3_aug --num_train_epochs 2 \
+    --student_model $M/tinybert_stage1_trunc3_aug --output_dir $M/tinybert_trunc3_aug --num_train_epochs 1 \
     --learning_rate 3e-5 --eval_step 200 --speed_texts 256
 python src/plot_results.py --run_dir $M
