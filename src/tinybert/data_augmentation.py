@@ -215,9 +215,9 @@ class Augmenter:
             cols = [c for r in chunk for c in requests[r][1]]
             with torch.autocast(ids.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, width, d)
-                # The vocabulary projection (V x d per position) runs on the masked positions only.
-                logits = self.lm_head(hidden[rows, cols])  # (n_masks, V)
-            log_p = torch.log_softmax(logits.float(), dim=-1)
+            # The vocabulary projection (V x d per position) runs on the masked positions only, in fp32: bf16
+            # logits keep 3 significant digits, and their ties would reorder the candidates.
+            log_p = torch.log_softmax(self.lm_head(hidden[rows, cols].float()), dim=-1)  # (n_masks, V)
             for r, part in zip(chunk, log_p.split([len(requests[r][1]) for r in chunk])):
                 out[r] = part
         return out
