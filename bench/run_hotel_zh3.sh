@@ -45,7 +45,8 @@ A=data/hotel_aug
 mkdir -p $A && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $A/$f; done
 [ -f $A/train_aug.tsv ] || python src/tinybert/data_augmentation.py --pretrained_bert_model models/minilm_zh3 \
     --data_dir $A --N 1 --M 15 --p 0.4 --do_lower_case --bf16
-TB=("${TB[@]/#$D/$A}" --aug_train)
+TB=(--teacher_model $T --data_dir $A --task_name hotel --max_seq_length $len --do_lower_case --aug_train
+    --train_batch_size 32 --cache_dir logs/tinybert_cache)
 done_ $M/tinybert_stage1_trunc3_aug || python src/tinybert/task_distill.py "${TB[@]}" --init_from_teacher \
     --student_layers 3 --output_dir $M/tinybert_stage1_trunc3_aug --num_train_epochs 1 --learning_rate 5e-5 \
     --speed_texts 0
