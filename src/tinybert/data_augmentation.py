@@ -29,8 +29,8 @@ The random draws come first, so candidates are computed only for the words that 
 (the same variants as computing them all; with N = 1 and p = 0.4 that is 40 % of the masked-LM passes).
 Masked copies of many words and sentences go through the masked LM in batches of --mlm_batch_size
 (1: one forward pass per word, the reference path; both give the same candidates). With --bf16 the encoder
-runs under bfloat16 autocast (the LM head stays fp32): about 1.8x faster on a CPU with AVX512-BF16 (with AMX
-or on a GPU: more), but near-ties in the scores may swap, so some candidates differ from fp32's (on hotel
+runs under bfloat16 autocast (the LM head stays fp32): about 1.4-1.8x faster on a CPU with AVX512-BF16
+(with AMX or on a GPU: more), but near-ties in the scores may swap, so some candidates differ from fp32's (on hotel
 reviews with a trained masked LM, 99.4 % of them are kept; 92 % of the words keep exactly the same set).
 
 Several processes. Each takes a contiguous share of the batches of --batch_size sentences, so every sentence
@@ -94,8 +94,8 @@ def parse_args(argv=None):
                    help="masked copies per forward pass (1: one word at a time)")
     p.add_argument("--max_seq_length", type=int, default=128, help="word pieces of context around a masked word")
     p.add_argument("--bf16", action="store_true",
-                   help="run the masked LM's encoder in bfloat16: about 1.8x faster on a CPU with AVX512-BF16, more "
-                        "with AMX or on a GPU; near-ties in the scores may swap, so a few candidates differ from fp32")
+                   help="run the masked LM's encoder in bfloat16: about 1.4-1.8x faster on a CPU with AVX512-BF16, "
+                        "more with AMX or on a GPU; near-ties in the scores may swap, so a few candidates differ")
     p.add_argument("--max_examples", type=int, default=None,
                    help="augment only the first N rows of train.tsv (and of unlabeled.tsv)")
     p.add_argument("--no_unlabeled", action="store_true",
