@@ -15,11 +15,7 @@ M=models/hotel256_zh3 A=data/hotel_aug MAP=1:2,2:3,3:5,4:6
 done_() { [ -f "$1/metrics.json" ]; }
 [ -d $M/teacher ] || { echo "$M/teacher is missing: run bench/run_hotel_zh3.sh first" >&2; exit 2; }
 mkdir -p logs
-[ -f logs/hotel_corpus.txt ] || python - data/hotel/train.tsv logs/hotel_corpus.txt <<'PY'
-import sys
-from src.data import read_examples
-open(sys.argv[2], "w", encoding="utf-8").write("".join(ex.text + "\n" for ex in read_examples(sys.argv[1])))
-PY
+[ -f logs/hotel_corpus.txt ] || python bench/tsv_texts.py data/hotel/train.tsv logs/hotel_corpus.txt
 done_ $M/general_4L312 || python src/tinybert/general_distill.py --teacher_model models/minilm_zh3 \
     --student_config bench/students/4L312.json --corpus logs/hotel_corpus.txt --output_dir $M/general_4L312 \
     --max_seq_length 128 --train_batch_size 32 --num_train_epochs 1 --learning_rate 3e-4 --do_lower_case \

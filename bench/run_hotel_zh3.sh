@@ -30,13 +30,17 @@ bilstm bilstm_distill_lac_char_h100 --distill 1 --num_train_epochs 10 --char_vec
     --hidden_size 100 --match_teacher_coverage
 bilstm bilstm_distill_lac --distill 1 --num_train_epochs 10 --char_vectors lac --match_teacher_coverage
 
-TB=(--teacher_model $T --data_dir $D --task_name hotel --max_seq_length $len --do_lower_case --max_train_examples $N
-    --train_batch_size 32 --cache_dir logs/tinybert_cache)
-done_ $M/tinybert_stage1_trunc3 || python src/tinybert/task_distill.py "${TB[@]}" --init_from_teacher \
-    --student_layers 3 --output_dir $M/tinybert_stage1_trunc3 --num_train_epochs 1 --learning_rate 5e-5 --speed_texts 0
-done_ $M/tinybert_trunc3 || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
-    --student_model $M/tinybert_stage1_trunc3 --output_dir $M/tinybert_trunc3 --num_train_epochs 2 \
-    --learning_rate 3e-5 --eval_step 200 --speed_texts 256
+trunc3() {  # data dir, run suffix, stage-2 epochs, more flags: TinyBERT with 3 of the teacher's layers
+  local TB=(--teacher_model $T --data_dir $1 --task_name hotel --max_seq_length $len --do_lower_case
+            --train_batch_size 32 --cache_dir logs/tinybert_cache "${@:4}")
+  done_ $M/tinybert_stage1_trunc3$2 || python src/tinybert/task_distill.py "${TB[@]}" --init_from_teacher \
+      --student_layers 3 --output_dir $M/tinybert_stage1_trunc3$2 --num_train_epochs 1 --learning_rate 5e-5 \
+      --speed_texts 0
+  done_ $M/tinybert_trunc3$2 || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
+      --student_model $M/tinybert_stage1_trunc3$2 --output_dir $M/tinybert_trunc3$2 --num_train_epochs $3 \
+      --learning_rate 3e-5 --eval_step 200 --speed_texts 256
+}
+trunc3 $D "" 2 --max_train_examples $N
 
 # The same TinyBERT on the augmented set (--aug_train in both stages): one variant per review from the
 # three-pass masked LM in bfloat16 (--N 1, not the paper's 20: CPU budget). Stage 2 runs 1 epoch of the
@@ -45,12 +49,5 @@ A=data/hotel_aug
 mkdir -p $A && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $A/$f; done
 [ -f $A/train_aug.tsv ] || python src/tinybert/data_augmentation.py --pretrained_bert_model models/minilm_zh3 \
     --data_dir $A --N 1 --M 15 --p 0.4 --do_lower_case --bf16
-TB=(--teacher_model $T --data_dir $A --task_name hotel --max_seq_length $len --do_lower_case --aug_train
-    --train_batch_size 32 --cache_dir logs/tinybert_cache)
-done_ $M/tinybert_stage1_trunc3_aug || python src/tinybert/task_distill.py "${TB[@]}" --init_from_teacher \
-    --student_layers 3 --output_dir $M/tinybert_stage1_trunc3_aug --num_train_epochs 1 --learning_rate 5e-5 \
-    --speed_texts 0
-done_ $M/tinybert_trunc3_aug || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
-    --student_model $M/tinybert_stage1_trunc3_aug --output_dir $M/tinybert_trunc3_aug --num_train_epochs 1 \
-    --learning_rate 3e-5 --eval_step 200 --speed_texts 256
+trunc3 $A _aug 1 --aug_train
 python src/plot_results.py --run_dir $M

@@ -30,12 +30,7 @@ mkdir -p logs
 done_() { [ -f "$1/metrics.json" ]; }
 stage() { echo "== $1 ($(date +%T))"; }
 
-[ -f logs/sst2_corpus.txt ] || python - "$D/train.tsv" "$N_CORPUS" logs/sst2_corpus.txt <<'PY'
-import sys
-from src.data import read_examples
-texts = [ex.text for ex in read_examples(sys.argv[1])[:int(sys.argv[2])]]
-open(sys.argv[3], "w", encoding="utf-8").write("\n".join(texts) + "\n")
-PY
+[ -f logs/sst2_corpus.txt ] || python bench/tsv_texts.py $D/train.tsv logs/sst2_corpus.txt --max_lines $N_CORPUS
 
 [ -f $D/train_aug.tsv ] || { stage augmentation; python src/tinybert/data_augmentation.py --data_dir $D \
     --max_examples $N_AUG --N $N_VARIANTS --M 15 --p 0.4 --do_lower_case --no_unlabeled; }

@@ -30,8 +30,8 @@ The random draws come first, so candidates are computed only for the words that 
 Masked copies of many words and sentences go through the masked LM in batches of --mlm_batch_size
 (1: one forward pass per word, the reference path; both give the same candidates). With --bf16 the encoder
 runs under bfloat16 autocast (the LM head stays fp32): about 1.4-1.8x faster on a CPU with AVX512-BF16
-(with AMX or on a GPU: more), but near-ties in the scores may swap, so some candidates differ from fp32's (on hotel
-reviews with a trained masked LM, 99.4 % of them are kept; 92 % of the words keep exactly the same set).
+(with AMX or on a GPU: more), but near-ties in the scores may swap, so some candidates differ from fp32's
+(on hotel reviews with a trained masked LM, 99.4 % of them are kept; 92 % of the words keep the same set).
 
 Several processes. Each takes a contiguous share of the batches of --batch_size sentences, so every sentence
 meets the same batch-mates and forward passes as in one process, and the main process writes the gathered
