@@ -5,7 +5,8 @@
 # dev: 2e-5 for 2 epochs from the three-pass and from the two-pass model, and 3e-5 for 3 epochs from the
 # three-pass model. The last had the best dev score (91.7), so the students learn from it: the two LAC
 # BiLSTMs of bench/run_benchmark.sh hotel and TinyBERT with 3 of the teacher's layers, at 256 pieces.
-# About 4 hours on one CPU thread (two lanes: about 2 h 30 min), and 2 more for the augmented TinyBERT (3 with stage 1 for 3 epochs). Usage:
+# About 4 hours on one CPU thread (two lanes: about 2 h 30 min), 2 more for the augmented TinyBERT and 2 more
+# for it with stage 1 for 3 epochs. Usage:
 #   nohup bash bench/run_hotel_zh3.sh > logs/hotel_zh3.log 2>&1 &
 # then: bash bench/save_results.sh models/hotel256_zh3 results/hotel256_zh3
 set -euo pipefail
