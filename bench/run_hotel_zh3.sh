@@ -6,7 +6,7 @@
 # three-pass model. The last had the best dev score (91.7), so the students learn from it: the two LAC
 # BiLSTMs of bench/run_benchmark.sh hotel and TinyBERT with 3 of the teacher's layers, at 256 pieces.
 # About 4 hours on one CPU thread (two lanes: about 2 h 30 min), 2 more for the augmented TinyBERT and 2 more
-# for it with stage 1 for 3 epochs. Usage:
+# for it with stage 1 for 3 epochs (then stage 2 for 1 and for 2 epochs). Usage:
 #   nohup bash bench/run_hotel_zh3.sh > logs/hotel_zh3.log 2>&1 &
 # then: bash bench/save_results.sh models/hotel256_zh3 results/hotel256_zh3
 set -euo pipefail
@@ -31,17 +31,17 @@ bilstm bilstm_distill_lac_char_h100 --distill 1 --num_train_epochs 10 --char_vec
     --hidden_size 100 --match_teacher_coverage
 bilstm bilstm_distill_lac --distill 1 --num_train_epochs 10 --char_vectors lac --match_teacher_coverage
 
-trunc3() {  # data dir, run suffix, stage-1 epochs, stage-2 epochs, more flags: 3 of the teacher's layers
+trunc3() {  # data dir, run suffix, stage-1 epochs, stage-2 epochs, stage-2 suffix, more flags: 3 teacher layers
   local TB=(--teacher_model $T --data_dir $1 --task_name hotel --max_seq_length $len --do_lower_case
-            --train_batch_size 32 --cache_dir logs/tinybert_cache "${@:5}")
+            --train_batch_size 32 --cache_dir logs/tinybert_cache "${@:6}")
   done_ $M/tinybert_stage1_trunc3$2 || python src/tinybert/task_distill.py "${TB[@]}" --init_from_teacher \
       --student_layers 3 --output_dir $M/tinybert_stage1_trunc3$2 --num_train_epochs $3 --learning_rate 5e-5 \
       --speed_texts 0
-  done_ $M/tinybert_trunc3$2 || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
-      --student_model $M/tinybert_stage1_trunc3$2 --output_dir $M/tinybert_trunc3$2 --num_train_epochs $4 \
+  done_ $M/tinybert_trunc3$2$5 || python src/tinybert/task_distill.py "${TB[@]}" --pred_distill \
+      --student_model $M/tinybert_stage1_trunc3$2 --output_dir $M/tinybert_trunc3$2$5 --num_train_epochs $4 \
       --learning_rate 3e-5 --eval_step 200 --speed_texts 256
 }
-trunc3 $D "" 1 2 --max_train_examples $N
+trunc3 $D "" 1 2 "" --max_train_examples $N
 
 # The same TinyBERT on the augmented set (--aug_train in both stages): one variant per review from the
 # three-pass masked LM in bfloat16 (--N 1, not the paper's 20: CPU budget). Stage 2 runs 1 epoch of the
@@ -50,7 +50,9 @@ A=data/hotel_aug
 mkdir -p $A && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $A/$f; done
 [ -f $A/train_aug.tsv ] || python src/tinybert/data_augmentation.py --pretrained_bert_model models/minilm_zh3 \
     --data_dir $A --N 1 --M 15 --p 0.4 --do_lower_case --bf16
-trunc3 $A _aug 1 1 --aug_train
-# Stage 1 for 3 epochs (its attention loss was still falling after 1; the lever of the SST-2 students).
-trunc3 $A _aug_s1e3 3 1 --aug_train
+trunc3 $A _aug 1 1 "" --aug_train
+# Stage 1 for 3 epochs (its attention loss was still falling after 1; the lever of the SST-2 students), then
+# stage 2 for 1 and for 2 epochs.
+trunc3 $A _aug_s1e3 3 1 "" --aug_train
+trunc3 $A _aug_s1e3 3 2 _s2e2 --aug_train
 python src/plot_results.py --run_dir $M
