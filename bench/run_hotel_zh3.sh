@@ -6,7 +6,8 @@
 # three-pass model. The last had the best dev score (91.7), so the students learn from it: the two LAC
 # BiLSTMs of bench/run_benchmark.sh hotel and TinyBERT with 3 of the teacher's layers, at 256 pieces.
 # About 4 hours on one CPU thread (two lanes: about 2 h 30 min), 2 more for the augmented TinyBERT and 2 more
-# for it with stage 1 for 3 epochs (then stage 2 for 1 and for 2 epochs). Usage:
+# for it with stage 1 for 3 epochs (then stage 2 for 1 and for 2 epochs), and 2 h 30 min (two lanes) for it on
+# 2 and 3 variants per review. Usage:
 #   nohup bash bench/run_hotel_zh3.sh > logs/hotel_zh3.log 2>&1 &
 # then: bash bench/save_results.sh models/hotel256_zh3 results/hotel256_zh3
 set -euo pipefail
@@ -55,4 +56,26 @@ trunc3 $A _aug 1 1 "" --aug_train
 # stage 2 for 1 and for 2 epochs.
 trunc3 $A _aug_s1e3 3 1 "" --aug_train
 trunc3 $A _aug_s1e3 3 2 _s2e2 --aug_train
+
+# More variants per review, the paper's lever (N = 20 there): two more one-variant augmentations, seeds 43
+# and 44, in two one-thread lanes (about 46 min each). Each is a fresh set of draws, like the next attempt
+# of one --N 3 run, but the first variant is not computed again. Then the 3-layer cut, 1 epoch per stage,
+# on the originals plus 2 (data/hotel_aug_v2) and plus 3 variants each (data/hotel_aug_v3), again in two
+# lanes (about 70 and 90 min).
+for seed in 43 44; do
+  [ -f $A/train_aug_s$seed.tsv ] || OMP_NUM_THREADS=1 python src/tinybert/data_augmentation.py \
+      --pretrained_bert_model models/minilm_zh3 --data_dir $A --output $A/train_aug_s$seed.tsv --seed $seed \
+      --N 1 --M 15 --p 0.4 --do_lower_case --bf16 &
+done
+wait
+merge_aug() {  # output dir, augmented files: the originals once, then the variants of each file, no repeats
+  local n; n=$(wc -l < $D/train.tsv)
+  mkdir -p $1 && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $1/$f; done
+  { head -n $n "$2"; for f in "${@:2}"; do tail -n +$((n + 1)) "$f"; done | awk '!seen[$0]++'; } > $1/train_aug.tsv
+}
+merge_aug data/hotel_aug_v2 $A/train_aug.tsv $A/train_aug_s43.tsv
+merge_aug data/hotel_aug_v3 $A/train_aug.tsv $A/train_aug_s43.tsv $A/train_aug_s44.tsv
+OMP_NUM_THREADS=1 trunc3 data/hotel_aug_v2 _aug_v2 1 1 "" --aug_train & v2=$!
+OMP_NUM_THREADS=1 trunc3 data/hotel_aug_v3 _aug_v3 1 1 "" --aug_train & v3=$!
+wait $v2; wait $v3
 python src/plot_results.py --run_dir $M

@@ -10,7 +10,7 @@ Tiny CPU run (the bundled MiniLM has no masked-LM head: input-embedding neighbou
     python src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2 --max_examples 50 --N 4 --no_cuda
 On N GPUs (or N CPU processes with --no_cuda), through HF Accelerate; the output is the same as one process's:
     torchrun --nproc_per_node N src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2
-    accelerate launch --num_processes N src/tinybert/data_augmentation.py --glue_dir data --task_name sst-2
+(`accelerate launch --num_processes N` works on GPUs; without one it starts a single process.)
 
 Writes `<glue_dir>/<task>/train_aug.tsv` (sst-2 -> data/sst2): the original rows of train.tsv first, then up
 to N distinct variants of each, with the original's label; and, when the task has an unlabeled.tsv, its texts
