@@ -47,8 +47,9 @@ trunc3 $D "" 1 2 "" --max_train_examples $N
 # The same TinyBERT on the augmented set (--aug_train in both stages): one variant per review from the
 # three-pass masked LM in bfloat16 (--N 1, not the paper's 20: CPU budget). Stage 2 runs 1 epoch of the
 # doubled set: as many steps as the 2 epochs above. About 2 hours of one thread.
+link_hotel() { mkdir -p $1 && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $1/$f; done; }
 A=data/hotel_aug
-mkdir -p $A && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $A/$f; done
+link_hotel $A
 [ -f $A/train_aug.tsv ] || python src/tinybert/data_augmentation.py --pretrained_bert_model models/minilm_zh3 \
     --data_dir $A --N 1 --M 15 --p 0.4 --do_lower_case --bf16
 trunc3 $A _aug 1 1 "" --aug_train
@@ -58,10 +59,10 @@ trunc3 $A _aug_s1e3 3 1 "" --aug_train
 trunc3 $A _aug_s1e3 3 2 _s2e2 --aug_train
 
 # More variants per review, the paper's lever (N = 20 there): two more one-variant augmentations, seeds 43
-# and 44, in two one-thread lanes (about 46 min each). Each is a fresh set of draws, like the next attempt
+# and 44, in two one-thread lanes (about 50 min each). Each is a fresh set of draws, like the next attempt
 # of one --N 3 run, but the first variant is not computed again. Then the 3-layer cut, 1 epoch per stage,
 # on the originals plus 2 (data/hotel_aug_v2) and plus 3 variants each (data/hotel_aug_v3), again in two
-# lanes (about 70 and 90 min).
+# lanes (about 70 and 95 min).
 for seed in 43 44; do
   [ -f $A/train_aug_s$seed.tsv ] || OMP_NUM_THREADS=1 python src/tinybert/data_augmentation.py \
       --pretrained_bert_model models/minilm_zh3 --data_dir $A --output $A/train_aug_s$seed.tsv --seed $seed \
@@ -70,7 +71,7 @@ done
 wait
 merge_aug() {  # output dir, augmented files: the originals once, then the variants of each file, no repeats
   local n; n=$(wc -l < $D/train.tsv)
-  mkdir -p $1 && for f in train.tsv dev.tsv test.tsv prepare.json; do ln -sf ../hotel/$f $1/$f; done
+  link_hotel $1
   { head -n $n "$2"; for f in "${@:2}"; do tail -n +$((n + 1)) "$f"; done | awk '!seen[$0]++'; } > $1/train_aug.tsv
 }
 merge_aug data/hotel_aug_v2 $A/train_aug.tsv $A/train_aug_s43.tsv
