@@ -80,3 +80,19 @@ OMP_NUM_THREADS=1 trunc3 data/hotel_aug_v2 _aug_v2 1 1 "" --aug_train & v2=$!
 OMP_NUM_THREADS=1 trunc3 data/hotel_aug_v3 _aug_v3 1 1 "" --aug_train & v3=$!
 wait $v2; wait $v3
 python src/plot_results.py --run_dir $M
+
+# The teacher's own spread, the lever left after the variants: the same teacher run with seeds 43 and 44
+# (3e-5, 3 epochs from minilm_zh3, best dev checkpoint), in two one-thread lanes, then the 3-layer cut of
+# each on the one-variant set (1 epoch per stage, as tinybert_trunc3_aug above) in models/hotel256_zh3_t<seed>.
+# About 70 min for the teachers and 45 for the students (two lanes). Then, for each of the three teachers:
+#   bash bench/save_results.sh models/hotel256_zh3_t<seed> results/hotel256_zh3_t<seed>
+seed_lane() {  # seed: its teacher, then the 3-layer cut of it
+  local S=models/hotel256_zh3_t$1
+  teacher models/hotel/teacher256_mlm3_lr3e-5_s$1 models/minilm_zh3 --num_train_epochs 3 --learning_rate 3e-5 \
+      --seed $1
+  mkdir -p $S; [ -e $S/teacher ] || ln -s ../hotel/teacher256_mlm3_lr3e-5_s$1 $S/teacher
+  T=$S/teacher M=$S trunc3 $A _aug 1 1 "" --aug_train
+}
+OMP_NUM_THREADS=1 seed_lane 43 & s43=$!
+OMP_NUM_THREADS=1 seed_lane 44 & s44=$!
+wait $s43; wait $s44

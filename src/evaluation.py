@@ -1,7 +1,10 @@
-"""Scoring classifiers: accuracy and macro-F1 (sklearn), and the evaluation pass of a BERT classifier."""
+"""Scoring classifiers: accuracy and macro-F1 (sklearn), the evaluation pass of a BERT classifier, and the
+paired comparison of two classifiers on the same test set."""
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, f1_score
 
 from src.cli import progress
@@ -11,6 +14,25 @@ def classification_metrics(y_true, y_pred) -> dict:
     """Accuracy and macro-F1, with the number of examples scored (a check that no rank dropped or repeated any)."""
     return {"accuracy": float(accuracy_score(y_true, y_pred)),
             "macro_f1": float(f1_score(y_true, y_pred, average="macro")), "examples": len(y_true)}
+
+
+def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int = 0) -> dict:
+    """How B's accuracy differs from A's on the same examples, and whether the difference is noise.
+
+    Only the examples where exactly one of them is right tell them apart: `A_only` (A right, B wrong) and
+    `B_only`. McNemar's exact test: under "equally accurate" each of those n = A_only + B_only examples is
+    B's with probability 1/2, so p = P(Binomial(n, 1/2) at least as far from n/2 as B_only), two-sided. The
+    95 % interval of acc_B - acc_A comes from resampling the examples with replacement (paired bootstrap).
+    """
+    y_true, pred_A, pred_B = map(np.asarray, (y_true, pred_A, pred_B))
+    right_A, right_B = pred_A == y_true, pred_B == y_true
+    A_only, B_only = int((right_A & ~right_B).sum()), int((right_B & ~right_A).sum())
+    p = binomtest(B_only, A_only + B_only).pvalue if A_only + B_only else 1.0
+    rows = np.random.default_rng(seed).integers(0, len(y_true), (resamples, len(y_true)))
+    diffs = (right_B[rows].astype(float) - right_A[rows]).mean(axis=1)
+    return {"examples": len(y_true), "accuracy_A": float(right_A.mean()), "accuracy_B": float(right_B.mean()),
+            "A_only": A_only, "B_only": B_only, "mcnemar_p": float(p),
+            "diff_95": [float(x) for x in np.percentile(diffs, [2.5, 97.5])]}
 
 
 @torch.no_grad()

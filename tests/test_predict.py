@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from src import predict
+from src.evaluation import paired_comparison
 from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
                         save_student, tokenize)
 from src.modeling import load_classifier, load_tokenizer
@@ -154,3 +155,35 @@ def test_exit_code_and_no_traceback(tmp_path):
                             env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: model directory {tmp_path / 'missing'} does not exist"]
+
+
+def test_paired_comparison_by_hand():
+    # A right and B wrong on 1 example, B right and A wrong on 7, both right on 2: p = 2 P(X <= 1 | n = 8,
+    # 1/2) = 2 (1 + 8) / 256; the bootstrap interval of acc_B - acc_A = 0.6 lies within [-1, 1] around it.
+    y = np.ones(10, dtype=int)
+    pred_A, pred_B = np.array([1, 0, 0, 0, 0, 0, 0, 0, 1, 1]), np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    r = paired_comparison(y, pred_A, pred_B, resamples=2000)
+    assert (r["A_only"], r["B_only"], r["accuracy_A"], r["accuracy_B"]) == (1, 7, 0.3, 0.9)
+    assert r["mcnemar_p"] == pytest.approx(18 / 256)
+    assert 0 < r["diff_95"][0] < 0.6 < r["diff_95"][1] <= 1
+    same = paired_comparison(y, pred_A, pred_A)
+    assert (same["A_only"], same["B_only"], same["mcnemar_p"], same["diff_95"]) == (0, 0, 1.0, [0.0, 0.0])
+
+
+def test_paired_test_script_compares_with_the_reference(models, tmp_path):
+    examples = toy_examples(40, seed=5)
+    data = tmp_path / "test.tsv"
+    data.write_text("label\tsentence\n" + "".join(f"{label}\t{text}\n" for label, text in examples), encoding="utf-8")
+    out = tmp_path / "paired.json"
+    run = subprocess.run([sys.executable, "bench/paired_test.py", "--data", str(data), "--reference", models["bert"],
+                          "--models", models["bilstm"], models["bert"], "--output", str(out)],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert run.returncode == 0, run.stderr
+    gold = np.array([int(label) for label, _ in examples])
+    texts = [text for _, text in examples]
+    want = paired_comparison(gold, pytorch_logits(models["bert"], texts).argmax(1),
+                             pytorch_logits(models["bilstm"], texts).argmax(1))
+    got = json.loads(out.read_text())["comparisons"]
+    assert got[models["bilstm"]] == want
+    assert got[models["bert"]]["A_only"] == got[models["bert"]]["B_only"] == 0  # a model against itself
+    assert "| bilstm |" in run.stdout
