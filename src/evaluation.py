@@ -1,10 +1,11 @@
 """Scoring classifiers: accuracy and macro-F1 (sklearn), the evaluation pass of a BERT classifier, and the
 paired comparison of two classifiers on the same test set."""
 
+from math import comb
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, f1_score
 
 from src.cli import progress
@@ -21,13 +22,15 @@ def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int
 
     Only the examples where exactly one of them is right tell them apart: `A_only` (A right, B wrong) and
     `B_only`. McNemar's exact test: under "equally accurate" each of those n = A_only + B_only examples is
-    B's with probability 1/2, so p = P(Binomial(n, 1/2) at least as far from n/2 as B_only), two-sided. The
+    B's with probability 1/2, so p = P(Binomial(n, 1/2) at least as far from n/2 as B_only), two-sided:
+    2 sum_{k <= min(A_only, B_only)} C(n, k) / 2^n, at most 1. The
     95 % interval of acc_B - acc_A comes from resampling the examples with replacement (paired bootstrap).
     """
     y_true, pred_A, pred_B = map(np.asarray, (y_true, pred_A, pred_B))
     right_A, right_B = pred_A == y_true, pred_B == y_true
     A_only, B_only = int((right_A & ~right_B).sum()), int((right_B & ~right_A).sum())
-    p = binomtest(B_only, A_only + B_only).pvalue if A_only + B_only else 1.0
+    n = A_only + B_only
+    p = min(1.0, 2 * sum(comb(n, k) for k in range(min(A_only, B_only) + 1)) / 2 ** n)  # exact integers
     rows = np.random.default_rng(seed).integers(0, len(y_true), (resamples, len(y_true)))
     diffs = (right_B[rows].astype(float) - right_A[rows]).mean(axis=1)
     return {"examples": len(y_true), "accuracy_A": float(right_A.mean()), "accuracy_B": float(right_B.mean()),
