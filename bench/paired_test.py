@@ -4,10 +4,11 @@
         --models models/hotel256_zh3/tinybert_trunc3_aug models/hotel256_zh3/bilstm_distill_lac_char_h100
 
 Every model (a BiLSTM or BERT-family directory, or an exported .onnx) labels the test texts; each is
-compared with --reference on the examples where exactly one of the two is right (McNemar's exact test)
-and by a paired bootstrap of the accuracy difference (`src.evaluation.paired_comparison`). Prints a
-Markdown table; --output also writes the numbers as JSON. A difference of a few examples in 1,000 has
-p well above 0.05: the test set cannot tell such models apart.
+compared with --reference on the examples where exactly one of the two is right (McNemar's exact test),
+by a paired bootstrap of the accuracy difference, and by the share of examples where both predict the same
+label (`src.evaluation.paired_comparison`). Prints a Markdown table; --output also writes the numbers as
+JSON. A difference of a few examples in 1,000 has p well above 0.05: the test set cannot tell such models
+apart.
 """
 
 import argparse
@@ -48,14 +49,15 @@ def main(argv=None):
     gold = np.array(encode_labels(examples, labels, args.data))
     results = {}
     print(f"reference {args.reference}: accuracy {np.mean(ref == gold):.4f} on {len(gold)} examples\n")
-    print("| model | accuracy | difference (95 % interval) | reference only right | model only right | McNemar p |")
-    print("|---|---|---|---|---|---|")
+    print("| model | accuracy | difference (95 % interval) | reference only right | model only right | McNemar p | "
+          "agreement |")
+    print("|---|---|---|---|---|---|---|")
     for model in args.models:
         r = results[model] = paired_comparison(gold, ref, predictions(model, texts, args.batch_size, labels)[0])
         low, high = r["diff_95"]
         print(f"| {os.path.basename(os.path.normpath(model))} | {r['accuracy_B']:.4f} | "
               f"{r['accuracy_B'] - r['accuracy_A']:+.4f} ({low:+.4f}, {high:+.4f}) | {r['A_only']} | "
-              f"{r['B_only']} | {r['mcnemar_p']:.3f} |")
+              f"{r['B_only']} | {r['mcnemar_p']:.3f} | {r['agreement']:.3f} |")
     if args.output:
         save_json({"reference": args.reference, "data": args.data, "comparisons": results}, args.output)
 

@@ -18,7 +18,8 @@ def classification_metrics(y_true, y_pred) -> dict:
 
 
 def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int = 0) -> dict:
-    """How B's accuracy differs from A's on the same examples, and whether the difference is noise.
+    """How B's accuracy differs from A's on the same examples, whether the difference is noise, and how
+    often B predicts what A does (`agreement`: a student's fidelity to its teacher).
 
     Only the examples where exactly one of them is right tell them apart: `A_only` (A right, B wrong) and
     `B_only`. McNemar's exact test: under "equally accurate" each of those n = A_only + B_only examples is
@@ -34,7 +35,7 @@ def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int
     rows = np.random.default_rng(seed).integers(0, len(y_true), (resamples, len(y_true)))
     diffs = (right_B[rows].astype(float) - right_A[rows]).mean(axis=1)
     return {"examples": len(y_true), "accuracy_A": float(right_A.mean()), "accuracy_B": float(right_B.mean()),
-            "A_only": A_only, "B_only": B_only, "mcnemar_p": float(p),
+            "agreement": float((pred_A == pred_B).mean()), "A_only": A_only, "B_only": B_only, "mcnemar_p": float(p),
             "diff_95": [float(x) for x in np.percentile(diffs, [2.5, 97.5])]}
 
 

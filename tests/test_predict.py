@@ -163,11 +163,12 @@ def test_paired_comparison_by_hand():
     y = np.ones(10, dtype=int)
     pred_A, pred_B = np.array([1, 0, 0, 0, 0, 0, 0, 0, 1, 1]), np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
     r = paired_comparison(y, pred_A, pred_B, resamples=2000)
-    assert (r["A_only"], r["B_only"], r["accuracy_A"], r["accuracy_B"]) == (1, 7, 0.3, 0.9)
+    assert (r["A_only"], r["B_only"], r["accuracy_A"], r["accuracy_B"], r["agreement"]) == (1, 7, 0.3, 0.9, 0.2)
     assert r["mcnemar_p"] == pytest.approx(18 / 256)
     assert 0 < r["diff_95"][0] < 0.6 < r["diff_95"][1] <= 1
     same = paired_comparison(y, pred_A, pred_A)
-    assert (same["A_only"], same["B_only"], same["mcnemar_p"], same["diff_95"]) == (0, 0, 1.0, [0.0, 0.0])
+    assert (same["A_only"], same["B_only"], same["mcnemar_p"], same["diff_95"], same["agreement"]) == \
+        (0, 0, 1.0, [0.0, 0.0], 1.0)
 
 
 def test_paired_test_script_compares_with_the_reference(models, tmp_path):
