@@ -7,7 +7,7 @@
 # BiLSTMs of bench/run_benchmark.sh hotel and TinyBERT with 3 of the teacher's layers, at 256 pieces.
 # About 4 hours on one CPU thread (two lanes: about 2 h 30 min), 2 more for the augmented TinyBERT and 2 more
 # for it with stage 1 for 3 epochs (then stage 2 for 1 and for 2 epochs), and 2 h 30 min (two lanes) for it on
-# 2 and 3 variants per review. Usage:
+# 2 and 3 variants per review, and 1 h 45 min (two lanes) for two reseeded teachers and their 3-layer cuts. Usage:
 #   nohup bash bench/run_hotel_zh3.sh > logs/hotel_zh3.log 2>&1 &
 # then: bash bench/save_results.sh models/hotel256_zh3 results/hotel256_zh3
 set -euo pipefail
@@ -84,8 +84,10 @@ python src/plot_results.py --run_dir $M
 # The teacher's own spread, the lever left after the variants: the same teacher run with seeds 43 and 44
 # (3e-5, 3 epochs from minilm_zh3, best dev checkpoint), in two one-thread lanes, then the 3-layer cut of
 # each on the one-variant set (1 epoch per stage, as tinybert_trunc3_aug above) in models/hotel256_zh3_t<seed>.
-# About 70 min for the teachers and 45 for the students (two lanes). Then, for each of the three teachers:
+# Measured: 52 min for the teachers and 46 for the students (two lanes). Then, for each seed:
 #   bash bench/save_results.sh models/hotel256_zh3_t<seed> results/hotel256_zh3_t<seed>
+# and the paired tests (results/*/paired_test.json): bench/paired_test.py --data data/hotel/test.tsv
+#   --reference <a teacher> --models <its students, the other teachers>
 seed_lane() {  # seed: its teacher, then the 3-layer cut of it
   local S=models/hotel256_zh3_t$1
   teacher models/hotel/teacher256_mlm3_lr3e-5_s$1 models/minilm_zh3 --num_train_epochs 3 --learning_rate 3e-5 \
