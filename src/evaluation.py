@@ -24,16 +24,19 @@ def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int
     Only the examples where exactly one of them is right tell them apart: `A_only` (A right, B wrong) and
     `B_only`. McNemar's exact test: under "equally accurate" each of those n = A_only + B_only examples is
     B's with probability 1/2, so p = P(Binomial(n, 1/2) at least as far from n/2 as B_only), two-sided:
-    2 sum_{k <= min(A_only, B_only)} C(n, k) / 2^n, at most 1. The
-    95 % interval of acc_B - acc_A comes from resampling the examples with replacement (paired bootstrap).
+    2 sum_{k <= min(A_only, B_only)} C(n, k) / 2^n, at most 1. The 95 % interval of acc_B - acc_A comes
+    from resampling the examples with replacement (paired bootstrap). A resample's difference depends only
+    on how many B_only and A_only examples it draws, so the counts are drawn (multinomial) instead of the
+    indices: the same distribution in O(resamples) memory, whatever the test set's size.
     """
     y_true, pred_A, pred_B = map(np.asarray, (y_true, pred_A, pred_B))
     right_A, right_B = pred_A == y_true, pred_B == y_true
     A_only, B_only = int((right_A & ~right_B).sum()), int((right_B & ~right_A).sum())
     n = A_only + B_only
     p = min(1.0, 2 * sum(comb(n, k) for k in range(min(A_only, B_only) + 1)) / 2 ** n)  # exact integers
-    rows = np.random.default_rng(seed).integers(0, len(y_true), (resamples, len(y_true)))
-    diffs = (right_B[rows].astype(float) - right_A[rows]).mean(axis=1)
+    m = len(y_true)
+    counts = np.random.default_rng(seed).multinomial(m, [B_only / m, A_only / m, 1 - n / m], size=resamples)
+    diffs = (counts[:, 0] - counts[:, 1]) / m
     return {"examples": len(y_true), "accuracy_A": float(right_A.mean()), "accuracy_B": float(right_B.mean()),
             "agreement": float((pred_A == pred_B).mean()), "A_only": A_only, "B_only": B_only, "mcnemar_p": float(p),
             "diff_95": [float(x) for x in np.percentile(diffs, [2.5, 97.5])]}

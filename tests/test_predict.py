@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from src import predict
-from src.evaluation import paired_comparison
 from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
                         save_student, tokenize)
+from src.evaluation import paired_comparison
 from src.modeling import load_classifier, load_tokenizer
 from src.teacher_logits import predict_logits
 from tests.tiny import toy_examples, write_tiny_bert
@@ -159,7 +159,7 @@ def test_exit_code_and_no_traceback(tmp_path):
 
 def test_paired_comparison_by_hand():
     # A right and B wrong on 1 example, B right and A wrong on 7, both right on 2: p = 2 P(X <= 1 | n = 8,
-    # 1/2) = 2 (1 + 8) / 256; the bootstrap interval of acc_B - acc_A = 0.6 lies within [-1, 1] around it.
+    # 1/2) = 2 (1 + 8) / 256; the bootstrap interval of acc_B - acc_A = 0.6 is around it, within [-1, 1].
     y = np.ones(10, dtype=int)
     pred_A, pred_B = np.array([1, 0, 0, 0, 0, 0, 0, 0, 1, 1]), np.array([0, 1, 1, 1, 1, 1, 1, 1, 1, 1])
     r = paired_comparison(y, pred_A, pred_B, resamples=2000)
