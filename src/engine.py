@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from src.cli import InputError, logger, progress, set_seed, setup_logging
-from src.runs import check_output_dir, is_finished, load_json, publish_dir, save_json, staging_dir
+from src.runs import check_output_dir, complete_publish, is_finished, load_json, publish_dir, save_json, staging_dir
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
 
@@ -60,6 +60,9 @@ def start_run(args):
     or None when --resume finds the run finished."""
     accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
+    if accelerator.is_main_process:
+        complete_publish(staging_dir(args.output_dir, create=False), args.output_dir)
+    accelerator.wait_for_everyone()
     if args.resume and is_finished(args.output_dir):
         logger.info(f"{args.output_dir} is finished already; nothing to resume")
         return None
@@ -120,6 +123,9 @@ def save_checkpoint(accelerator, run_dir: str, state: TrainState) -> None:
 def load_checkpoint(accelerator, run_dir: str) -> TrainState:
     """Restore what `save_checkpoint` wrote into the prepared objects; returns the `TrainState`."""
     resume_dir = os.path.join(run_dir, "resume")
+    if accelerator.is_main_process:
+        complete_publish(resume_dir + ".new", resume_dir)
+    accelerator.wait_for_everyone()
     if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
         raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
     accelerator.load_state(resume_dir)

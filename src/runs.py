@@ -40,6 +40,16 @@ def publish_dir(tmp: str, output_dir: str) -> None:
         shutil.rmtree(old)
 
 
+def complete_publish(tmp: str, output_dir: str) -> None:
+    """Finish a `publish_dir(tmp, output_dir)` that a kill stopped between its two renames: `output_dir` is
+    gone, the previous content waits in `tmp.old` and `tmp` is complete (it is published only when done)."""
+    old = f"{tmp}.old"
+    if not os.path.exists(output_dir) and os.path.isdir(old) and os.path.isdir(tmp):
+        logger.info(f"completing the interrupted move of {tmp} to {output_dir}")
+        os.replace(tmp, output_dir)
+        shutil.rmtree(old)
+
+
 def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict) -> None:
     """Write args.json and then metrics.json (its presence marks the run finished) into the staging
     directory, drop the resume checkpoint (a finished model needs no optimizer state) and move it into place."""

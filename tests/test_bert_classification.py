@@ -10,6 +10,7 @@ import torch
 
 from src.cli import InputError
 from src.distill_task_specific_bert.bert_classification import main
+from src import runs
 from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
@@ -128,6 +129,36 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, m
     before = {f: (tmp_path / "killed" / f).read_bytes() for f in os.listdir(tmp_path / "killed")}
     assert run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume") == resumed
     assert {f: (tmp_path / "killed" / f).read_bytes() for f in os.listdir(tmp_path / "killed")} == before
+
+
+def test_kill_between_the_renames_of_a_checkpoint_swap_resumes(tiny_bert, toy_data, tmp_path, monkeypatch):
+    """The window that `complete_publish` closes: the old checkpoint moved aside, the new one not yet in place."""
+    args = ["--num_train_epochs", "2", "--save_steps", "3"]
+    straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
+    real_replace, swaps = os.replace, []
+
+    def replace_then_die(src, dst):
+        if str(src).endswith("resume.new"):
+            swaps.append(src)
+            if len(swaps) == 2:  # the second checkpoint: the first is now in resume.new.old
+                raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(runs.os, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(toy_data, tiny_bert, tmp_path / "killed", *args)
+    monkeypatch.setattr(runs.os, "replace", real_replace)
+    staged = tmp_path / ".killed.tmp"
+    assert not (staged / "resume").exists() and (staged / "resume.new.old").is_dir()
+    assert run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")["history"] == straight["history"]
+
+
+def test_kill_between_the_renames_of_the_final_publish_keeps_the_new_result(tiny_bert, toy_data, tmp_path):
+    out, staged = tmp_path / "out", tmp_path / ".out.tmp"
+    run(toy_data, tiny_bert, staged, "--num_train_epochs", "1")  # a finished run, as the staging dir holds it
+    (tmp_path / ".out.tmp.old").mkdir()  # the previous result, moved aside by the first rename
+    assert run(toy_data, tiny_bert, out, "--resume")["test"]["examples"] == 32  # completed, not retrained
+    assert not staged.exists() and not (tmp_path / ".out.tmp.old").exists()
 
 
 @pytest.mark.slow
