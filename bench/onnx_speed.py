@@ -16,7 +16,6 @@ writes the rows as JSON.
 """
 
 import argparse
-import os
 import tempfile
 
 import torch
@@ -93,7 +92,6 @@ def main(argv=None):
             rows += time_model(name, getattr(args, name), texts, args.threads, args.repeats)
     print(f"\n{len(texts)} texts of {args.data}, tokenisation included, median of {args.repeats}\n")
     print_table(rows)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     save_json({"data": args.data, "num_texts": len(texts), "repeats": args.repeats, "rows": rows,
                "versions": versions()}, args.output)
     logger.info(f"wrote {args.output}")

@@ -12,6 +12,11 @@ practice; no bf16 there, it runs no encoder). By default the masked LM is the bu
 randomly initialised MLM head: the candidates are noise and only the cost is real (the forward passes of a
 trained BERT of that size). With --mlm_model (a trained head), the bf16 candidates' agreement with fp32
 means something: the share of words with the same list, the same set, and the mean overlap of the sets.
+
+    OMP_NUM_THREADS=2 python bench/tinybert_aug_speed.py --roofline
+prints the ceiling instead: the CPU's fp32 matrix-product rate, and the encoder's rate at one masked copy per
+pass and at 128 copies per pass (GFLOP/s from the linear layers and attention). Their ratio bounds what
+batching can gain at the same arithmetic.
 """
 
 import argparse
@@ -52,6 +57,25 @@ def agreement(ref: list[dict], other: list[dict]) -> dict:
             "overlap": sum(len(set(a) & set(b)) / len(a) for a, b in pairs) / n}
 
 
+def roofline(model_dir: str) -> dict:
+    """GFLOP/s of a large fp32 matrix product, and of the encoder at batch 1 and 128 (24 pieces per copy)."""
+    from transformers import AutoModel
+
+    x = torch.randn(2048, 2048)
+    _, seconds = timed(torch.mm, x, x, repeats=5)
+    rates = {"matmul 2048^3": 2 * 2048 ** 3 / seconds / 1e9}
+    model = AutoModel.from_pretrained(model_dir).eval()
+    c = model.config
+    for batch, width in ((1, 24), (128, 24)):
+        ids = torch.randint(1000, c.vocab_size, (batch, width))
+        flops = 2 * batch * width * c.num_hidden_layers * (
+            4 * c.hidden_size ** 2 + 2 * c.hidden_size * c.intermediate_size + 2 * width * c.hidden_size)
+        with torch.no_grad():
+            _, seconds = timed(model, input_ids=ids, repeats=3)
+        rates[f"encoder, batch {batch} x {width} pieces"] = flops / seconds / 1e9
+    return rates
+
+
 def measure(model_dir: str, texts: list[str], precisions: tuple[bool, ...]) -> dict:
     """Sentences/s of the reference loop and of the batched paths; speed-ups against the reference."""
     rates, candidates = {}, {}
@@ -83,8 +107,14 @@ def main():
     p.add_argument("--mlm_model", default=None,
                    help="a masked LM with a trained head (default: the bundled MiniLM with a random head)")
     p.add_argument("--skip_fallback", action="store_true", help="time the masked LM only")
+    p.add_argument("--roofline", action="store_true", help="print the fp32 ceiling of batching instead (see above)")
     p.add_argument("--output", default="logs/tinybert_aug_speed.json", help="where the numbers are written")
     args = p.parse_args()
+    if args.roofline:
+        print("| work | GFLOP/s |\n|---|---|")
+        for name, rate in roofline(args.mlm_model or default_bert_model()).items():
+            print(f"| {name} | {rate:.0f} |")
+        return
     texts = [ex.text for ex in read_examples(args.data)[:args.n]]
     result = {"sentences": len(texts), "data": args.data, "threads": torch.get_num_threads()}
     with tempfile.TemporaryDirectory() as tmp:

@@ -61,6 +61,8 @@ def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict) -> None
 
 
 def save_json(obj, path: str) -> None:
+    """`obj` as indented UTF-8 JSON at `path`, its directory made if missing (a bench's --output under logs/)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, ensure_ascii=False, default=str)
         f.write("\n")
