@@ -18,8 +18,9 @@ def logits_mse(logits_S, logits_T):
 def soft_cross_entropy(logits_S, logits_T, temperature=1.0):
     """TinyBERT (Jiao et al. 2020), eq. 10: L_pred = -sum_c softmax(z_T / t)_c * log_softmax(z_S / t)_c.
 
-    Averaged over the batch; no t^2 factor, as in TinyBERT's code. With a one-hot teacher
-    distribution and t = 1 it equals the ordinary cross-entropy.
+    Summed over the C classes and averaged over the batch, so that with a one-hot teacher distribution
+    and t = 1 it equals the ordinary cross-entropy; no t^2 factor, as in TinyBERT's code (whose `.mean()`
+    over all B x C entries makes its value C times smaller).
     logits_S, logits_T: (B, C). Returns a scalar.
     """
     p_T = F.softmax(logits_T / temperature, dim=-1)
@@ -31,7 +32,8 @@ def hidden_mse(hidden_S, hidden_T, mask):
 
     hidden_S: (B, L, d) student states already projected to the teacher's width; hidden_T: (B, L, d);
     mask: (B, L), 1 for real tokens and 0 for padding. The mean runs over the unpadded positions and the
-    d features, so padding changes nothing. Returns a scalar.
+    d features, so padding changes nothing (the authors' code averages over the padded positions too, which
+    weighs a batch of short texts less). Returns a scalar.
     """
     mask = mask.to(hidden_S.dtype).unsqueeze(-1)  # (B, L, 1)
     sq_err = (hidden_S - hidden_T).pow(2) * mask
@@ -41,9 +43,10 @@ def hidden_mse(hidden_S, hidden_T, mask):
 def attention_mse(scores_S, scores_T, mask):
     """TinyBERT eq. 7: L_attn = (1/H) sum_h MSE(A_S^h, A_T^h), over pairs of real tokens only.
 
-    A is the *unnormalised* attention score matrix Q K^T / sqrt(d_k), before the padding mask, the softmax
-    and dropout, as in the paper and its authors' code (`src.tinybert.attention.SCORES` makes transformers
-    return it). Each head is compared with the teacher's head of the same index, so both models need the
+    A is the *unnormalised* attention score matrix Q K^T / sqrt(d_k), before the softmax and dropout, as
+    in the paper and its authors' code (`src.tinybert.attention.SCORES` makes transformers return it, before
+    the padding mask too; the authors add the mask and then zero entries <= -100, the same loss).
+    Each head is compared with the teacher's head of the same index, so both models need the
     same number of heads. Entries whose query or key is padding are zeroed on both sides and left out of
     the mean (the authors' code zeroes masked keys and averages over every entry, padding included).
     scores_S, scores_T: (B, H, L, L); mask: (B, L), 1 for real tokens. Returns a scalar.

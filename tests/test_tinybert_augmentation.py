@@ -2,6 +2,7 @@
 batched == one-at-a-time, bf16, per-example random draws, the missing-MLM-head fallback and the script end to end,
 in one process and under torchrun."""
 
+import copy
 import os
 import random
 
@@ -67,6 +68,17 @@ def test_chinese_whole_word_candidates_are_dictionary_words(augmenter):
     segments, cands = augmenter.candidates(ZH[:1])[0]
     variants = da.apply_replacements(segments, cands, da.draw_replacements(list(cands), 5, 0.5, random.Random(0)))
     assert variants and all(is_cjk(v) and "的" in v for v in variants)
+
+
+def test_a_word_is_not_its_own_candidate_in_a_cased_vocabulary(augmenter):
+    cased = copy.copy(augmenter)
+    good, lower = augmenter.ok_en.nonzero()[:2, 0].tolist()  # two allowed pieces, renamed as a cased vocab has them
+    cased.vocab = list(augmenter.vocab)
+    cased.vocab[good], cased.vocab[lower] = "Good", "good"
+    scores = torch.zeros(1, len(cased.vocab))
+    scores[0, good], scores[0, lower] = 2.0, 1.0  # the word first, its lower case second
+    picked = cased._pick("Good", scores)
+    assert len(picked) == cased.M and not {"Good", "good"} & set(picked)
 
 
 def test_batched_equals_one_at_a_time(tiny_mlm, augmenter):

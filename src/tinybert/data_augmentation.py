@@ -248,10 +248,11 @@ class Augmenter:
         multi-character Chinese word, the best dictionary words spelled by the per-position predictions."""
         allowed = self.ok_cjk if is_cjk_word(word) else self.ok_en
         scores = scores.masked_fill(~allowed, float("-inf"))
-        k = min(self.M + 1, int(allowed.sum())) if len(scores) == 1 else min(4 * self.M, int(allowed.sum()))
+        k = min(self.M + 2, int(allowed.sum())) if len(scores) == 1 else min(4 * self.M, int(allowed.sum()))
         top = scores.topk(k, dim=-1)  # values/indices (n, k), best first
-        if len(scores) == 1:
-            return [self.vocab[j] for j in top.indices[0].tolist() if self.vocab[j] != word.lower()][:self.M]
+        if len(scores) == 1:  # the word itself is no candidate, in either case of a cased vocabulary
+            itself = (word, word.lower())
+            return [self.vocab[j] for j in top.indices[0].tolist() if self.vocab[j] not in itself][:self.M]
         import jieba
 
         jieba.dt.initialize()

@@ -130,9 +130,11 @@ def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list
 
 class Projection(nn.Module):
     """TinyBERT's W (eqs. 8-9): a linear map from the student's hidden width to the teacher's, one shared by the
-    embedding output and every mapped layer as in the authors' code (`fit_dense`); the identity when the
-    widths agree. Trained by general distillation and task stage 1, saved beside the student as
-    `projections.pt` (outside the Hugging Face model), and taken up again by a stage 1 that starts from it."""
+    embedding output and every mapped layer as in the authors' code (`fit_dense`). When the widths agree it
+    is the identity, a choice of this repo (the authors learn W there too): a layer cut of the teacher then
+    starts in the teacher's space with zero loss for an exact copy. Trained by general distillation and task
+    stage 1, saved beside the student as `projections.pt` (outside the Hugging Face model), and taken up again
+    by a stage 1 that starts from it."""
 
     def __init__(self, width_S: int, width_T: int):
         super().__init__()
