@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from src.cli import InputError, logger, progress, set_seed, setup_logging
-from src.runs import check_output_dir, complete_publish, is_finished, load_json, publish_dir, save_json, staging_dir
+from src.runs import check_output_dir, is_finished, load_json, publish_dir, publish_run, save_json, staging_dir
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
 
@@ -61,18 +61,32 @@ def start_run(args):
     accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
     if accelerator.is_main_process:
-        complete_publish(staging_dir(args.output_dir, create=False), args.output_dir)
+        complete_interrupted_moves(args.output_dir)
     accelerator.wait_for_everyone()
-    if args.resume and is_finished(args.output_dir):
+    checkpoint = os.path.join(staging_dir(args.output_dir, create=False), "resume", "trainer_state.json")
+    if args.resume and is_finished(args.output_dir) and not os.path.isfile(checkpoint):
         logger.info(f"{args.output_dir} is finished already; nothing to resume")
         return None
     check_output_dir(args.output_dir, args.overwrite_output_dir)
-    checkpoint = os.path.join(staging_dir(args.output_dir, create=False), "resume", "trainer_state.json")
     if not args.resume and not args.overwrite_output_dir and os.path.isfile(checkpoint):
         raise InputError(f"{os.path.dirname(checkpoint)} holds an interrupted run: add --resume to continue it, or "
                          f"--overwrite_output_dir to start over")
     set_seed(args.seed)
     return accelerator
+
+
+def complete_interrupted_moves(output_dir: str) -> None:
+    """Finish what a kill stopped halfway (each source is complete once its last file is written): a resume
+    checkpoint not yet swapped in (its trainer_state.json is written last), and a finished run (metrics.json)
+    not yet moved to `output_dir`."""
+    tmp = staging_dir(output_dir, create=False)
+    checkpoint = os.path.join(tmp, "resume")
+    if os.path.isfile(os.path.join(checkpoint + ".new", "trainer_state.json")):
+        logger.info(f"completing the interrupted swap of {checkpoint}")
+        publish_dir(checkpoint + ".new", checkpoint)
+    if is_finished(tmp):
+        logger.info(f"completing the interrupted move of the finished run to {output_dir}")
+        publish_run(tmp, output_dir)
 
 
 def training_report(state: TrainState, accelerator) -> dict:
@@ -123,9 +137,6 @@ def save_checkpoint(accelerator, run_dir: str, state: TrainState) -> None:
 def load_checkpoint(accelerator, run_dir: str) -> TrainState:
     """Restore what `save_checkpoint` wrote into the prepared objects; returns the `TrainState`."""
     resume_dir = os.path.join(run_dir, "resume")
-    if accelerator.is_main_process:
-        complete_publish(resume_dir + ".new", resume_dir)
-    accelerator.wait_for_everyone()
     if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
         raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
     accelerator.load_state(resume_dir)
@@ -225,7 +236,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
             bar.set_postfix(loss=f"{state.loss_sums['loss'] / state.batch:.4f}", refresh=False)
             if not accelerator.sync_gradients:
                 continue
-            if scheduler is not None:
+            if scheduler is not None and not accelerator.optimizer_step_was_skipped:  # fp16 overflow: no step
                 scheduler.step()
             state.step += 1
             at_eval = evaluate_fn is not None and eval_step and state.step % eval_step == 0

@@ -30,33 +30,28 @@ def staging_dir(output_dir: str, create: bool = True) -> str:
 
 def publish_dir(tmp: str, output_dir: str) -> None:
     """Replace `output_dir` by the finished `tmp`; the old content is deleted only once the new is in place."""
-    old = None
     if os.path.exists(output_dir):
         old = f"{tmp}.old"
         shutil.rmtree(old, ignore_errors=True)
         os.replace(output_dir, old)
     os.replace(tmp, output_dir)
-    if old:
-        shutil.rmtree(old)
-
-
-def complete_publish(tmp: str, output_dir: str) -> None:
-    """Finish a `publish_dir(tmp, output_dir)` that a kill stopped between its two renames: `output_dir` is
-    gone, the previous content waits in `tmp.old` and `tmp` is complete (it is published only when done)."""
-    old = f"{tmp}.old"
-    if not os.path.exists(output_dir) and os.path.isdir(old) and os.path.isdir(tmp):
-        logger.info(f"completing the interrupted move of {tmp} to {output_dir}")
-        os.replace(tmp, output_dir)
-        shutil.rmtree(old)
+    shutil.rmtree(f"{tmp}.old", ignore_errors=True)  # also one that a kill left behind earlier
 
 
 def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict) -> None:
     """Write args.json and then metrics.json (its presence marks the run finished) into the staging
-    directory, drop the resume checkpoint (a finished model needs no optimizer state) and move it into place."""
+    directory and publish it (`publish_run`)."""
     save_json(args, os.path.join(tmp_dir, "args.json"))
     save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
-    shutil.rmtree(os.path.join(tmp_dir, "resume"), ignore_errors=True)
+    publish_run(tmp_dir, output_dir)
+
+
+def publish_run(tmp_dir: str, output_dir: str) -> None:
+    """Move a finished staging directory into place, then drop its resume checkpoint (a finished model needs
+    no optimizer state). In this order a kill at any point leaves a finished run somewhere: `start_run` then
+    completes the move."""
     publish_dir(tmp_dir, output_dir)
+    shutil.rmtree(os.path.join(output_dir, "resume"), ignore_errors=True)
     logger.info(f"wrote {output_dir}")
 
 

@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -150,15 +151,42 @@ def test_kill_between_the_renames_of_a_checkpoint_swap_resumes(tiny_bert, toy_da
     monkeypatch.setattr(runs.os, "replace", real_replace)
     staged = tmp_path / ".killed.tmp"
     assert not (staged / "resume").exists() and (staged / "resume.new.old").is_dir()
+    with pytest.raises(SystemExit, match="holds an interrupted run"):  # a fresh start would delete it
+        run(toy_data, tiny_bert, tmp_path / "killed", *args)
     assert run(toy_data, tiny_bert, tmp_path / "killed", *args, "--resume")["history"] == straight["history"]
 
 
-def test_kill_between_the_renames_of_the_final_publish_keeps_the_new_result(tiny_bert, toy_data, tmp_path):
+def test_a_finished_run_killed_before_its_move_is_moved_not_retrained(tiny_bert, toy_data, tmp_path, caplog):
     out, staged = tmp_path / "out", tmp_path / ".out.tmp"
     run(toy_data, tiny_bert, staged, "--num_train_epochs", "1")  # a finished run, as the staging dir holds it
+    (staged / "resume").mkdir()  # its checkpoint not yet dropped
     (tmp_path / ".out.tmp.old").mkdir()  # the previous result, moved aside by the first rename
-    assert run(toy_data, tiny_bert, out, "--resume")["test"]["examples"] == 32  # completed, not retrained
-    assert not staged.exists() and not (tmp_path / ".out.tmp.old").exists()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kd"):
+        assert run(toy_data, tiny_bert, out, "--resume")["test"]["examples"] == 32
+    assert "interrupted move" in caplog.text and "epoch 1" not in caplog.text  # moved, not retrained
+    assert not staged.exists() and not (tmp_path / ".out.tmp.old").exists() and not (out / "resume").exists()
+
+
+def test_a_killed_overwrite_of_a_finished_run_resumes(tiny_bert, toy_data, tmp_path, monkeypatch):
+    args = ["--num_train_epochs", "2", "--save_steps", "3", "--overwrite_output_dir"]
+    straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
+    out = tmp_path / "out"
+    old = run(toy_data, tiny_bert, out, "--num_train_epochs", "1")
+    real_step, calls = torch.optim.AdamW.step, []
+
+    def step_then_die(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 11:
+            raise KeyboardInterrupt
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(toy_data, tiny_bert, out, *args)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert json.loads((out / "metrics.json").read_text()) == old  # the old result stays until the new is done
+    assert run(toy_data, tiny_bert, out, *args, "--resume")["history"] == straight["history"]
 
 
 @pytest.mark.slow
@@ -185,6 +213,17 @@ def test_sigkilled_process_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_
     assert not out.exists()
     resumed = run(toy_data, tiny_bert, out, *args, "--resume")
     assert resumed["history"] == straight["history"] and resumed["test"] == straight["test"]
+
+
+def test_the_schedule_waits_for_steps_the_fp16_scaler_skipped(tiny_bert, toy_data, tmp_path, monkeypatch):
+    """A skipped optimizer step (fp16 overflow) does not advance the schedule: stuck at the start of warm-up
+    (learning rate 0), the weights never move."""
+    from accelerate import Accelerator
+
+    monkeypatch.setattr(Accelerator, "optimizer_step_was_skipped", property(lambda self: True))
+    run(toy_data, tiny_bert, tmp_path / "out", "--num_train_epochs", "1", "--warmup_proportion", "0.5")
+    before, after = load_classifier(str(tiny_bert)).state_dict(), load_classifier(str(tmp_path / "out")).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("bert.encoder"))
 
 
 def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):

@@ -365,3 +365,7 @@ def test_do_eval_and_do_predict_score_a_trained_student(tmp_path, teacher, toy_d
     assert rows[0].startswith("label\tp_0\tp_1") and len(rows) == 33
     with pytest.raises(SystemExit, match="--teacher_model is required for training"):
         task_distill.main(["--student_model", teacher, "--data_dir", toy_data, "--output_dir", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="is the model's own directory"):  # --overwrite_output_dir would delete it
+        task_distill.main(["--do_eval", "--student_model", teacher, "--data_dir", toy_data, "--output_dir", teacher,
+                           "--overwrite_output_dir"])
+    assert os.path.isfile(os.path.join(teacher, "config.json"))

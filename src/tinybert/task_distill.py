@@ -28,6 +28,7 @@ dev/test accuracy and macro-F1 of the best dev checkpoint; parameters; CPU infer
 teacher measured in the same run). Multi-GPU: `accelerate launch` runs this script unchanged.
 """
 
+import contextlib
 import os
 from functools import partial
 
@@ -170,7 +171,8 @@ def load_transfer_set(args, label_list):
 
 def teacher_logits(args, accelerator, teacher, tokenizer, texts):
     """The teacher's logits (N, C) for the transfer set, from --cache_dir where it has them."""
-    with accelerator.main_process_first():  # the main process computes and caches, the others read its cache
+    # With a cache the main process computes and writes it, the others then read it; without, all compute at once.
+    with accelerator.main_process_first() if args.cache_dir else contextlib.nullcontext():
         logits, computed = cached_teacher_logits(teacher, tokenizer, texts, args.max_seq_length, args.eval_batch_size,
                                                  args.cache_dir, args.teacher_model)
     logger.info(f"teacher logits: {computed} computed, {len(texts) - computed} from the cache")
@@ -238,6 +240,8 @@ def evaluate_only(args) -> None:
     """--do_eval / --do_predict: score or label with a trained --student_model, no training. Written through a
     staging directory into --output_dir (never into the model's)."""
     setup_logging()
+    if os.path.realpath(args.output_dir) == os.path.realpath(args.student_model):
+        raise InputError(f"--output_dir {args.output_dir} is the model's own directory: give another one")
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     tmp = staging_dir(args.output_dir)
     if args.do_predict:
