@@ -24,7 +24,7 @@ def test_bad_flag_values_are_one_line_before_any_work(flags, message, tiny_bert,
     with pytest.raises(SystemExit) as e:
         bert_classification.main(["--data_dir", toy_data, "--bert_model", tiny_bert, "--output_dir", str(out), *flags])
     assert e.value.code == f"error: {message} (see --help)"
-    assert os.listdir(tmp_path) == ["tiny_bert", "toy"]  # no output, no staging directory
+    assert sorted(os.listdir(tmp_path)) == ["tiny_bert", "toy"]  # no output, no staging directory
 
 
 def test_hugging_face_flag_names_are_accepted():

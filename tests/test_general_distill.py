@@ -10,7 +10,7 @@ import torch
 from src.runs import load_json
 from src.tinybert import general_distill, task_distill
 from src.tinybert.student import PROJECTIONS_FILE
-from tests.tiny import toy_examples, write_tiny_bert
+from tests.tiny import kill_then_resume, toy_examples, write_tiny_bert
 
 
 @pytest.fixture
@@ -45,6 +45,22 @@ def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, studen
                        "--speed_texts", "0", "--no_cuda"])
     assert f"projection W: from {out}" in caplog.text
     assert os.path.exists(tmp_path / "stage1" / PROJECTIONS_FILE)
+
+
+def test_killed_run_resumes_to_the_same_metrics(tmp_path, corpus, student_config, monkeypatch):
+    teacher = write_tiny_bert(tmp_path / "teacher")
+    args = ["--teacher_model", teacher, "--student_config", student_config, "--corpus", corpus,
+            "--num_train_epochs", "2", "--save_steps", "2"]
+
+    def train(out, *extra):
+        run(*args, "--output_dir", out, *extra)
+        return load_json(out / "metrics.json")
+
+    straight = train(tmp_path / "straight")
+    resumed = kill_then_resume(monkeypatch, train, tmp_path / "killed", torch.optim.AdamW, kill_at=4)
+    assert resumed["history"] == straight["history"]
+    proj_a, proj_b = (torch.load(tmp_path / d / PROJECTIONS_FILE)["state_dict"] for d in ("straight", "killed"))
+    assert all(torch.equal(proj_a[k], proj_b[k]) for k in proj_a)
 
 
 def test_heads_must_match_and_corpus_must_exist(tmp_path, corpus):

@@ -177,7 +177,7 @@ def test_paired_test_script_compares_with_the_reference(models, tmp_path):
     data.write_text("label\tsentence\n" + "".join(f"{label}\t{text}\n" for label, text in examples), encoding="utf-8")
     out = tmp_path / "logs" / "paired.json"  # a directory that does not exist yet
     run = subprocess.run([sys.executable, "bench/paired_test.py", "--data", str(data), "--reference", models["bert"],
-                          "--models", models["bilstm"], models["bert"], "--output", str(out)],
+                          "--models", models["bilstm"], models["bert"], "--output", str(out), "--threads", "1"],
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert run.returncode == 0, run.stderr
     gold = np.array([int(label) for label, _ in examples])

@@ -8,7 +8,7 @@ from src.distill_task_specific_bert import bert_classification
 from src.masking import mask_tokens, word_pieces
 from src.modeling import load_classifier, load_masked_lm, load_tokenizer
 from src.runs import load_json
-from tests.tiny import VOCAB, toy_examples, write_tiny_bert, write_toy_data
+from tests.tiny import VOCAB, kill_then_resume, toy_examples, write_tiny_bert, write_toy_data
 
 
 def test_mask_tokens_80_10_10_and_specials_untouched():
@@ -70,6 +70,24 @@ def test_pretraining_gives_a_trained_head_and_lowers_heldout_loss(tmp_path):
     assert load_json(tmp_path / "teacher" / "metrics.json")["added_tokens"] == 0
     teacher = load_classifier(str(tmp_path / "teacher"))
     assert teacher.config.vocab_size == model.config.vocab_size
+
+
+def test_killed_run_resumes_to_the_same_metrics(tmp_path, monkeypatch):
+    """The masking draws are restored with the checkpoint: a resumed run repeats a straight one."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(text for _, text in toy_examples(200, lang="zh")) + "\n", encoding="utf-8")
+    encoder = write_tiny_bert(tmp_path / "encoder")
+
+    def train(out, *extra):
+        pretrain_mlm.main(["--bert_model", encoder, "--corpus", str(corpus), "--output_dir", str(out),
+                           "--max_seq_length", "32", "--train_batch_size", "16", "--num_train_epochs", "2",
+                           "--learning_rate", "3e-3", "--heldout_lines", "40", "--save_steps", "2", "--no_cuda",
+                           *extra])
+        return load_json(out / "metrics.json")
+
+    straight = train(tmp_path / "straight")
+    resumed = kill_then_resume(monkeypatch, train, tmp_path / "killed", torch.optim.AdamW, kill_at=4)
+    assert resumed["history"] == straight["history"] and resumed["heldout_after"] == straight["heldout_after"]
 
 
 def test_too_small_corpus_is_refused(tmp_path):

@@ -130,9 +130,22 @@ def test_score_attention_one_tensor_per_layer(teacher):
 def test_stage1_lr_is_constant_unless_asked():
     base = ["--teacher_model", "t", "--init_from_teacher", "--student_layers", "1", "--data_dir", "d",
             "--output_dir", "o"]
-    assert task_distill.lr_schedule(task_distill.parse_args(base)) is None
-    assert task_distill.lr_schedule(task_distill.parse_args([*base, "--lr_schedule", "linear"])) is not None
-    assert task_distill.lr_schedule(task_distill.parse_args([*base, "--pred_distill"])) is not None
+
+    def learning_rates(*flags, total=20):  # at each of `total` steps and after the last, for a peak of 1
+        make = task_distill.lr_schedule(task_distill.parse_args([*base, *flags]))
+        if make is None:
+            return None
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        scheduler, rates = make(optimizer, total), []
+        for _ in range(total):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return rates + [optimizer.param_groups[0]["lr"]]
+
+    assert learning_rates() is None  # fit keeps the learning rate constant
+    for flags in (["--pred_distill"], ["--lr_schedule", "linear"]):  # 10 % warm-up (2 steps), then to 0
+        assert learning_rates(*flags) == pytest.approx([0, 0.5, *(1 - i / 18 for i in range(19))])
 
 
 def test_aug_train_with_max_train_examples_is_refused():
@@ -308,7 +321,7 @@ def test_stage2_teacher_logits_on_the_device_in_the_main_process_first(tmp_path,
     monkeypatch.setattr(task_distill, "start_run", start_run)
     monkeypatch.setattr(src.teacher_logits, "predict_logits", predict_logits)
     run("--pred_distill", "--teacher_model", teacher, "--student_model", teacher, "--data_dir", toy_data,
-        "--output_dir", str(tmp_path / "out"), "--no_cuda", "--speed_texts", "0")
+        "--output_dir", str(tmp_path / "out"), "--no_cuda", "--speed_texts", "0", "--cache_dir", str(tmp_path / "c"))
 
     [(_, device)] = [e for e in events if e[0] == "device"]
     [logits] = [i for i, e in enumerate(events) if e[0] == "logits"]

@@ -67,14 +67,27 @@ def write_toy_data(data_dir, n_train=64, n_dev=32, n_test=32, lang="en", header=
 
 def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
     """Train with `run(out, *extra)`, interrupted at the `kill_at`-th `optimizer_cls.step` (as a Ctrl-C
-    would), check that nothing was published at `out`, then rerun with --resume and return what it returns."""
-    real_step, calls = optimizer_cls.step, []
+    would), check that nothing was published at `out`, then rerun with --resume and return what it returns
+    (a metrics dict), after checking that the rerun continued from the checkpoint, not from step 0: the
+    checkpoint's step plus the rerun's optimizer steps make the run's last step."""
+    from src import engine
+
+    real_step, real_load, calls, resumed_steps, checkpoints = optimizer_cls.step, engine.load_checkpoint, [], [], []
 
     def step_then_die(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == kill_at:
             raise KeyboardInterrupt
         return real_step(self, *args, **kwargs)
+
+    def counted_step(self, *args, **kwargs):
+        resumed_steps.append(1)
+        return real_step(self, *args, **kwargs)
+
+    def recorded_load(*args):
+        state = real_load(*args)
+        checkpoints.append(state.step)  # fit moves `state` on from here
+        return state
 
     monkeypatch.setattr(optimizer_cls, "step", step_then_die)
     with pytest.raises(KeyboardInterrupt):
@@ -83,7 +96,14 @@ def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
     monkeypatch.setattr(optimizer_cls, "step", real_step)
     with pytest.raises(SystemExit, match="holds an interrupted run: add --resume to continue it, or "):
         run(out)  # a fresh start would delete the checkpoint: refused
-    return run(out, "--resume")
+    monkeypatch.setattr(engine, "load_checkpoint", recorded_load)
+    monkeypatch.setattr(optimizer_cls, "step", counted_step)
+    result = run(out, "--resume")
+    monkeypatch.setattr(optimizer_cls, "step", real_step)
+    [checkpoint_step] = checkpoints
+    assert 0 < checkpoint_step < kill_at
+    assert checkpoint_step + len(resumed_steps) == result["history"][-1]["step"]
+    return result
 
 
 def torchrun(script, *args, nproc=2):
