@@ -133,7 +133,7 @@ def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, m
 
 
 def test_kill_between_the_renames_of_a_checkpoint_swap_resumes(tiny_bert, toy_data, tmp_path, monkeypatch):
-    """The window that `complete_publish` closes: the old checkpoint moved aside, the new one not yet in place."""
+    """The window `complete_interrupted_moves` closes: the old checkpoint moved aside, the new not yet in place."""
     args = ["--num_train_epochs", "2", "--save_steps", "3"]
     straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
     real_replace, swaps = os.replace, []
