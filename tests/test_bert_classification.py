@@ -190,29 +190,35 @@ def test_a_killed_overwrite_of_a_finished_run_resumes(tiny_bert, toy_data, tmp_p
 
 
 @pytest.mark.slow
-def test_sigkilled_process_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path):
-    """A real SIGKILL at whatever point the process has reached after its 5th step (maybe mid-save)."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_signalled_process_resumes_to_the_same_metrics(sig, tiny_bert, toy_data, tmp_path):
+    """A real signal at whatever point the process has reached after its 5th step (maybe mid-save): SIGKILL,
+    or SIGINT (Ctrl-C), which ends the process with one line and exit code 130."""
     args = ["--num_train_epochs", "12", "--save_steps", "1", "--eval_step", "5"]
     straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
     out = tmp_path / "killed"
     state_file = tmp_path / ".killed.tmp" / "resume" / "trainer_state.json"
     cmd = [sys.executable, "src/distill_task_specific_bert/bert_classification.py", "--data_dir", toy_data,
            "--bert_model", tiny_bert, "--output_dir", str(out), *FAST, *args]
-    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while proc.poll() is None:
-        if time.time() > deadline:
-            proc.kill()
-            pytest.fail("no checkpoint past step 5 within 120 s")
-        try:
-            if json.loads(state_file.read_text())["step"] >= 5:  # 91 of 96 steps still to go
-                break
-        except (OSError, ValueError):  # not written yet, or caught mid-swap
-            pass
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    with open(tmp_path / "stderr.txt", "w") as stderr:  # a file, not a pipe: a full pipe would block the run
+        proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"},
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.time() + 120
+        while proc.poll() is None:
+            if time.time() > deadline:
+                proc.kill()
+                pytest.fail("no checkpoint past step 5 within 120 s")
+            try:
+                if json.loads(state_file.read_text())["step"] >= 5:  # 91 of 96 steps still to go
+                    break
+            except (OSError, ValueError):  # not written yet, or caught mid-swap
+                pass
+            time.sleep(0.02)
+        proc.send_signal(sig)
+        code = proc.wait()
+    assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 130), "the run ended before the signal"
+    if sig == signal.SIGINT:
+        assert (tmp_path / "stderr.txt").read_text().splitlines()[-1] == "interrupted; rerun with --resume to continue"
     assert not out.exists()
     resumed = run(toy_data, tiny_bert, out, *args, "--resume")
     assert resumed["history"] == straight["history"] and resumed["test"] == straight["test"]
