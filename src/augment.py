@@ -1,8 +1,8 @@
 """Data augmentation of Tang et al. (2019), section 3.3, as pure functions that take a `random.Random`.
 
-Each word of an example is, independently, masked with probability p_mask, else replaced with
-probability p_pos by a word of the same part-of-speech tag drawn from the corpus's unigram distribution
-for that tag; then, with probability p_ng, the whole example is cut down to one random n-gram (a
+Each word of an example gets one uniform draw X: X < p_mask masks it, p_mask <= X < p_mask + p_pos
+replaces it by a word of the same part-of-speech tag drawn from the corpus's unigram distribution for
+that tag (so each happens with its own probability, as in the paper); then, with probability p_ng, the whole example is cut down to one random n-gram (a
 contiguous span of n words, n drawn uniformly from ngram_range). Repeating this n_iter times per example
 and dropping duplicates gives the synthetic part of the transfer set; the teacher labels it.
 
