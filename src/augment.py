@@ -2,9 +2,10 @@
 
 Each word of an example gets one uniform draw X: X < p_mask masks it, p_mask <= X < p_mask + p_pos
 replaces it by a word of the same part-of-speech tag drawn from the corpus's unigram distribution for
-that tag (so each happens with its own probability, as in the paper); then, with probability p_ng, the whole example is cut down to one random n-gram (a
-contiguous span of n words, n drawn uniformly from ngram_range). Repeating this n_iter times per example
-and dropping duplicates gives the synthetic part of the transfer set; the teacher labels it.
+that tag (so each happens with its own probability, as in the paper); then, with probability p_ng, the
+whole example is cut down to one random n-gram (a contiguous span of n words, n drawn uniformly from
+ngram_range). Repeating this n_iter times per example and dropping duplicates gives the synthetic part of
+the transfer set; the teacher labels it.
 
 Words and tags: Chinese text is segmented and tagged by `jieba.posseg`. English has no offline tagger in
 our requirements, so English words are whitespace words and carry no tag: POS-guided replacement is
