@@ -13,6 +13,7 @@ returns `{"loss": total, <term>: value, ...}`); `fit` owns the plumbing every st
 Each epoch's shuffle depends on (seed, epoch) only, so a resumed run repeats an uninterrupted one.
 """
 
+import json
 import math
 import os
 import time
@@ -39,6 +40,7 @@ class TrainState:
     best: dict | None = None  # dev scores of the kept checkpoint, with its epoch and step
     history: list[dict] = field(default_factory=list)  # one entry per evaluation and per epoch end
     loss_sums: dict[str, float] = field(default_factory=dict)  # the current epoch's summed loss terms
+    flags: dict = field(default_factory=dict)  # the stage's command-line flags, which --resume must repeat
 
     @property
     def examples_per_s(self) -> float:
@@ -71,8 +73,25 @@ def start_run(args):
     if not args.resume and not args.overwrite_output_dir and os.path.isfile(checkpoint):
         raise InputError(f"{os.path.dirname(checkpoint)} holds an interrupted run: add --resume to continue it, or "
                          f"--overwrite_output_dir to start over")
+    if args.resume and os.path.isfile(checkpoint):
+        check_resume_flags(load_json(checkpoint).get("flags", {}), command_line_flags(args))
     set_seed(args.seed)
     return accelerator
+
+
+def command_line_flags(args) -> dict:
+    """The flags as JSON has them (what a checkpoint saves), less those a resumed run may change."""
+    flags = json.loads(json.dumps(vars(args), default=str))
+    return {k: v for k, v in flags.items() if k not in ("resume", "overwrite_output_dir")}
+
+
+def check_resume_flags(saved: dict, flags: dict) -> None:
+    """Refuse to resume with other flags than the interrupted run had: two schedules or data sets would mix."""
+    changed = [f"--{k} {flags[k]} (was {saved[k]})" for k in sorted(saved.keys() & flags.keys())
+               if saved[k] != flags[k]]
+    if changed:
+        raise InputError(f"--resume with other flags than the interrupted run: {', '.join(changed)}; resume with "
+                         f"its flags, or start over with --overwrite_output_dir")
 
 
 def complete_interrupted_moves(output_dir: str) -> None:
@@ -98,7 +117,8 @@ def training_report(state: TrainState, accelerator) -> dict:
 def fit_options(args) -> dict:
     """The keyword arguments of `fit` that come straight from the flags of `add_engine_args` and a stage."""
     return {"num_epochs": args.num_train_epochs, "seed": args.seed, "eval_step": getattr(args, "eval_step", 0),
-            "save_steps": args.save_steps, "max_grad_norm": args.max_grad_norm, "resume": args.resume}
+            "save_steps": args.save_steps, "max_grad_norm": args.max_grad_norm, "resume": args.resume,
+            "flags": command_line_flags(args)}
 
 
 def adamw(named_parameters, learning_rate: float, weight_decay: float, embedding_params=(),
@@ -195,14 +215,15 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         run_dir: str, *, num_epochs: int, seed: int, schedule: Callable | None = None,
         evaluate_fn: Callable[[], dict] | None = None, save_fn: Callable[[str], None] | None = None,
         eval_step: int = 0, save_steps: int = 0, max_grad_norm: float | None = None,
-        resume: bool = False) -> TrainState:
+        resume: bool = False, flags: dict | None = None) -> TrainState:
     """Train `model` (one module, or a list trained together) on `loss_fn(model, batch)["loss"]`.
 
     `train_loader` is a plain DataLoader built with `generator=torch.Generator()` and `optimizer` holds the
     trained weights; `fit` prepares both with the model(s). `schedule(optimizer, total_steps)` makes the
     learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with at least `accuracy`,
     the selection metric); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go
-    to `<run_dir>/resume`. Returns the final `TrainState`.
+    to `<run_dir>/resume`, with `flags` (the command line, which `start_run` compares on --resume). Returns
+    the final `TrainState`.
     """
     generator = train_loader.generator  # the sampler draws from it: re-seeded per epoch
     model, models, optimizer, train_loader = _prepare(accelerator, model, optimizer, train_loader)
@@ -212,7 +233,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
     if scheduler is not None:  # stepped by hand once per optimizer step, so not handed to prepare()
         accelerator.register_for_checkpointing(scheduler)
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    state = load_checkpoint(accelerator, run_dir) if resume else TrainState()
+    state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {})
 
     while state.epoch <= num_epochs:
         for m in models:

@@ -15,7 +15,7 @@ from src import runs
 from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
-from tests.tiny import kill_then_resume, torchrun, write_toy_data
+from tests.tiny import interrupt, kill_then_resume, torchrun, write_toy_data
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
         "--warmup_proportion", "0", "--no_cuda"]
@@ -173,18 +173,7 @@ def test_a_killed_overwrite_of_a_finished_run_resumes(tiny_bert, toy_data, tmp_p
     straight = run(toy_data, tiny_bert, tmp_path / "straight", *args)
     out = tmp_path / "out"
     old = run(toy_data, tiny_bert, out, "--num_train_epochs", "1")
-    real_step, calls = torch.optim.AdamW.step, []
-
-    def step_then_die(self, *a, **kw):
-        calls.append(1)
-        if len(calls) == 11:
-            raise KeyboardInterrupt
-        return real_step(self, *a, **kw)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        run(toy_data, tiny_bert, out, *args)
-    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    interrupt(monkeypatch, lambda: run(toy_data, tiny_bert, out, *args), torch.optim.AdamW, kill_at=11)
     assert json.loads((out / "metrics.json").read_text()) == old  # the old result stays until the new is done
     assert run(toy_data, tiny_bert, out, *args, "--resume")["history"] == straight["history"]
 
@@ -254,6 +243,14 @@ def test_bf16_teacher_learns_the_toy_task(tiny_bert, toy_data, tmp_path):
                    env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}, capture_output=True)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8 and json.loads((out / "args.json").read_text())["bf16"]
+
+
+def test_resume_with_other_flags_is_refused(tiny_bert, toy_data, tmp_path, monkeypatch):
+    args = ["--num_train_epochs", "2", "--save_steps", "3"]
+    interrupt(monkeypatch, lambda: run(toy_data, tiny_bert, tmp_path / "out", *args), torch.optim.AdamW, kill_at=5)
+    with pytest.raises(SystemExit, match=r"other flags than the interrupted run: --learning_rate 0.001 \(was 0.003\)"):
+        run(toy_data, tiny_bert, tmp_path / "out", *args, "--resume", "--learning_rate", "1e-3")
+    assert run(toy_data, tiny_bert, tmp_path / "out", *args, "--resume")["history"][-1]["step"] == 16
 
 
 def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):

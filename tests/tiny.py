@@ -65,20 +65,30 @@ def write_toy_data(data_dir, n_train=64, n_dev=32, n_test=32, lang="en", header=
     return str(data_dir)
 
 
-def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
-    """Train with `run(out, *extra)`, interrupted at the `kill_at`-th `optimizer_cls.step` (as a Ctrl-C
-    would), check that nothing was published at `out`, then rerun with --resume and return what it returns
-    (a metrics dict), after checking that the rerun continued from the checkpoint, not from step 0: the
-    checkpoint's step plus the rerun's optimizer steps make the run's last step."""
-    from src import engine
-
-    real_step, real_load, calls, resumed_steps, checkpoints = optimizer_cls.step, engine.load_checkpoint, [], [], []
+def interrupt(monkeypatch, run, optimizer_cls, kill_at):
+    """Call `run()`, interrupted at the `kill_at`-th `optimizer_cls.step` as a Ctrl-C would be."""
+    real_step, calls = optimizer_cls.step, []
 
     def step_then_die(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == kill_at:
             raise KeyboardInterrupt
         return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(optimizer_cls, "step", step_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    monkeypatch.setattr(optimizer_cls, "step", real_step)
+
+
+def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
+    """Train with `run(out, *extra)`, interrupted at the `kill_at`-th `optimizer_cls.step`, check that nothing
+    was published at `out`, then rerun with --resume and return what it returns (a metrics dict), after
+    checking that the rerun continued from the checkpoint, not from step 0: the checkpoint's step plus the
+    rerun's optimizer steps make the run's last step."""
+    from src import engine
+
+    real_step, real_load, resumed_steps, checkpoints = optimizer_cls.step, engine.load_checkpoint, [], []
 
     def counted_step(self, *args, **kwargs):
         resumed_steps.append(1)
@@ -89,11 +99,8 @@ def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
         checkpoints.append(state.step)  # fit moves `state` on from here
         return state
 
-    monkeypatch.setattr(optimizer_cls, "step", step_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        run(out)
+    interrupt(monkeypatch, lambda: run(out), optimizer_cls, kill_at)
     assert not os.path.exists(out)  # nothing half-written where the result goes
-    monkeypatch.setattr(optimizer_cls, "step", real_step)
     with pytest.raises(SystemExit, match="holds an interrupted run: add --resume to continue it, or "):
         run(out)  # a fresh start would delete the checkpoint: refused
     monkeypatch.setattr(engine, "load_checkpoint", recorded_load)
