@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -15,7 +14,7 @@ from src import runs
 from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
-from tests.tiny import interrupt, kill_then_resume, torchrun, write_toy_data
+from tests.tiny import interrupt, kill_then_resume, signal_after_checkpoint, torchrun, torchrun_cmd, write_toy_data
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
         "--warmup_proportion", "0", "--no_cuda"]
@@ -189,22 +188,7 @@ def test_signalled_process_resumes_to_the_same_metrics(sig, tiny_bert, toy_data,
     state_file = tmp_path / ".killed.tmp" / "resume" / "trainer_state.json"
     cmd = [sys.executable, "src/distill_task_specific_bert/bert_classification.py", "--data_dir", toy_data,
            "--bert_model", tiny_bert, "--output_dir", str(out), *FAST, *args]
-    with open(tmp_path / "stderr.txt", "w") as stderr:  # a file, not a pipe: a full pipe would block the run
-        proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"},
-                                stdout=subprocess.DEVNULL, stderr=stderr)
-        deadline = time.time() + 120
-        while proc.poll() is None:
-            if time.time() > deadline:
-                proc.kill()
-                pytest.fail("no checkpoint past step 5 within 120 s")
-            try:
-                if json.loads(state_file.read_text())["step"] >= 5:  # 91 of 96 steps still to go
-                    break
-            except (OSError, ValueError):  # not written yet, or caught mid-swap
-                pass
-            time.sleep(0.02)
-        proc.send_signal(sig)
-        code = proc.wait()
+    code = signal_after_checkpoint(cmd, state_file, sig, tmp_path / "stderr.txt")  # 91 of 96 steps to go
     assert code == (-signal.SIGKILL if sig == signal.SIGKILL else 130), "the run ended before the signal"
     if sig == signal.SIGINT:
         assert (tmp_path / "stderr.txt").read_text().splitlines()[-1] == "interrupted; rerun with --resume to continue"
@@ -265,6 +249,23 @@ def test_same_seed_same_metrics(tiny_bert, toy_data, tmp_path):
 def test_resume_without_checkpoint_is_an_error(tiny_bert, toy_data, tmp_path):
     with pytest.raises(SystemExit, match="nothing to resume"):
         run(toy_data, tiny_bert, tmp_path / "never", "--resume")
+
+
+@pytest.mark.slow
+def test_torchrun_run_killed_and_resumed_under_torchrun_repeats_a_straight_one(tiny_bert, toy_data, tmp_path):
+    script = "src/distill_task_specific_bert/bert_classification.py"
+    args = ["--data_dir", toy_data, "--bert_model", tiny_bert, *FAST, "--num_train_epochs", "12", "--save_steps",
+            "1", "--eval_step", "5"]
+    torchrun(script, *args, "--output_dir", tmp_path / "straight")
+    out = tmp_path / "killed"
+    code = signal_after_checkpoint([*torchrun_cmd(), script, *args, "--output_dir", str(out)],
+                                   tmp_path / ".killed.tmp" / "resume" / "trainer_state.json", signal.SIGKILL,
+                                   tmp_path / "stderr.txt", min_step=3)  # of 48: 4 batches per rank and epoch
+    assert code == -signal.SIGKILL and not out.exists(), "the run ended before it could be killed"
+    torchrun(script, *args, "--output_dir", out, "--resume")
+    straight, resumed = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("straight", "killed"))
+    assert resumed["num_processes"] == 2 and resumed["history"] == straight["history"]
+    assert resumed["test"] == straight["test"]
 
 
 @pytest.mark.slow
