@@ -10,7 +10,7 @@ then fine-tune from it: bert_classification.py --bert_model models/minilm_zh (it
 trained) and augment with it: data_augmentation.py --pretrained_bert_model models/minilm_zh.
 Tiny CPU run:
     python src/pretrain_mlm.py --corpus data/corpus_zh/corpus.txt --output_dir /tmp/mlm --extend_vocab \
-        --max_train_examples 500 --max_seq_length 64 --num_train_epochs 1
+        --max_train_examples 500 --heldout_lines 100 --max_seq_length 64 --num_train_epochs 1
 
 --bert_model is any BERT, a hub id or a save_pretrained directory (default: the bundled MiniLM). A model
 without an MLM head gets a new one whose decoder is tied to the input embeddings. Lines are packed into full
