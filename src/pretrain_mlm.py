@@ -22,6 +22,7 @@ BertForMaskedLM directory with its tokenizer, args.json and metrics.json. Resume
 mixed precision come from src/engine.py.
 """
 
+import logging
 import math
 import random
 from functools import partial
@@ -160,6 +161,9 @@ def main(argv=None):
     optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay, embeddings,
                       args.embedding_learning_rate)
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
+    # The decoder is tied to the word embeddings: every checkpoint would warn that the shared tensor was
+    # saved once. Loading restores the tie (the resume test repeats a straight run).
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
 
     def save_fn(path):
         lm.save_pretrained(path)

@@ -72,8 +72,9 @@ def test_pretraining_gives_a_trained_head_and_lowers_heldout_loss(tmp_path):
     assert teacher.config.vocab_size == model.config.vocab_size
 
 
-def test_killed_run_resumes_to_the_same_metrics(tmp_path, monkeypatch):
-    """The masking draws are restored with the checkpoint: a resumed run repeats a straight one."""
+def test_killed_run_resumes_to_the_same_metrics(tmp_path, monkeypatch, caplog):
+    """The masking draws are restored with the checkpoint, and the tied decoder too: a resumed run repeats a
+    straight one, without accelerate's warning about the tied tensor at every checkpoint."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(text for _, text in toy_examples(200, lang="zh")) + "\n", encoding="utf-8")
     encoder = write_tiny_bert(tmp_path / "encoder")
@@ -88,6 +89,7 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, monkeypatch):
     straight = train(tmp_path / "straight")
     resumed = kill_then_resume(monkeypatch, train, tmp_path / "killed", torch.optim.AdamW, kill_at=4)
     assert resumed["history"] == straight["history"] and resumed["heldout_after"] == straight["heldout_after"]
+    assert "Removed shared tensor" not in caplog.text
 
 
 def test_too_small_corpus_is_refused(tmp_path):
