@@ -78,19 +78,32 @@ def augment_example(rng, words, tags, unigrams, p_mask, p_pos, p_ng, ngram_range
     return out
 
 
-def augment_corpus(rng, tagged, joiner, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, ngram_range=(1, 5)):
-    """Synthetic texts for a corpus of (words, tags): n_iter draws per example, joined with `joiner`.
+def join_words(words, cjk):
+    """A text from its words: spaced for English; for Chinese run together, except where two words meet
+    with Latin letters or digits (or [MASK]) on both sides, which the source kept apart ("iPhone 12")."""
+    if not cjk:
+        return " ".join(words)
 
-    Duplicates are dropped, both among the draws and against the original texts, so the result holds
-    only new texts (at most n_iter per example), in a reproducible order.
+    def latin(word, at):
+        return word == MASK or (word[at].isascii() and word[at].isalnum())
+
+    return "".join((" " if i and latin(words[i - 1], -1) and latin(w, 0) else "") + w for i, w in enumerate(words))
+
+
+def augment_corpus(rng, tagged, cjk, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, ngram_range=(1, 5), exclude=()):
+    """Synthetic texts for a corpus of (words, tags): n_iter draws per example, joined by `join_words`.
+
+    Duplicates are dropped, among the draws and against the original texts and `exclude` (the dev and test
+    texts, which must not enter training), so the result holds only new texts (at most n_iter per example),
+    in a reproducible order.
     """
     tagged = list(tagged)
     unigrams = pos_unigrams(tagged)
-    seen = {joiner.join(words) for words, _ in tagged}
+    seen = {join_words(words, cjk) for words, _ in tagged} | set(exclude)
     out = []
     for words, tags in tagged:
         for _ in range(n_iter):
-            text = joiner.join(augment_example(rng, words, tags, unigrams, p_mask, p_pos, p_ng, ngram_range))
+            text = join_words(augment_example(rng, words, tags, unigrams, p_mask, p_pos, p_ng, ngram_range), cjk)
             if text and text not in seen:
                 seen.add(text)
                 out.append(text)

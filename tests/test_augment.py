@@ -1,7 +1,7 @@
 import random
 from collections import Counter
 
-from src.augment import (MASK, augment_corpus, mask_and_replace, pos_unigrams, sample_ngram, sample_word,
+from src.augment import (MASK, augment_corpus, join_words, mask_and_replace, pos_unigrams, sample_ngram, sample_word,
                          tag_words)
 
 
@@ -56,14 +56,25 @@ def test_ngrams_are_contiguous_sub_spans():
     assert sample_ngram(rng, ["x", "y"], (3, 5)) == ["x", "y"]  # capped at the example's length
 
 
-def test_augment_corpus_deduplicates_and_drops_originals():
+def test_augment_corpus_deduplicates_and_drops_originals_and_held_out_texts():
     texts = ["the movie was good", "a bad plot", "good"]
     tagged = [tag_words(t, cjk=False) for t in texts]
-    out = augment_corpus(random.Random(0), tagged, " ", n_iter=20, p_mask=0.3, p_ng=0.5)
+    out = augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.5)
     assert len(out) == len(set(out)) and not set(out) & set(texts)
     assert 0 < len(out) <= 20 * len(texts)
     assert any(MASK in t for t in out) and any(len(t.split()) < 3 for t in out)
     # nothing can change: no new texts at all
-    assert augment_corpus(random.Random(0), tagged, " ", n_iter=5, p_mask=0.0, p_pos=0.0, p_ng=0.0) == []
+    assert augment_corpus(random.Random(0), tagged, False, n_iter=5, p_mask=0.0, p_pos=0.0, p_ng=0.0) == []
     # reproducible from the seed
-    assert out == augment_corpus(random.Random(0), tagged, " ", n_iter=20, p_mask=0.3, p_ng=0.5)
+    assert out == augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.5)
+    # a dev or test text that an n-gram happens to rebuild never enters training
+    held_out = {t for t in out if len(t.split()) <= 2}  # short n-grams, as a dev text may be
+    assert held_out and not held_out & set(augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3,
+                                                          p_ng=0.5, exclude=held_out))
+
+
+def test_chinese_words_are_joined_keeping_latin_words_apart():
+    words, _ = tag_words("iPhone 12 Pro 拍照效果 not bad", cjk=True)
+    assert join_words(words, cjk=True) == "iPhone 12 Pro拍照效果not bad"  # one space less, no word glued
+    assert join_words([MASK, "12", "拍照", MASK, "好"], cjk=True) == "[MASK] 12拍照[MASK]好"
+    assert join_words(["a", "bad", "plot"], cjk=False) == "a bad plot"

@@ -35,6 +35,11 @@ def test_split_words_keeps_text_and_skips_stop_words():
     segments, idx = da.split_words("这个电影的音乐非常好")
     assert "".join(segments) == "这个电影的音乐非常好"
     assert "的" not in [segments[i] for i in idx] and "电影" in [segments[i] for i in idx]
+    # negations are never replaced: Chinese compounds (不好, 没意思) and English words in a Chinese text
+    segments, idx = da.split_words("这部电影不好，没意思，not good")
+    assert {"不好", "没意思", "not"} <= set(segments) and [segments[i] for i in idx] == ["这部", "电影", "good"]
+    segments, idx = da.split_words("I cannot say nothing good")
+    assert [segments[i] for i in idx] == ["say", "good"]
 
 
 def test_english_variants(augmenter):

@@ -219,28 +219,30 @@ def load_teacher(args, device):
     return teacher, teacher_tokenizer, teacher_len
 
 
-def augmented_texts(args, texts, cjk):
-    """The synthetic examples of section 3.3 drawn from `texts`, seeded by --seed."""
+def augmented_texts(args, texts, cjk, exclude):
+    """The synthetic examples of section 3.3 drawn from `texts`, seeded by --seed, none of them in `exclude`."""
     if "pos" in args.augment and not cjk:
         logger.warning("no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
     start = time.perf_counter()
     tagged = [tag_words(t, cjk) for t in progress(texts, desc="tagging", leave=False)]
-    augmented = augment_corpus(random.Random(args.seed), tagged, "" if cjk else " ", args.n_iter,
+    augmented = augment_corpus(random.Random(args.seed), tagged, cjk, args.n_iter,
                                p_mask=args.p_mask if "mask" in args.augment else 0.0,
                                p_pos=args.p_pos if "pos" in args.augment else 0.0,
-                               p_ng=args.p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range)
+                               p_ng=args.p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range,
+                               exclude=exclude)
     logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new texts "
                 f"in {time.perf_counter() - start:.0f} s")
     return augmented
 
 
-def build_transfer_set(args, train_texts, train_labels, cjk):
+def build_transfer_set(args, train_texts, train_labels, cjk, held_out):
     """Texts and gold labels of the transfer set: labelled train, then (when distilling) unlabeled.tsv and
-    the synthetic examples, whose label is -1 (none). Returns (texts, labels, its metrics.json entries)."""
+    the synthetic examples, whose label is -1 (none), none of them a `held_out` (dev or test) text.
+    Returns (texts, labels, its metrics.json entries)."""
     unlabeled = load_unlabeled(args.data_dir, **data_format(args)) if args.distill else []
     if args.augment and not args.distill:
         logger.warning("--augment is ignored with --distill 0 (synthetic examples have no gold label)")
-    augmented = augmented_texts(args, train_texts + unlabeled, cjk) if args.augment and args.distill else []
+    augmented = augmented_texts(args, train_texts + unlabeled, cjk, held_out) if args.augment and args.distill else []
     texts = train_texts + unlabeled + augmented
     labels = torch.tensor(train_labels + [-1] * (len(unlabeled) + len(augmented)))
     logger.info(f"transfer set {len(texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + augmented "
@@ -349,10 +351,11 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
     tokens = tokenize(kind, texts, tok_teacher)
     vocab = build_vocab(tokens, args.min_freq)
+    max_len = args.max_seq_length  # the flag stays as given: --resume compares it with the checkpoint's
     if args.match_teacher_coverage:
-        args.max_seq_length = coverage_length(tokens, texts, teacher_tokenizer, teacher_len)
-        logger.info(f"student length {args.max_seq_length} covers the teacher's {teacher_len} word pieces")
-    tokenizer = StudentTokenizer(kind, vocab, args.max_seq_length, tok_teacher)
+        max_len = coverage_length(tokens, texts, teacher_tokenizer, teacher_len)
+        logger.info(f"student length {max_len} covers the teacher's {teacher_len} word pieces")
+    tokenizer = StudentTokenizer(kind, vocab, max_len, tok_teacher)
     weights, init, n_pretrained = initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer)
     config = BiLSTMConfig(vocab_size=len(vocab), num_labels=num_labels,
                           embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
@@ -360,9 +363,9 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
     model = BiLSTMClassifier(config)
     if weights is not None:
         model.embedding.weight.data.copy_(weights)
-    n_cut, n_params = sum(len(t) > args.max_seq_length for t in tokens), count_parameters(model)
+    n_cut, n_params = sum(len(t) > max_len for t in tokens), count_parameters(model)
     logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
-                f"{n_params / 1e6:.2f}M params; {n_cut} transfer texts cut to {args.max_seq_length} words")
+                f"{n_params / 1e6:.2f}M params; {n_cut} transfer texts cut to {max_len} words")
     return model, tokenizer, {"student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
                               "embedding_rows_pretrained": n_pretrained, "num_params": n_params,
                               "num_truncated_transfer": n_cut}
@@ -468,7 +471,7 @@ def main(argv=None):
     cjk = is_cjk("".join(train_texts[:500]))
 
     # --- transfer set, the teacher's logits on it, and the student
-    texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk)
+    texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk, {*dev_texts, *test_texts})
     teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
     model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer,

@@ -65,7 +65,9 @@ is am are was were be been being do does did doing have has had having will woul
 may might must i me my we our us you your he him his she her it its they them their this that these those
 what which who whom whose there here when where why how all any both each few more most other some such
 own same just also only too very not no nor never n't s t re ve ll d m
+cannot nothing none nobody neither nowhere without dont doesnt didnt isnt wasnt arent werent cant wont
 """.split())
+NEGATION_ZH = "不没无非别未莫勿"  # a Chinese word that starts with one (不好, 没意思) is a negation
 STOP_WORDS_ZH = frozenset("""
 的 了 是 在 和 与 及 或 也 就 都 而 着 过 把 被 让 给 从 对 向 为 以 于 又 还 只 才 很 太 更 最 吗 呢 吧 啊 呀
 我 你 他 她 它 我们 你们 他们 她们 这 那 这个 那个 这些 那些 一个 不 没 没有 不是 别 无 非 未 但 但是 因为 所以
@@ -124,11 +126,13 @@ def split_words(text):
     if is_cjk(text):
         import jieba
 
-        segments, stop = jieba.lcut(text), STOP_WORDS_ZH
+        segments = jieba.lcut(text)
     else:
-        segments, stop = WORD_RE.findall(text), STOP_WORDS_EN
-    # Contractions (it's, don't, isn't) are function words or negations: kept like stop words.
-    replaceable = [i for i, w in enumerate(segments) if any(c.isalnum() for c in w) and w.lower() not in stop
+        segments = WORD_RE.findall(text)
+    # Both lists for every text (English words occur in Chinese reviews); contractions (it's, don't) are
+    # function words or negations: kept like stop words.
+    replaceable = [i for i, w in enumerate(segments) if any(c.isalnum() for c in w)
+                   and w.lower() not in STOP_WORDS_EN and w not in STOP_WORDS_ZH and w[0] not in NEGATION_ZH
                    and not w.isdigit() and "'" not in w and "’" not in w]
     return segments, replaceable
 
