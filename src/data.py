@@ -86,9 +86,16 @@ def read_text(path: str, what: str = "data file", encoding: str = DEFAULT_ENCODI
     raise InputError(f"{message}; the bytes look like GBK (try --encoding gbk)")
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines at \\n, \\r\\n and \\r only: str.splitlines also breaks at U+2028, \\x85, \\x0c and others, which can
+    sit inside a text (a review pasted from a web page) and would shift every later line."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
 def read_lines(path: str, what: str = "data file", encoding: str = DEFAULT_ENCODING) -> list[str]:
     """The lines of a text file (blank ones kept); see `read_text` for the errors."""
-    return read_text(path, what, encoding).splitlines()
+    return split_lines(read_text(path, what, encoding))
 
 
 def _delimited_rows(path: str, encoding: str) -> list[Row]:
@@ -96,7 +103,7 @@ def _delimited_rows(path: str, encoding: str) -> list[Row]:
     (quoted fields may hold commas and line breaks)."""
     text = read_text(path, encoding=encoding)
     if not path.lower().endswith(".csv"):
-        return [(i, line.split("\t")) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        return [(i, line.split("\t")) for i, line in enumerate(split_lines(text), start=1) if line.strip()]
     reader = csv.reader(io.StringIO(text, newline=""))
     rows, start = [], 1
     try:
@@ -193,8 +200,10 @@ def _find_columns(path: str, rows: list[Row], text_names: tuple[str, ...], label
     return Columns(text=1, label=0, n_fields=2), rows
 
 
-def _parse_rows(body: list[Row], columns: Columns, sep: str) -> tuple[list[Example], list[int], list[int]]:
-    """Examples of the data rows, and the line numbers of the rows joined (extra fields) and skipped."""
+def _parse_rows(body: list[Row], columns: Columns, sep: str, keep: bool = False
+                ) -> tuple[list[Example], list[int], list[int]]:
+    """Examples of the data rows, and the line numbers of the rows joined (extra fields) and skipped. With
+    `keep`, a skipped row still gives an example (its text, or "", and label None), so that rows stay aligned."""
     examples, joined, skipped = [], [], []
     text_idx, label_idx, n_fields = columns.text, columns.label, columns.n_fields
     for line_no, fields in body:
@@ -203,18 +212,21 @@ def _parse_rows(body: list[Row], columns: Columns, sep: str) -> tuple[list[Examp
             joined.append(line_no)
         if len(fields) != n_fields:
             skipped.append(line_no)
+            examples += [Example("", None)] if keep else []
             continue
         text = _clean_text(fields[text_idx])
         label = fields[label_idx].strip() if label_idx is not None else None
         if not text or (label_idx is not None and not label):
             skipped.append(line_no)
+            examples += [Example(text, None)] if keep else []
             continue
         examples.append(Example(text, label))
     return examples, joined, skipped
 
 
 def read_examples(path: str, require_label: bool = True, *, text_column: str | None = None,
-                  label_column: str | None = None, encoding: str = DEFAULT_ENCODING) -> list[Example]:
+                  label_column: str | None = None, encoding: str = DEFAULT_ENCODING,
+                  keep_rows: bool = False) -> list[Example]:
     """Read a data file (.tsv, .csv or .jsonl, by its extension; anything else is read as .tsv) and return a list
     of `Example`.
 
@@ -230,7 +242,8 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
 
     Malformed-line policy: a line with extra fields whose text column is last has them joined back into the
     text (real reviews contain tabs); a line with a missing field or an empty text is skipped. Both are
-    counted and logged. More than 1 % unusable lines is an error.
+    counted and logged. More than 1 % unusable lines is an error. With `keep_rows` (labelling a file, one output
+    row per data row), a skipped line gives an example with text "" (or its text) and label None.
     """
     text_names, label_names = _names(text_column, TEXT_COLUMNS), _names(label_column, (LABEL_COLUMN,))
     if path.lower().endswith(".jsonl"):
@@ -242,7 +255,7 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
     if columns is None:
         raise InputError(f"{path} is empty")
     sep = "," if path.lower().endswith(".csv") else "\t"
-    examples, joined, skipped = _parse_rows(body, columns, sep)
+    examples, joined, skipped = _parse_rows(body, columns, sep, keep_rows)
     if joined:
         logger.warning(f"{path}: {len(joined)} line(s) had extra {'comma' if sep == ',' else 'tab'}-separated "
                        f"fields, joined into the text (lines {joined[:5]})")

@@ -27,8 +27,8 @@ import numpy as np
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.data import encode_labels, read_examples, read_texts
 from src.evaluation import classification_metrics
-from src.runs import check_output_dir, publish_dir, save_json, staging_dir
-from src.serving import (SAMPLE_TEXTS, batched_logits, export_model, is_within, model_kind, onnx_predictor,
+from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
+from src.serving import (SAMPLE_TEXTS, batched_logits, export_model, model_kind, onnx_predictor,
                          require_onnx, torch_predictor, versions)
 
 

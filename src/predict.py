@@ -26,9 +26,11 @@ import time
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
-from src.data import FORMATS, Example, add_data_format_args, data_format, encode_labels, read_examples, read_lines
+from src.data import (FORMATS, Example, add_data_format_args, data_format, encode_labels, read_examples, read_lines,
+                      split_lines)
 from src.evaluation import classification_metrics
-from src.serving import batched_logits, is_within, load_predictor, model_kind, softmax
+from src.runs import is_within
+from src.serving import batched_logits, load_predictor, model_kind, softmax
 
 OUTPUT_FORMATS = (".tsv", ".jsonl")
 
@@ -61,12 +63,12 @@ def read_input(path: str, fmt: dict) -> tuple[list[str], list[str | None], bool]
     header or `label<TAB>text`, named columns, encoding), one entry per data row; anything else (or `-`) one
     entry per line, a blank line as ""."""
     if os.path.splitext(path)[1].lower() in FORMATS:
-        examples = read_examples(path, require_label=False, **fmt)
+        examples = read_examples(path, require_label=False, keep_rows=True, **fmt)
         labels = [ex.label for ex in examples]
         return [ex.text for ex in examples], labels, any(label is not None for label in labels)
     if path == "-":
         try:
-            lines = sys.stdin.buffer.read().decode(fmt["encoding"]).splitlines()
+            lines = split_lines(sys.stdin.buffer.read().decode(fmt["encoding"]))
         except UnicodeDecodeError as e:
             raise InputError(f"stdin is not {fmt['encoding']} text (byte {e.start}: {e.reason})") from None
     else:
@@ -111,9 +113,12 @@ def write_rows(path: str, rows) -> None:
             os.remove(tmp)
 
 
-def check_output(output: str | None, model: str) -> None:
+def check_output(output: str | None, model: str, source: str) -> None:
+    """Refuse an output of unknown format, inside the model directory, or over the input file."""
     if output is None:
         return
+    if source != "-" and os.path.realpath(output) == os.path.realpath(source):
+        raise InputError(f"--output {output} is the input file: write the predictions elsewhere")
     if os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
         raise InputError(f"--output {output}: unknown format; use one of {OUTPUT_FORMATS}")
     model_dir = os.path.dirname(os.path.abspath(model)) if model_kind(model) == "onnx" else model
@@ -127,7 +132,7 @@ def check_output(output: str | None, model: str) -> None:
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    check_output(args.output, args.model)
+    check_output(args.output, args.model, args.input)
     texts, gold, has_labels = read_input(args.input, data_format(args))
     if args.eval and not has_labels:
         raise InputError(f"--eval: {args.input} has no label column")

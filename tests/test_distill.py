@@ -80,16 +80,20 @@ def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
     monkeypatch.setattr(utils, "predict_logits", counting)
     model, tok = load_classifier(tiny_bert), load_tokenizer(tiny_bert)
     texts = ["a good movie", "the bad plot .", "a good movie"]
-    first, computed = utils.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"), tiny_bert)
+    first, computed = utils.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"))
     assert computed == 2 and len(calls) == 1  # the repeated text is computed once
     torch.testing.assert_close(first[0], first[2])
-    again, computed = utils.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"), tiny_bert)
+    again, computed = utils.cached_teacher_logits(model, tok, texts, 32, 8, str(tmp_path / "c"))
     assert computed == 0 and len(calls) == 1
     torch.testing.assert_close(first, again)
-    utils.cached_teacher_logits(model, tok, texts, 16, 8, str(tmp_path / "c"), tiny_bert)  # other length
-    _, computed = utils.cached_teacher_logits(model, tok, texts[:1] + ["new text"], 32, 8, str(tmp_path / "c"),
-                                              tiny_bert)
+    utils.cached_teacher_logits(model, tok, texts, 16, 8, str(tmp_path / "c"))  # other length
+    _, computed = utils.cached_teacher_logits(model, tok, texts[:1] + ["new text"], 32, 8, str(tmp_path / "c"))
     assert computed == 1 and len(calls) == 3  # only the new text
+    # another teacher with the same architecture (copied over the first, its file names and times kept) is
+    # another cache: its logits are computed, not the first teacher's returned
+    other = load_classifier(write_tiny_bert(tmp_path / "other", seed=1))
+    theirs, computed = utils.cached_teacher_logits(other, tok, texts, 32, 8, str(tmp_path / "c"))
+    assert computed == 2 and not torch.allclose(theirs, first)
     assert not [f for f in os.listdir(tmp_path / "c") if f.endswith(".tmp")]
 
 

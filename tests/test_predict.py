@@ -80,6 +80,23 @@ def test_one_row_per_line_blanks_kept_labels_are_the_argmax(models, kind, tmp_pa
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
 
 
+def test_rows_stay_aligned_with_odd_line_breaks_and_unusable_rows(models, tmp_path):
+    texts = tmp_path / "texts.txt"  # U+2028 and a form feed inside texts are no line breaks
+    texts.write_text("good film\nbad\u2028plot\nfine\x0cmusic\nlast\n", encoding="utf-8")
+    predict.main(["--model", models["bilstm"], "--input", str(texts), "--output", str(tmp_path / "a.tsv")])
+    assert [row[3] for row in read_tsv(tmp_path / "a.tsv")[1:]] == ["good film", "bad plot", "fine music", "last"]
+    rows = [f"{i % 2}\ttext number {i}" for i in range(200)]
+    rows[50], rows[100] = "\ttext without a label", "1\t"  # kept as rows: a label-less text, an empty text
+    data = tmp_path / "data.tsv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    predict.main(["--model", models["bilstm"], "--input", str(data), "--output", str(tmp_path / "b.tsv")])
+    out = read_tsv(tmp_path / "b.tsv")[1:]
+    assert len(out) == 200 and out[50][3] == "text without a label" and out[100] == ["", "", "", ""]
+    assert out[199][3] == "text number 199"
+    expect_error(["--model", models["bilstm"], "--input", str(data), "--output", str(data)], "is the input file")
+    assert data.read_text(encoding="utf-8").count("\n") == 200  # the labelled input is untouched
+
+
 def test_stdin_to_stdout(models, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("good\n\n坏 movie\n".encode())))
     predict.main(["--model", models["bilstm"], "--input", "-"])

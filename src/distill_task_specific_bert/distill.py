@@ -261,7 +261,7 @@ def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len
     start = time.perf_counter()
     with accelerator.main_process_first():  # the other ranks then read the main process's cache
         logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, texts, teacher_len,
-                                                 args.teacher_batch_size, cache_dir, args.teacher_model)
+                                                 args.teacher_batch_size, cache_dir)
     seconds = time.perf_counter() - start
     logger.info(f"teacher logits for {len(texts)} texts: {computed} computed, the rest from the cache, {seconds:.0f} s")
     return logits, {"teacher_logits_computed": computed, "teacher_logits_time_s": seconds}

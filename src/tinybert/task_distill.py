@@ -174,7 +174,7 @@ def teacher_logits(args, accelerator, teacher, tokenizer, texts):
     # With a cache the main process computes and writes it, the others then read it; without, all compute at once.
     with accelerator.main_process_first() if args.cache_dir else contextlib.nullcontext():
         logits, computed = cached_teacher_logits(teacher, tokenizer, texts, args.max_seq_length, args.eval_batch_size,
-                                                 args.cache_dir, args.teacher_model)
+                                                 args.cache_dir)
     logger.info(f"teacher logits: {computed} computed, {len(texts) - computed} from the cache")
     return logits
 
