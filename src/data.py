@@ -65,20 +65,26 @@ def data_format(args: argparse.Namespace) -> dict:
 
 
 def read_text(path: str, what: str = "data file", encoding: str = DEFAULT_ENCODING) -> str:
-    """The text of a file, a leading BOM dropped; a missing file, an unknown encoding or bytes that do not
-    decode are an InputError (with a hint when the bytes decode as GBK)."""
+    """The text of a file, a leading BOM dropped; a missing file is an InputError, and so is what
+    `decode_text` refuses."""
     if not os.path.isfile(path):
         raise InputError(f"{what} {path} does not exist")
+    with open(path, "rb") as f:
+        return decode_text(f.read(), path, encoding)
+
+
+def decode_text(data: bytes, source: str, encoding: str = DEFAULT_ENCODING) -> str:
+    """`data` (read from `source`, a file or stdin) as text, a leading BOM dropped; an unknown encoding or bytes
+    that do not decode are an InputError (with a hint when the bytes decode as GBK)."""
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r}") from None
-    with open(path, "rb") as f:
-        data = f.read()
     try:
         return data.decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError as e:
-        message = f"{path} is not {'UTF-8' if name.startswith('utf-8') else encoding} text (byte {e.start}: {e.reason})"
+        kind = "UTF-8" if name.startswith("utf-8") else encoding
+        message = f"{source} is not {kind} text (byte {e.start}: {e.reason})"
     try:
         data.decode("gbk")
     except UnicodeDecodeError:

@@ -26,8 +26,8 @@ import time
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
-from src.data import (FORMATS, Example, add_data_format_args, data_format, encode_labels, read_examples, read_lines,
-                      split_lines)
+from src.data import (FORMATS, Example, add_data_format_args, data_format, decode_text, encode_labels, read_examples,
+                      read_lines, split_lines)
 from src.evaluation import classification_metrics
 from src.runs import is_within
 from src.serving import batched_logits, load_predictor, model_kind, softmax
@@ -67,10 +67,7 @@ def read_input(path: str, fmt: dict) -> tuple[list[str], list[str | None], bool]
         labels = [ex.label for ex in examples]
         return [ex.text for ex in examples], labels, any(label is not None for label in labels)
     if path == "-":
-        try:
-            lines = split_lines(sys.stdin.buffer.read().decode(fmt["encoding"]))
-        except UnicodeDecodeError as e:
-            raise InputError(f"stdin is not {fmt['encoding']} text (byte {e.start}: {e.reason})") from None
+        lines = split_lines(decode_text(sys.stdin.buffer.read(), "stdin", fmt["encoding"]))
     else:
         lines = read_lines(path, what="input file", encoding=fmt["encoding"])
     return [clean(line) for line in lines], [None] * len(lines), False

@@ -102,6 +102,13 @@ def test_stdin_to_stdout(models, monkeypatch, capsys):
     predict.main(["--model", models["bilstm"], "--input", "-"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and lines[2] == "\t\t\t" and lines[3].endswith("\t坏 movie")
+    # stdin is decoded as a file is: the BOM dropped, GBK recognised, an unknown encoding one error line
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\ufeffgood\n".encode())))
+    predict.main(["--model", models["bilstm"], "--input", "-"])
+    assert capsys.readouterr().out.splitlines()[1].endswith("\tgood")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("坏电影\n".encode("gbk"))))
+    expect_error(["--model", models["bilstm"], "--input", "-"], "(try --encoding gbk)")
+    expect_error(["--model", models["bilstm"], "--input", "-", "--encoding", "nosuch"], "unknown encoding 'nosuch'")
 
 
 def test_eval_equals_a_hand_count(models, tmp_path, capsys):
