@@ -24,7 +24,7 @@ import shutil
 
 import numpy as np
 
-from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
 from src.data import encode_labels, read_examples, read_texts
 from src.evaluation import classification_metrics
 from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
@@ -42,10 +42,13 @@ def parse_args(argv=None):
                    help="texts to compare ONNX and PyTorch logits on (default: built-in sample strings)")
     p.add_argument("--eval_data", default=None,
                    help="labelled .tsv, or a data directory (its test.tsv), to compare accuracies on")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset version")
-    p.add_argument("--batch_size", type=int, default=64, help="texts per forward pass in the checks")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (14 or later)")
+    p.add_argument("--batch_size", type=positive(int), default=64, help="texts per forward pass in the checks")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty output directory")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.opset < 14:  # scaled_dot_product_attention exports from opset 14 on
+        p.error(f"--opset {args.opset}: use 14 or later")
+    return args
 
 
 def check_paths(args) -> str:

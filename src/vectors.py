@@ -20,18 +20,22 @@ def read_word_vectors(path: str, keep: set[str] | None = None) -> tuple[list[str
     if not os.path.isfile(path):
         raise InputError(f"word-vector file {path} does not exist")
     words, rows = [], []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line_no, line in enumerate(f, start=1):
-            fields = line.rstrip().split(" ")
-            if line_no == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
-                continue  # word2vec header
-            if keep is not None and fields[0] not in keep:
-                continue
-            try:
-                rows.append(np.asarray(fields[1:], dtype=np.float32))
-            except ValueError:
-                raise InputError(f"{path}:{line_no}: expected a word followed by numbers") from None
-            words.append(fields[0])
+    # Streamed (a large file costs little memory with `keep`); a BOM dropped; bad UTF-8 is an error.
+    with open(path, encoding="utf-8-sig") as f:
+        try:
+            for line_no, line in enumerate(f, start=1):
+                fields = line.rstrip().split(" ")
+                if not line.strip() or (keep is not None and fields[0] not in keep):
+                    continue
+                if line_no == 1 and len(fields) == 2 and all(x.isdigit() for x in fields):
+                    continue  # word2vec header
+                try:
+                    rows.append(np.asarray(fields[1:], dtype=np.float32))
+                except ValueError:
+                    raise InputError(f"{path}:{line_no}: expected a word followed by numbers") from None
+                words.append(fields[0])
+        except UnicodeDecodeError as e:
+            raise InputError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
     if not rows:
         raise InputError(f"{path}: no word vectors" + (f" for any of the {len(keep)} words asked for" if keep else ""))
     if len({len(r) for r in rows}) != 1:

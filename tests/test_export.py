@@ -116,7 +116,9 @@ def test_refused_outputs_leave_everything_as_it_was(exported, tmp_path):
     (taken / "keep.txt").write_text("an earlier result")
     cases = [([os.path.join(model_dir, "model.onnx"), "--overwrite_output_dir"], "must be apart"),
              ([str(taken / "model.onnx")], "exists and is not empty"),
-             ([str(tmp_path / "x" / "model.bin")], "ending in .onnx")]
+             ([str(tmp_path / "x" / "model.bin")], "ending in .onnx"),
+             ([str(tmp_path / "z" / "model.onnx"), "--batch_size", "0"], "must be above 0"),
+             ([str(tmp_path / "z" / "model.onnx"), "--opset", "5"], "use 14 or later")]
     for output, pattern in cases:
         with pytest.raises(SystemExit) as exc:
             export.main(["--model", model_dir, "--output", *output])

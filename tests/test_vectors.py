@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from src.cli import InputError
-from src.vectors import lac_char_vectors, lac_dir, mean_char_vectors, read_paddle_tensor
+from src.vectors import lac_char_vectors, lac_dir, mean_char_vectors, read_paddle_tensor, read_word_vectors
 
 
 def write_paddle_tensor(path, matrix):
@@ -26,6 +26,20 @@ def write_fake_lac(directory, matrix, dic_lines):
     write_paddle_tensor(directory / "model_baseline" / "word_emb", matrix)
     (directory / "word.dic").write_text("".join(f"{line}\n" for line in dic_lines), encoding="utf-8")
     return str(directory)
+
+
+def test_word_vectors_glove_and_word2vec_with_bom_and_blank_lines(tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("\ufeff2 3\ngood 1 0 0\n\nbad 0 1 0\n\n", encoding="utf-8")  # word2vec header, Excel's BOM
+    words, vectors = read_word_vectors(str(path))
+    assert words == ["good", "bad"] and vectors.tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert read_word_vectors(str(path), keep={"bad"})[0] == ["bad"]
+    path.write_bytes("好 1 0\n".encode("gbk"))
+    with pytest.raises(InputError, match="is not UTF-8 text"):
+        read_word_vectors(str(path))
+    path.write_text("good 1 0\nbad 0 1 0\n", encoding="utf-8")
+    with pytest.raises(InputError, match="vectors of different widths"):
+        read_word_vectors(str(path))
 
 
 def test_paddle_tensor_header_and_data(tmp_path):
