@@ -275,11 +275,13 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
 
 
 def read_texts(path: str, text_column: str | None = None, encoding: str = DEFAULT_ENCODING) -> list[str]:
-    """Texts to label: a .csv/.jsonl file or a file whose header names a text column (any layout `read_examples`
-    reads), or else one text per line (blank lines dropped)."""
+    """Texts to label: a .csv/.jsonl file, a file whose header names a text column, or a .tsv with tabs (any
+    layout `read_examples` reads, e.g. a headerless `label<TAB>text` test file: its labels are not texts), or
+    else one text per line (blank lines dropped)."""
     lines = read_lines(path, what="file", encoding=encoding)
     header = {h.strip().lower() for h in lines[0].split("\t")} if lines else set()
-    if path.lower().endswith((".csv", ".jsonl")) or header & set(_names(text_column, TEXT_COLUMNS)):
+    tabbed_tsv = path.lower().endswith(".tsv") and bool(lines) and "\t" in lines[0]
+    if path.lower().endswith((".csv", ".jsonl")) or tabbed_tsv or header & set(_names(text_column, TEXT_COLUMNS)):
         examples = read_examples(path, require_label=False, text_column=text_column, encoding=encoding)
         return [ex.text for ex in examples]
     texts = [_clean_text(line) for line in lines]

