@@ -57,9 +57,10 @@ def make_accelerator(args):
 
 
 def start_run(args):
-    """Engine, logging and seed of a training stage, after refusing a non-empty --output_dir, or an interrupted
-    run's checkpoint that a fresh start would delete (unless --overwrite_output_dir). Returns the Accelerator,
-    or None when --resume finds the run finished."""
+    """Engine, logging and seed of a training stage, after finishing the moves a kill interrupted and refusing
+    a non-empty --output_dir, an interrupted run's checkpoint that a fresh start would delete (unless
+    --overwrite_output_dir), or --resume with other flags. Returns the Accelerator, or None when --resume
+    finds the run finished."""
     accelerator = make_accelerator(args)
     setup_logging(accelerator.is_main_process)
     if accelerator.is_main_process:
