@@ -218,13 +218,15 @@ def _parse_rows(body: list[Row], columns: Columns, sep: str, keep: bool = False
             joined.append(line_no)
         if len(fields) != n_fields:
             skipped.append(line_no)
-            examples += [Example("", None)] if keep else []
+            if keep:
+                examples.append(Example("", None))
             continue
         text = _clean_text(fields[text_idx])
         label = fields[label_idx].strip() if label_idx is not None else None
         if not text or (label_idx is not None and not label):
             skipped.append(line_no)
-            examples += [Example(text, None)] if keep else []
+            if keep:
+                examples.append(Example(text, None))
             continue
         examples.append(Example(text, label))
     return examples, joined, skipped

@@ -23,9 +23,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from src.cli import InputError, logger, progress, set_seed, setup_logging
-from src.runs import check_output_dir, is_finished, load_json, publish_dir, publish_run, save_json, staging_dir
+from src.runs import (check_output_dir, checkpoint_dir, is_finished, load_json, publish_dir, publish_run, save_json,
+                      staging_dir)
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
+STATE_FILE = "trainer_state.json"  # written last into a checkpoint: its presence marks a complete one
 
 
 @dataclass
@@ -66,7 +68,7 @@ def start_run(args):
     if accelerator.is_main_process:
         complete_interrupted_moves(args.output_dir)
     accelerator.wait_for_everyone()
-    checkpoint = os.path.join(staging_dir(args.output_dir, create=False), "resume", "trainer_state.json")
+    checkpoint = os.path.join(checkpoint_dir(staging_dir(args.output_dir, create=False)), STATE_FILE)
     if args.resume and is_finished(args.output_dir) and not os.path.isfile(checkpoint):
         logger.info(f"{args.output_dir} is finished already; nothing to resume")
         return None
@@ -97,11 +99,11 @@ def check_resume_flags(saved: dict, flags: dict) -> None:
 
 def complete_interrupted_moves(output_dir: str) -> None:
     """Finish what a kill stopped halfway (each source is complete once its last file is written): a resume
-    checkpoint not yet swapped in (its trainer_state.json is written last), and a finished run (metrics.json)
+    checkpoint not yet swapped in (its STATE_FILE is written last), and a finished run (metrics.json)
     not yet moved to `output_dir`."""
     tmp = staging_dir(output_dir, create=False)
-    checkpoint = os.path.join(tmp, "resume")
-    if os.path.isfile(os.path.join(checkpoint + ".new", "trainer_state.json")):
+    checkpoint = checkpoint_dir(tmp)
+    if os.path.isfile(os.path.join(checkpoint + ".new", STATE_FILE)):
         logger.info(f"completing the interrupted swap of {checkpoint}")
         publish_dir(checkpoint + ".new", checkpoint)
     if is_finished(tmp):
@@ -146,22 +148,22 @@ def linear_schedule(warmup_proportion: float) -> Callable:
 def save_checkpoint(accelerator, run_dir: str, state: TrainState) -> None:
     """Model, optimizer, scheduler and RNG states (`accelerator.save_state`) and the `TrainState` in
     `<run_dir>/resume`. Written beside the previous checkpoint and swapped in, so a kill while saving keeps it."""
-    resume_dir = os.path.join(run_dir, "resume")
+    resume_dir = checkpoint_dir(run_dir)
     accelerator.save_state(resume_dir + ".new")
     accelerator.wait_for_everyone()  # every rank has written its RNG state before the directory moves
     if accelerator.is_main_process:
-        save_json(asdict(state), os.path.join(resume_dir + ".new", "trainer_state.json"))
+        save_json(asdict(state), os.path.join(resume_dir + ".new", STATE_FILE))
         publish_dir(resume_dir + ".new", resume_dir)
     accelerator.wait_for_everyone()
 
 
 def load_checkpoint(accelerator, run_dir: str) -> TrainState:
     """Restore what `save_checkpoint` wrote into the prepared objects; returns the `TrainState`."""
-    resume_dir = os.path.join(run_dir, "resume")
-    if not os.path.isfile(os.path.join(resume_dir, "trainer_state.json")):
+    resume_dir = checkpoint_dir(run_dir)
+    if not os.path.isfile(os.path.join(resume_dir, STATE_FILE)):
         raise InputError(f"nothing to resume: no checkpoint in {resume_dir}; run without --resume")
     accelerator.load_state(resume_dir)
-    state = TrainState(**load_json(os.path.join(resume_dir, "trainer_state.json")))
+    state = TrainState(**load_json(os.path.join(resume_dir, STATE_FILE)))
     logger.info(f"resuming at epoch {state.epoch}, step {state.step}")
     return state
 

@@ -19,6 +19,11 @@ def is_within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
+def checkpoint_dir(run_dir: str) -> str:
+    """Where a run keeps its resume checkpoint (`src.engine.save_checkpoint`)."""
+    return os.path.join(run_dir, "resume")
+
+
 def is_finished(output_dir: str) -> bool:
     """A run directory is finished once its metrics.json is written (it is written last)."""
     return os.path.isfile(os.path.join(output_dir, "metrics.json"))
@@ -57,7 +62,7 @@ def publish_run(tmp_dir: str, output_dir: str) -> None:
     no optimizer state). In this order a kill at any point leaves a finished run somewhere: `start_run` then
     completes the move."""
     publish_dir(tmp_dir, output_dir)
-    shutil.rmtree(os.path.join(output_dir, "resume"), ignore_errors=True)
+    shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
     logger.info(f"wrote {output_dir}")
 
 
