@@ -14,7 +14,8 @@ from src import runs
 from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
-from tests.tiny import interrupt, kill_then_resume, signal_after_checkpoint, torchrun, torchrun_cmd, write_toy_data
+from tests.tiny import (interrupt, kill_then_resume, script_env, signal_after_checkpoint, torchrun, torchrun_cmd,
+                        write_toy_data)
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
         "--warmup_proportion", "0", "--no_cuda"]
@@ -224,7 +225,7 @@ def test_bf16_teacher_learns_the_toy_task(tiny_bert, toy_data, tmp_path):
     out = tmp_path / "bf16"
     subprocess.run([sys.executable, "src/distill_task_specific_bert/bert_classification.py", "--data_dir", toy_data,
                     "--bert_model", tiny_bert, "--output_dir", str(out), *FAST, "--bf16"], check=True,
-                   env={**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}, capture_output=True)
+                   env=script_env(), capture_output=True)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] >= 0.8 and json.loads((out / "args.json").read_text())["bf16"]
 

@@ -8,6 +8,7 @@ import pytest
 
 from src.cli import run_script
 from src.distill_task_specific_bert import bert_classification
+from tests.tiny import script_env
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -44,7 +45,7 @@ def test_ctrl_c_is_one_line_and_exit_130(capsys):
 
 def test_help_shows_defaults_and_keeps_the_examples_line_breaks():
     out = subprocess.run([sys.executable, "src/distill_task_specific_bert/bert_classification.py", "--help"],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()}).stdout
+                         capture_output=True, text=True, env=script_env()).stdout
     assert "--data_dir data/reviews \\\n        --output_dir models/teacher" in out
     assert "(default: 32)" in out and "(default: 2e-05)" in out
 

@@ -18,7 +18,7 @@ from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm
 from src.evaluation import paired_comparison
 from src.modeling import load_classifier, load_tokenizer
 from src.teacher_logits import predict_logits
-from tests.tiny import toy_examples, write_tiny_bert
+from tests.tiny import script_env, toy_examples, write_tiny_bert
 
 LABELS = ["0", "1"]
 TEXTS = ["the movie was good", "", "bad film , bad plot", "   ", "这个故事很好", "it is very bad", ""]
@@ -176,7 +176,7 @@ def test_bad_input_is_one_error_line(models, tmp_path):
 def test_exit_code_and_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "src/predict.py", "--model", str(tmp_path / "missing"), "--input", "-"],
                             input="good\n", capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+                            env=script_env())
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: model directory {tmp_path / 'missing'} does not exist"]
 
@@ -202,7 +202,7 @@ def test_paired_test_script_compares_with_the_reference(models, tmp_path):
     out = tmp_path / "logs" / "paired.json"  # a directory that does not exist yet
     run = subprocess.run([sys.executable, "bench/paired_test.py", "--data", str(data), "--reference", models["bert"],
                           "--models", models["bilstm"], models["bert"], "--output", str(out), "--threads", "1"],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+                         capture_output=True, text=True, env=script_env())
     assert run.returncode == 0, run.stderr
     gold = np.array([int(label) for label, _ in examples])
     texts = [text for _, text in examples]

@@ -116,6 +116,11 @@ def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
     return result
 
 
+def script_env():
+    """The environment of a stage script started as a process: the repo on PYTHONPATH, one thread each."""
+    return {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+
+
 def torchrun_cmd(nproc=2):
     """The command line that starts a script on `nproc` local processes."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
@@ -125,7 +130,7 @@ def signal_after_checkpoint(cmd, state_file, sig, log, min_step=5):
     """Start `cmd` (the repo on PYTHONPATH, one thread per process, stderr to the file `log`), wait until its
     checkpoint `state_file` has passed `min_step`, then send `sig` to its whole process group (every rank of
     a torchrun) and return the exit code. Fails if no such checkpoint comes within 120 s."""
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    env = script_env()
     with open(log, "w") as stderr:  # a file, not a pipe: a full pipe would block the run
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         deadline = time.time() + 120
@@ -147,6 +152,6 @@ def signal_after_checkpoint(cmd, state_file, sig, log, min_step=5):
 def torchrun(script, *args, nproc=2):
     """Run a stage script under `torchrun --nproc_per_node nproc` on the CPU (gloo); fail with its stderr."""
     cmd = [*torchrun_cmd(nproc), script, *map(str, args)]
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
+    env = script_env()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-6000:]  # the failing rank's own error, not only the summary
