@@ -17,6 +17,7 @@ TEXT_COLUMNS = ("sentence", "text", "review", "text_a")  # text_a: PaddleNLP's C
 LABEL_COLUMN = "label"
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, a leading BOM (as Excel and WPS write it) dropped
 FORMATS = (".tsv", ".csv", ".jsonl")
+WRITTEN_HEADERS = (("label", "text"), ("text",))  # the headers `write_examples` writes
 
 
 SPLITS = ("train", "dev", "test")
@@ -152,10 +153,18 @@ def _others(header: list[str], taken: set[str]) -> str:
     return rest[0] if len(rest) == 1 else f"<one of {rest}>" if rest else "<name>"
 
 
-def _header_columns(path: str, header: list[str], text_names: tuple[str, ...], label_names: tuple[str, ...],
+def _header_columns(path: str, header: list[str], text_column: str | None, label_column: str | None,
                     require_label: bool) -> Columns:
-    """The positions of the text and label columns named in `header`; a missing one is an InputError that says
-    which flag names it."""
+    """The positions of the text and label columns in `header`: the ones the flags name, else the first default
+    name found. An InputError when one is missing, saying which flag names it: a misspelt --text_column must not
+    quietly fall back to a default column and train on the wrong text. The project's own layout (what
+    `write_examples` writes, so what every stage reads after prepare_data.py) is exempt, so that the flags given
+    to prepare_data.py may be repeated. A column found under a default name is logged: a wrong guess is seen."""
+    own_layout = tuple(header) in WRITTEN_HEADERS
+    for flag, name, needed in (("--text_column", text_column, True), ("--label_column", label_column, require_label)):
+        if name and needed and not own_layout and name.strip().lower() not in header:
+            raise InputError(f"{path}: no column '{name.strip().lower()}' ({flag}); its columns are {header}")
+    text_names, label_names = _names(text_column, TEXT_COLUMNS), _names(label_column, (LABEL_COLUMN,))
     text = next((name for name in text_names if name in header), None)
     label = next((name for name in label_names if name in header), None)
     if text is None:
@@ -164,6 +173,10 @@ def _header_columns(path: str, header: list[str], text_names: tuple[str, ...], l
     if label is None and require_label:
         raise InputError(f"{path}: header {header} has no '{label_names[0]}' column; "
                          f"use --label_column {_others(header, {text})}")
+    if not own_layout:
+        defaults = [f"{kind} column: {name}" + ("" if flag else " (default)")
+                    for kind, name, flag in (("text", text, text_column), ("label", label, label_column)) if name]
+        logger.info(f"{path}: {', '.join(defaults)}")
     return Columns(header.index(text), header.index(label) if label else None, len(header))
 
 
@@ -193,15 +206,19 @@ def _check_not_swapped(path: str, rows: list[Row]) -> None:
                      f"--text_column and --label_column)")
 
 
-def _find_columns(path: str, rows: list[Row], text_names: tuple[str, ...], label_names: tuple[str, ...],
+def _find_columns(path: str, rows: list[Row], text_column: str | None, label_column: str | None,
                   require_label: bool) -> tuple[Columns, list[Row]]:
     """The columns of a .tsv/.csv file and its data rows: a header naming a text column, or else (no header)
-    `label<TAB>text`. See `_looks_like_header` and `_check_not_swapped` for the two refusals."""
+    `label<TAB>text`, which a column flag cannot name. See `_looks_like_header` and `_check_not_swapped` for the
+    two other refusals."""
     first = [f.strip().lower() for f in rows[0][1]]
-    if any(name in first for name in text_names):
-        return _header_columns(path, first, text_names, label_names, require_label), rows[1:]
-    if _looks_like_header(first, rows[1:], text_names + label_names):
-        _header_columns(path, first, text_names, label_names, require_label)  # raises: no text column
+    text_names, label_names = _names(text_column, TEXT_COLUMNS), _names(label_column, (LABEL_COLUMN,))
+    if any(name in first for name in text_names) or _looks_like_header(first, rows[1:], text_names + label_names):
+        return _header_columns(path, first, text_column, label_column, require_label), rows[1:]
+    if text_column or label_column:
+        flags = " and ".join(f for f, v in (("--text_column", text_column), ("--label_column", label_column)) if v)
+        raise InputError(f"{path} has no header row ('label<TAB>text' lines), so {flags} names no column; add a "
+                         f"header or leave the flag out")
     _check_not_swapped(path, rows)
     return Columns(text=1, label=0, n_fields=2), rows
 
@@ -253,13 +270,12 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
     counted and logged. More than 1 % unusable lines is an error. With `keep_rows` (labelling a file, one output
     row per data row), a skipped line gives an example with text "" (or its text) and label None.
     """
-    text_names, label_names = _names(text_column, TEXT_COLUMNS), _names(label_column, (LABEL_COLUMN,))
     if path.lower().endswith(".jsonl"):
         header, body = _jsonl_rows(path, encoding)
-        columns = _header_columns(path, header, text_names, label_names, require_label) if body else None
+        columns = _header_columns(path, header, text_column, label_column, require_label) if body else None
     else:
         rows = _delimited_rows(path, encoding)
-        columns, body = _find_columns(path, rows, text_names, label_names, require_label) if rows else (None, [])
+        columns, body = _find_columns(path, rows, text_column, label_column, require_label) if rows else (None, [])
     if columns is None:
         raise InputError(f"{path} is empty")
     sep = "," if path.lower().endswith(".csv") else "\t"
@@ -272,7 +288,7 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
     if len(skipped) > MAX_BAD_LINE_FRACTION * max(len(body), 1) or not examples:
         raise InputError(f"{path}: {len(skipped)} of {len(body)} lines are malformed or empty "
                          f"(first at line {skipped[0] if skipped else '-'}); expected 'label<TAB>text' or a header "
-                         f"with '{label_names[0]}' and one of {text_names}")
+                         f"with '{label_column or LABEL_COLUMN}' and one of {_names(text_column, TEXT_COLUMNS)}")
     return examples
 
 

@@ -266,3 +266,23 @@ def test_prepare_data_from_own_csv_in_gbk(tmp_path):
     assert len(train) == 80 and {e.label for e in train} == {"pos", "neg"} and "," in train[0].text
     with pytest.raises(SystemExit, match=r"^error: \S+/mine.csv is not UTF-8 text .*\(try --encoding gbk\)$"):
         prepare_data.main(["--source", str(src), "--output_dir", str(tmp_path / "again")])
+
+
+def test_a_misspelt_text_column_is_refused_and_nothing_written(tmp_path, caplog):
+    """--text_column coment on a file with a `review` column used to train on `review` without a word."""
+    src = write(tmp_path / "d.csv", "id,review,comment,label\n" + "".join(
+        f"{i},r{i},c{i},{i % 2}\n" for i in range(40)))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit, match=r"^error: \S+d.csv: no column 'coment' \(--text_column\); its columns are "
+                                         r"\['id', 'review', 'comment', 'label'\]$"):
+        prepare_data.main(["--source", src, "--output_dir", str(out), "--text_column", "coment"])
+    assert not out.exists()
+    with pytest.raises(InputError, match=r"no column 'stars' \(--label_column\)"):
+        read_examples(src, label_column="stars")
+    with pytest.raises(InputError, match=r"has no header row .*so --text_column names no column"):
+        read_examples(write(tmp_path / "h.tsv", "1\tgood\n0\tbad\n"), text_column="comment")
+    caplog.set_level("INFO", logger="kd")
+    assert read_examples(src)[0] == Example("r0", "0")
+    assert "d.csv: text column: review (default), label column: label (default)" in caplog.text
+    assert read_examples(src, text_column="comment")[0] == Example("c0", "0")
+    assert "text column: comment, label column: label (default)" in caplog.text
