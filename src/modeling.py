@@ -23,14 +23,40 @@ def default_bert_model() -> str:
 
 
 def check_model_source(name: str) -> str:
-    """Refuse a local-looking model path that does not hold a model; hub ids pass through untouched."""
+    """Refuse a local-looking model path that does not hold a model, and a hub id that is neither in the local
+    hub cache nor reachable (offline, transformers would retry for about a minute before failing)."""
     looks_local = name.startswith((".", "/", "~")) or os.path.isdir(name.split("/")[0]) or name.count("/") > 1
     if os.path.isdir(name):
         if not os.path.isfile(os.path.join(name, "config.json")):
             raise InputError(f"{name} is not a model directory (no config.json)")
     elif looks_local:
         raise InputError(f"model directory {name} does not exist")
+    elif not hub_reachable(name):
+        raise InputError(f"{name} is a hub id, and the hub cannot be reached (offline) nor has it been downloaded "
+                         f"before: leave the model flag out for the bundled offline MiniLM, or pass a local "
+                         f"save_pretrained directory (e.g. models/minilm_zh from src/pretrain_mlm.py)")
     return name
+
+
+def hub_reachable(name: str, timeout: float = 3.0) -> bool:
+    """Whether hub id `name` can be loaded: its config is in the local hub cache, or, unless HF_HUB_OFFLINE is
+    set, the hub's host accepts a connection within `timeout` seconds."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return True
+    offline = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    if any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in offline):
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def load_tokenizer(name: str, do_lower_case: bool = False):

@@ -4,13 +4,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 
 from src.cli import InputError
 from src.distill_task_specific_bert.bert_classification import main
-from src import runs
+from src import modeling, runs
 from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
@@ -107,11 +108,22 @@ def test_overwrite_output_dir_replaces_the_old_result(tiny_bert, toy_data, tmp_p
     assert not (out / "old.txt").exists() and (out / "metrics.json").exists()
 
 
-def test_hub_ids_pass_the_local_check(tmp_path):
+def test_hub_ids_pass_the_local_check_when_the_hub_answers(tmp_path, monkeypatch):
+    monkeypatch.setattr(modeling, "hub_reachable", lambda name: True)
     assert check_model_source("bert-base-chinese") == "bert-base-chinese"
     assert check_model_source("huawei-noah/TinyBERT_General_4L_312D") == "huawei-noah/TinyBERT_General_4L_312D"
     with pytest.raises(InputError):
         check_model_source(str(tmp_path / "models" / "teacher"))
+
+
+def test_an_unreachable_hub_id_fails_at_once_naming_the_offline_default(toy_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not modeling.hub_reachable("bert-base-chinese")
+    start = time.perf_counter()
+    with pytest.raises(SystemExit, match=r"^error: bert-base-chinese is a hub id, and the hub cannot be reached "
+                                         r"\(offline\).*leave the model flag out for the bundled offline MiniLM"):
+        run(toy_data, "bert-base-chinese", tmp_path / "out")
+    assert time.perf_counter() - start < 10  # no minute of retries
 
 
 def test_killed_run_resumes_to_the_same_metrics(tiny_bert, toy_data, tmp_path, monkeypatch):
