@@ -7,6 +7,12 @@ student. A student's speed-up is the one it measured against the teacher in its 
 same inputs, same threads); the teacher sits at 1x. Nothing is typed in: every number comes from a file.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import glob
 import os
 

@@ -20,6 +20,12 @@ Texts are whitespace-normalised and deduplicated; a text found under two labels 
 learned); the shuffle uses a fixed seed, so the same command always gives the same split.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import argparse
 import os
 import random

@@ -22,6 +22,12 @@ BertForMaskedLM directory with its tokenizer, args.json and metrics.json. Resume
 mixed precision come from src/engine.py.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import logging
 import math
 import random

@@ -12,6 +12,12 @@ failure continues where it stopped. The settings are small so that the whole cha
 they show the pipeline working, not the best accuracy each method can reach (see bench/ for that).
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import os
 import subprocess
 import sys

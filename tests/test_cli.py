@@ -75,3 +75,33 @@ def test_progress_writes_plain_lines_to_a_log_file(capsys):
         pass
     err = capsys.readouterr().err
     assert "\r" not in err and "epoch 1: 100%" in err.splitlines()[-1]
+
+
+SCRIPTS = ["src/prepare_data.py", "src/predict.py", "src/export.py", "src/pretrain_mlm.py", "src/run_demo.py",
+           "src/plot_results.py", "src/distill_task_specific_bert/bert_classification.py",
+           "src/distill_task_specific_bert/distill.py", "src/tinybert/data_augmentation.py",
+           "src/tinybert/general_distill.py", "src/tinybert/task_distill.py"]
+
+
+def without_pythonpath():
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_script_without_the_package_says_what_to_run(script, tmp_path):
+    """No editable install (-S: no site-packages, so no .pth finder) and no PYTHONPATH: one line, exit 1."""
+    done = subprocess.run([sys.executable, "-S", os.path.abspath(script), "--help"], cwd=tmp_path,
+                          env=without_pythonpath(), capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == ("error: cannot import the project's modules: run `pip install -e .` in the repository, "
+                           "or `export PYTHONPATH=<the repository>`\n")
+
+
+def test_after_pip_install_e_a_script_runs_from_anywhere_without_pythonpath(tmp_path):
+    """The README's set-up installs the project (`pip install -e .`): every `src` module imports from anywhere."""
+    check = "import importlib.util, sys; sys.exit(importlib.util.find_spec('src') is None)"
+    if subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=without_pythonpath()).returncode:
+        pytest.skip("the project is not installed here (the README's `pip install -e .`)")
+    done = subprocess.run([sys.executable, os.path.abspath("src/tinybert/task_distill.py"), "--help"], cwd=tmp_path,
+                          env=without_pythonpath(), capture_output=True, text=True)
+    assert done.returncode == 0 and "--pred_distill" in done.stdout, done.stderr

@@ -15,6 +15,12 @@ and `metrics.json` (best dev and its test scores, train time, examples/s). Multi
 `accelerate launch` or `torchrun --nproc_per_node N` run this script unchanged.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 
 from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, add_vocab_args,
                      exits_on_input_error, logger, run_script)

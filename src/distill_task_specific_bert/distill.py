@@ -27,6 +27,12 @@ trains on its share of every batch; --fp16/--bf16 and --gradient_accumulation_st
 Accelerate); `--resume` continues a killed run from its last checkpoint.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import functools
 import math
 import os

@@ -19,6 +19,12 @@ attention compared as pre-softmax scores, with the uniform layer map unless --la
 `args.json` and `metrics.json`. Resume, several processes and mixed precision come from src/engine.py.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 from functools import partial
 
 from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script

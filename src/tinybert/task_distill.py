@@ -28,6 +28,12 @@ dev/test accuracy and macro-F1 of the best dev checkpoint; parameters; CPU infer
 teacher measured in the same run). Multi-GPU: `accelerate launch` runs this script unchanged.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import contextlib
 import os
 from functools import partial
