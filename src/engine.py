@@ -27,6 +27,7 @@ from src.runs import (check_output_dir, checkpoint_dir, is_finished, load_json, 
                       staging_dir)
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
+ETA_AFTER_STEPS = 20  # the time left is estimated from this many steps' pace
 STATE_FILE = "trainer_state.json"  # written last into a checkpoint: its presence marks a complete one
 
 
@@ -214,6 +215,13 @@ def _end_epoch(state: TrainState, n_batches: int, evaluate_fn, save_fn, accelera
     state.epoch, state.batch, state.loss_sums = state.epoch + 1, 0, {}
 
 
+def log_eta(seconds_per_step: float, steps_left: int) -> None:
+    """The time a run will still take, from the pace of its first steps; evaluations and checkpoints are extra."""
+    minutes = seconds_per_step * steps_left / 60
+    logger.info(f"{seconds_per_step:.2f} s per optimizer step: about {minutes:.0f} min for the {steps_left} steps "
+                f"left (evaluations and checkpoints extra)")
+
+
 def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, train_loader, optimizer, accelerator,
         run_dir: str, *, num_epochs: int, seed: int, schedule: Callable | None = None,
         evaluate_fn: Callable[[], dict] | None = None, save_fn: Callable[[str], None] | None = None,
@@ -237,6 +245,8 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         accelerator.register_for_checkpointing(scheduler)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {})
+    logger.info(f"{num_epochs} epoch(s) x {n_batches} batches: {total_steps} optimizer steps, {state.step} done")
+    eta_at, time_at_start = state.step + ETA_AFTER_STEPS, state.train_time
 
     while state.epoch <= num_epochs:
         for m in models:
@@ -263,6 +273,9 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
             if scheduler is not None and not accelerator.optimizer_step_was_skipped:  # fp16 overflow: no step
                 scheduler.step()
             state.step += 1
+            if state.step == eta_at:
+                elapsed = state.train_time + time.perf_counter() - start - time_at_start
+                log_eta(elapsed / ETA_AFTER_STEPS, total_steps - state.step)
             at_eval = evaluate_fn is not None and eval_step and state.step % eval_step == 0
             at_save = save_steps and state.step % save_steps == 0
             if (at_eval or at_save) and state.batch < n_batches:  # the epoch's end comes below anyway

@@ -35,6 +35,7 @@ from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, run
 from src.corpus import peoples_daily_lines, split_long
 from src.data import (Example, add_data_format_args, data_format, encode_labels, label_list_from, load_split,
                       load_unlabeled, read_examples, write_examples)
+from src.report import print_summary
 from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
 
 
@@ -153,7 +154,8 @@ def write_corpus(args) -> None:
     save_json({"sources": report, "lines": len(lines), "chars": sum(r["chars"] for r in report.values()),
                "data_dirs": args.data_dir, "max_line_chars": args.max_line_chars}, os.path.join(tmp, "corpus.json"))
     publish_dir(tmp, args.output_dir)
-    logger.info(f"wrote {args.output_dir}/corpus.txt: {len(lines)} lines")
+    print_summary("pretraining corpus", os.path.join(args.output_dir, "corpus.txt"), facts=(
+        f"{len(lines)} lines", f"{sum(r['chars'] for r in report.values())} characters"))
 
 
 @exits_on_input_error
@@ -189,7 +191,7 @@ def main(argv=None):
         logger.info(f"{name}: {len(part)} examples {counts or ''}")
     save_json(summary, os.path.join(tmp, "prepare.json"))
     publish_dir(tmp, args.output_dir)
-    logger.info(f"wrote {args.output_dir}")
+    print_summary("data", args.output_dir, facts=tuple(f"{name} {len(part)}" for name, part in splits.items()))
 
 
 if __name__ == "__main__":

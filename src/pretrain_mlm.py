@@ -42,6 +42,7 @@ from src.corpus import pack_sequences, read_corpus
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.masking import mlm_batch, word_pieces
 from src.modeling import count_parameters, default_bert_model, extend_vocab, load_masked_lm, load_tokenizer
+from src.report import print_summary
 from src.runs import finish_run, staging_dir
 
 
@@ -188,6 +189,9 @@ def main(argv=None):
                    "train_time_per_epoch_s": state.train_time / args.num_train_epochs,
                    **training_report(state, accelerator)}
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        print_summary("masked-LM pretraining", args.output_dir, facts=(
+            f"held-out masked-token accuracy {before['accuracy']:.4f} -> {state.best['accuracy']:.4f}",
+            f"perplexity {before['perplexity']:.1f} -> {state.best['perplexity']:.1f}"))
     accelerator.wait_for_everyone()
 
 

@@ -1,10 +1,12 @@
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -28,9 +30,16 @@ def run(data_dir, bert, out, *extra):
         return json.load(f)
 
 
-def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path):
+def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path, capsys, caplog):
     out = tmp_path / "teacher"
+    caplog.set_level("INFO", logger="kd")
     metrics = run(toy_data, tiny_bert, out, "--eval_step", "10")
+    assert capsys.readouterr().out == (f"done: teacher | dev accuracy {metrics['dev']['accuracy']:.4f}, test accuracy "
+                                       f"{metrics['test']['accuracy']:.4f} | -> {out}\n")
+    assert metrics["at_chance"] is False and metrics["majority_rate"] == 0.5 and "WARNING" not in caplog.text
+    # the plan before the first epoch, and the time left after 20 steps (8 steps of 8 examples per epoch)
+    assert "6 epoch(s) x 8 batches: 48 optimizer steps, 0 done" in caplog.text
+    assert re.search(r"s per optimizer step: about \d+ min for the 28 steps left", caplog.text)
     assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json"} <= set(os.listdir(out))
     assert metrics["test"]["accuracy"] >= 0.8  # chance is 0.5; the label is one token
     assert metrics["test"]["examples"] == 32
@@ -40,6 +49,21 @@ def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path):
     assert len(epochs) == 6 and metrics["train_examples_per_s"] == pytest.approx(6 * 64 / metrics["train_time_s"])
     assert not os.path.exists(tmp_path / ".teacher.tmp")  # staging dir moved into place
     assert load_tokenizer(str(out)).model_max_length == 32  # pipeline(...) truncates at the trained length
+
+
+def test_a_teacher_that_learned_nothing_warns_at_chance(tiny_bert, toy_data, tmp_path, caplog):
+    """Next to no learning (a learning rate of 1e-12) on a dev set that is 3/4 one class: the dev accuracy cannot
+    beat the majority-class rate, and the run says so instead of reporting it like any other."""
+    dev = Path(toy_data) / "dev.tsv"
+    header, *rows = dev.read_text().splitlines()
+    dev.write_text("\n".join([header, *(r for r in rows if r.startswith("1")),
+                              *[r for r in rows if r.startswith("0")][:5]]) + "\n")
+    caplog.set_level("INFO", logger="kd")
+    metrics = run(toy_data, tiny_bert, tmp_path / "t", "--num_train_epochs", "1", "--learning_rate", "1e-12")
+    assert metrics["at_chance"] is True and metrics["majority_rate"] == pytest.approx(16 / 21)
+    assert (f"WARNING: dev accuracy {metrics['dev']['accuracy']:.4f} is not above the majority-class rate 0.7619: "
+            "the model learned nothing beyond the largest class; try more epochs, a higher learning rate or more data"
+            in caplog.text)
 
 
 def test_string_labels_round_trip_through_the_saved_model(tiny_bert, tmp_path):

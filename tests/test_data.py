@@ -255,13 +255,14 @@ def test_data_directory_in_any_format_but_one_per_split(tmp_path):
         load_split(str(tmp_path), "train")
 
 
-def test_prepare_data_from_own_csv_in_gbk(tmp_path):
+def test_prepare_data_from_own_csv_in_gbk(tmp_path, capsys):
     rows = [f'{"pos" if i % 2 else "neg"},"评论 {i}, 很好"' for i in range(100)]
     src = tmp_path / "mine.csv"
     src.write_bytes("\n".join(["id,sentiment,content", *(f"{i},{r}" for i, r in enumerate(rows))]).encode("gbk"))
     out = tmp_path / "out"
     prepare_data.main(["--source", str(src), "--output_dir", str(out), "--text_column", "content",
                        "--label_column", "sentiment", "--encoding", "gbk"])
+    assert capsys.readouterr().out == f"done: data | train 80 | dev 10 | test 10 | -> {out}\n"
     train = read_examples(str(out / "train.tsv"))
     assert len(train) == 80 and {e.label for e in train} == {"pos", "neg"} and "," in train[0].text
     with pytest.raises(SystemExit, match=r"^error: \S+/mine.csv is not UTF-8 text .*\(try --encoding gbk\)$"):

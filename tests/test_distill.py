@@ -97,9 +97,12 @@ def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
     assert not [f for f in os.listdir(tmp_path / "c") if f.endswith(".tmp")]
 
 
-def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
+def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, capsys):
     teacher, data = teacher_and_data
     base = run(teacher, data, tmp_path / "base", "--distill", "0")
+    assert base["at_chance"] is False
+    assert capsys.readouterr().out.startswith(f"done: BiLSTM student (gold labels only) | dev accuracy "
+                                              f"{base['dev']['accuracy']:.4f}, test accuracy ")
     assert {"config.json", "vocab.txt", "model.pt", "args.json", "metrics.json"} <= set(os.listdir(tmp_path / "base"))
     assert base["test"]["accuracy"] >= 0.8  # chance is 0.5: one token decides the label
     assert base["num_transfer_examples"] == 64 and base["student_tokenizer"] == "whitespace"
@@ -128,6 +131,10 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path):
     assert kd["teacher_logits_computed"] == kd["num_transfer_examples"]
     teacher_test = kd["teacher_scores"]["test"]["accuracy"]
     assert kd["test_accuracy_vs_teacher"] == pytest.approx(kd["test"]["accuracy"] / teacher_test)
+    assert capsys.readouterr().out == (
+        f"done: BiLSTM student (distilled) | dev accuracy {kd['dev']['accuracy']:.4f}, test accuracy "
+        f"{kd['test']['accuracy']:.4f} | {kd['test_accuracy_vs_teacher']:.1%} of the teacher's test accuracy | "
+        f"{kd['speed']['speedup_batch_64']:.1f}x the teacher's speed (batch 64, CPU) | -> {tmp_path / 'kd'}\n")
 
     # a rerun reads every teacher logit from the cache
     rerun = run(teacher, data, tmp_path / "kd", "--distill", "1", "--augment", "mask,ngram", "--n_iter", "2",

@@ -25,7 +25,8 @@ def run(*argv):
                           "--warmup_proportion", "0", "--no_cuda", *map(str, argv)])
 
 
-def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, student_config, toy_data, caplog):
+def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, student_config, toy_data, caplog,
+                                                        capsys):
     teacher = write_tiny_bert(tmp_path / "teacher", labels=["0", "1"])  # general distillation ignores the head
     out = tmp_path / "general"
     run("--teacher_model", teacher, "--student_config", student_config, "--corpus", corpus, "--output_dir", out,
@@ -35,6 +36,9 @@ def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, studen
     metrics = load_json(out / "metrics.json")
     losses = [h["train_loss"] for h in metrics["history"]]
     assert losses[-1] < 0.6 * losses[0]  # it learns the teacher's layers
+    assert capsys.readouterr().out == (f"done: TinyBERT general distillation | 1 layers x 16, "
+                                       f"{metrics['num_params'] / 1e6:.1f}M params | last epoch's mean loss "
+                                       f"{losses[-1]:.4f} | -> {out}\n")
     assert metrics["layer_map"] == [[1, 2]] and metrics["num_lines"] == 120
     assert metrics["num_sequences"] < 120  # short lines were packed together
     assert torch.load(out / PROJECTIONS_FILE)["state_dict"]["fit_dense.weight"].shape == (32, 16)

@@ -45,7 +45,7 @@ def test_word_starts_follow_jieba_words_and_word_pieces(tmp_path):
     assert word_pieces(tokenizer, ["我们很好"], whole_word=False)[1] == [[1, 1, 1, 1]]
 
 
-def test_pretraining_gives_a_trained_head_and_lowers_heldout_loss(tmp_path):
+def test_pretraining_gives_a_trained_head_and_lowers_heldout_loss(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(text for _, text in toy_examples(300, lang="zh")) + "\n", encoding="utf-8")
     encoder = write_tiny_bert(tmp_path / "encoder", vocab=[w for w in VOCAB if w not in "电影"])  # no MLM head
@@ -57,6 +57,9 @@ def test_pretraining_gives_a_trained_head_and_lowers_heldout_loss(tmp_path):
     metrics = load_json(out / "metrics.json")
     assert metrics["added_tokens"] == 2  # 电 and 影 were unknown
     before, after = metrics["heldout_before"], metrics["heldout_after"]
+    assert capsys.readouterr().out == (f"done: masked-LM pretraining | held-out masked-token accuracy "
+                                       f"{before['accuracy']:.4f} -> {after['accuracy']:.4f} | perplexity "
+                                       f"{before['perplexity']:.1f} -> {after['perplexity']:.1f} | -> {out}\n")
     # a random head scores about 1/40; the filler characters are random, so the trained one stays far below 1
     assert after["loss"] < before["loss"] - 0.2 and after["accuracy"] > before["accuracy"] + 0.1
     model, missing_head = load_masked_lm(str(out))

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 
 import pytest
 import torch
@@ -192,10 +193,12 @@ def test_init_from_teacher_copies_mapped_layers(tmp_path):
 
 # --- both stages end to end
 
-def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config):
+def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, capsys):
     out1, out2 = str(tmp_path / "stage1"), str(tmp_path / "stage2")
     run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
         "--output_dir", out1)
+    assert re.fullmatch(r"done: TinyBERT stage 1 \(intermediate layers\) \| [\d.]+x the teacher's speed \(batch 64, "
+                        rf"CPU\) \| last epoch's mean loss [\d.]+ \| -> {out1}\n", capsys.readouterr().out)
     for name in ("config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", PROJECTIONS_FILE):
         assert os.path.exists(os.path.join(out1, name)), name
     m1 = load_json(os.path.join(out1, "metrics.json"))
@@ -215,6 +218,10 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config):
         "--output_dir", out2, "--aug_train", "--eval_step", "1", "--cache_dir", cache)
     m2 = load_json(os.path.join(out2, "metrics.json"))
     assert {"accuracy", "macro_f1"} <= set(m2["dev"]) and {"accuracy", "macro_f1"} <= set(m2["test"])
+    assert "at_chance" in m2 and m2["teacher_scores"] is None  # the tiny teacher has no metrics.json
+    assert capsys.readouterr().out.startswith(f"done: TinyBERT stage 2 (prediction layer) | dev accuracy "
+                                              f"{m2['dev']['accuracy']:.4f}, test accuracy "
+                                              f"{m2['test']['accuracy']:.4f} | ")
     assert m2["num_train_examples"] == 16 and m2["train_file"].endswith("train_aug.tsv")
     assert {"train_loss", "dev_accuracy"} <= set(m2["history"][-1])
     speed = m2["speed"]

@@ -29,6 +29,7 @@ from src.engine import adamw, fit, fit_options, linear_schedule, start_run, trai
 from src.evaluation import evaluate
 from src.modeling import (count_parameters, default_bert_model, encode_texts, extend_vocab, load_classifier,
                           load_tokenizer, make_loader, unk_rate)
+from src.report import chance_check, print_summary
 from src.runs import finish_run, staging_dir
 
 UNK_WARN_RATE = 0.05
@@ -132,9 +133,11 @@ def main(argv=None):
             "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list,
             "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
             "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
-            "dev": state.best, "test": test, **training_report(state, accelerator),
+            "dev": state.best, "test": test, **chance_check(state.best, dev_labels),
+            **training_report(state, accelerator),
         }
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        print_summary("teacher", args.output_dir, dev=state.best, test=test)
     accelerator.wait_for_everyone()
 
 

@@ -55,6 +55,7 @@ from src.engine import fit, fit_options, start_run, training_report
 from src.evaluation import classification_metrics
 from src.losses import logits_mse
 from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list
+from src.report import chance_check, print_summary, teacher_report
 from src.runs import finish_run, load_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
@@ -425,15 +426,6 @@ def measure_speed(args, student, tokenizer, teacher, teacher_tokenizer, teacher_
     return speeds
 
 
-def teacher_report(teacher_dir, test):
-    """The teacher's dev and test scores from its metrics.json (None without one), and the student's test
-    accuracy as a share of the teacher's."""
-    path = os.path.join(teacher_dir, "metrics.json")
-    scores = {k: load_json(path)[k] for k in ("dev", "test")} if os.path.exists(path) else None
-    ratio = test["accuracy"] / scores["test"]["accuracy"] if scores and scores["test"]["accuracy"] else None
-    return {"teacher_scores": scores, "test_accuracy_vs_teacher": ratio}
-
-
 def predict(student_dir, texts, batch_size=256):
     """Label names for `texts` from a trained student directory."""
     if not os.path.isfile(os.path.join(student_dir, "model.pt")):
@@ -504,14 +496,18 @@ def main(argv=None):
     logger.info(f"best dev accuracy {state.best['accuracy']:.4f} (epoch {state.best['epoch']}); test accuracy "
                 f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
     speeds = measure_speed(args, best, tokenizer, teacher, teacher_tokenizer, teacher_len, dev_texts)
+    teacher_scores = teacher_report(args.teacher_model, test)
     metrics = {
         "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
         "labels": label_list, **student_stats, **dev_stats, "teacher_num_params": count_parameters(teacher),
         **transfer_stats, "augment": args.augment, "n_iter": args.n_iter,
-        **logit_stats, "dev": state.best, "test": test, **teacher_report(args.teacher_model, test),
+        **logit_stats, "dev": state.best, "test": test, **teacher_scores, **chance_check(state.best, dev_labels),
         **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }
     finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics)
+    print_summary(f"BiLSTM student ({'distilled' if args.distill else 'gold labels only'})", args.output_dir,
+                  dev=state.best, test=test, teacher_test=(teacher_scores["teacher_scores"] or {}).get("test"),
+                  speed=speeds or None)
 
 
 if __name__ == "__main__":

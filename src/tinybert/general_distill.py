@@ -31,6 +31,7 @@ from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on
 from src.corpus import pack_sequences, read_corpus
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.modeling import count_parameters, default_bert_model, load_encoder, load_tokenizer, make_loader
+from src.report import print_summary
 from src.runs import finish_run, staging_dir
 from src.tinybert.attention import SCORES
 from src.tinybert.student import (Projection, check_same_heads, check_same_vocab, intermediate_loss, layer_map,
@@ -117,6 +118,9 @@ def main(argv=None):
                    "num_layers": student.config.num_hidden_layers, "hidden_size": student.config.hidden_size,
                    **training_report(state, accelerator)}
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        print_summary("TinyBERT general distillation", args.output_dir, facts=(
+            f"{metrics['num_layers']} layers x {metrics['hidden_size']}, {metrics['num_params'] / 1e6:.1f}M params",
+            f"last epoch's mean loss {state.history[-1]['train_loss']:.4f}"))
     accelerator.wait_for_everyone()
 
 

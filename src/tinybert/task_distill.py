@@ -48,6 +48,7 @@ from src.engine import adamw, fit, fit_options, linear_schedule, start_run, trai
 from src.evaluation import evaluate
 from src.losses import soft_cross_entropy
 from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
+from src.report import chance_check, print_summary, teacher_report
 from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
@@ -242,6 +243,18 @@ def stage_metrics(args, accelerator, models, transfer_set, state):
             "hidden_size": student.config.hidden_size, **training_report(state, accelerator)}
 
 
+def summarise(args, metrics: dict) -> None:
+    """The stage's one result line: stage 2 its scores against the teacher's, stage 1 its last loss."""
+    name = f"TinyBERT stage {2 if args.pred_distill else 1} ({stage_name(args)})"
+    speed = metrics.get("speed")
+    if args.pred_distill:
+        print_summary(name, args.output_dir, dev=metrics["dev"], test=metrics["test"], speed=speed,
+                      teacher_test=(metrics["teacher_scores"] or {}).get("test"))
+    else:
+        print_summary(name, args.output_dir, speed=speed,
+                      facts=(f"last epoch's mean loss {metrics['history'][-1]['train_loss']:.4f}",))
+
+
 def evaluate_only(args) -> None:
     """--do_eval / --do_predict: score or label with a trained --student_model, no training. Written through a
     staging directory into --output_dir (never into the model's)."""
@@ -316,8 +329,9 @@ def main(argv=None):
 
     # --- stage 1 saves its last student and projection; stage 2 tests its best dev checkpoint
     if args.pred_distill:
-        results = {"dev": state.best, "test": score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best),
-                   "temperature": args.temperature}
+        test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best)
+        results = {"dev": state.best, "test": test, "temperature": args.temperature,
+                   **teacher_report(args.teacher_model, test), **chance_check(state.best, dev[1])}
     else:
         results = {"layer_map": pairs}
         if accelerator.is_main_process:
@@ -329,6 +343,7 @@ def main(argv=None):
         if args.speed_texts:
             metrics["speed"] = speed_comparison(tmp_dir, args.teacher_model, tokenizer, dev[0][:args.speed_texts], args)
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        summarise(args, metrics)
     accelerator.wait_for_everyone()
 
 

@@ -1,0 +1,53 @@
+"""What a stage tells its user at the end: one summary line, and a warning when a model learned nothing
+beyond the majority class."""
+
+import os
+from collections import Counter
+
+from src.cli import logger
+from src.runs import load_json
+
+
+def summary_line(stage: str, output: str, *, dev: dict | None = None, test: dict | None = None,
+                 metric: str = "accuracy", teacher_test: dict | None = None, speed: dict | None = None,
+                 facts: tuple[str, ...] = ()) -> str:
+    """`done: <stage> | dev <metric> x, test <metric> y | z % of the teacher | n x faster | <facts> | -> <output>`:
+    the scores of the kept checkpoint, the student's test score as a share of its teacher's, the CPU speed-up
+    at batch 64 (a `compare_speed` result), free-form facts; the parts a stage does not have are left out."""
+    parts = [f"done: {stage}"]
+    scored = [f"{split} {metric} {scores[metric]:.4f}" for split, scores in (("dev", dev), ("test", test))
+              if scores and scores.get(metric) is not None]
+    if scored:
+        parts.append(", ".join(scored))
+    if test and teacher_test and teacher_test.get(metric):
+        parts.append(f"{test[metric] / teacher_test[metric]:.1%} of the teacher's test {metric}")
+    if speed:
+        parts.append(f"{speed['speedup_batch_64']:.1f}x the teacher's speed (batch 64, CPU)")
+    return " | ".join([*parts, *facts, f"-> {output}"])
+
+
+def print_summary(stage: str, output: str, **kwargs) -> None:
+    """Print `summary_line` on stdout: the stage's result, after its log lines."""
+    print(summary_line(stage, output, **kwargs), flush=True)
+
+
+def teacher_report(teacher_dir: str, test: dict, metric: str = "accuracy") -> dict:
+    """The teacher's dev and test scores from its metrics.json (None without one, e.g. a hub id), and the
+    student's test `metric` as a share of the teacher's."""
+    path = os.path.join(teacher_dir, "metrics.json")
+    scores = {k: load_json(path)[k] for k in ("dev", "test")} if os.path.exists(path) else None
+    ratio = test[metric] / scores["test"][metric] if scores and scores["test"].get(metric) else None
+    return {"teacher_scores": scores, f"test_{metric}_vs_teacher": ratio}
+
+
+def chance_check(dev: dict, dev_labels: list, metric: str = "accuracy") -> dict:
+    """Whether the kept checkpoint's dev `metric` is no better than always answering the majority class of
+    `dev_labels`; logs one WARNING line saying what to try when it is not. Returns the two entries metrics.json
+    records: `at_chance` and `majority_rate`."""
+    majority = Counter(dev_labels).most_common(1)[0][1] / len(dev_labels) if dev_labels else 0.0
+    at_chance = bool(dev_labels) and dev[metric] <= majority
+    if at_chance:
+        logger.warning(f"WARNING: dev {metric} {dev[metric]:.4f} is not above the majority-class rate {majority:.4f}: "
+                       f"the model learned nothing beyond the largest class; try more epochs, a higher learning "
+                       f"rate or more data")
+    return {"at_chance": at_chance, "majority_rate": majority}
