@@ -16,6 +16,7 @@ writes the rows as JSON.
 """
 
 import argparse
+import os
 import tempfile
 
 import torch
@@ -23,7 +24,8 @@ import torch
 from src.cli import HelpFormatter, exits_on_input_error, logger, setup_logging
 from src.data import read_texts
 from src.runs import save_json
-from src.serving import batched_logits, export_model, onnx_predictor, require_onnx, torch_predictor, versions
+from src.serving import (EXPORT_GRAPH, batched_logits, export_model, onnx_predictor, require_onnx, torch_predictor,
+                         versions)
 from src.speed import inference_speed
 
 
@@ -48,14 +50,14 @@ def time_model(name: str, model_dir: str, texts: list[str], threads: list[int], 
     """One row per (runtime, thread count) for a model directory, exported to ONNX on the fly."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        info = export_model(model_dir, tmp, "model.onnx", int8=True)
+        info = export_model(model_dir, os.path.join(tmp, EXPORT_GRAPH), tmp, int8=True)
         torch_predict, labels = torch_predictor(model_dir)
         reference = batched_logits(torch_predict, texts, 64, len(labels)).argmax(1)
         same_label = {}
         for n in threads:
             torch.set_num_threads(n)
-            runtimes = {"pytorch": torch_predict, "onnx_fp32": onnx_predictor(info["fp32_path"], n)[0],
-                        "onnx_int8": onnx_predictor(info["path"], n)[0]}
+            runtimes = {"pytorch": torch_predict, "onnx_fp32": onnx_predictor(info["path"], n)[0],
+                        "onnx_int8": onnx_predictor(info["int8_path"], n)[0]}
             for runtime, predict in runtimes.items():
                 if runtime not in same_label:
                     labels_here = batched_logits(predict, texts, 64, len(labels)).argmax(1)

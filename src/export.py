@@ -1,23 +1,37 @@
 r"""Export a trained classifier to ONNX: a BiLSTM student, or a BERT-family teacher or TinyBERT student.
 
-    python src/export.py --model models/sst2/bilstm --output exports/bilstm/model.onnx
-    python src/export.py --model models/sst2/teacher --output exports/teacher/model.onnx --int8 \
-        --eval_data data/sst2
+    python src/export.py --model models/sst2/bilstm --output_dir exports/bilstm
+    python src/export.py --model models/sst2/teacher --output_dir exports/teacher --int8 --eval_data data/sst2
+    python src/export.py --model models/sst2/tinybert --output exports/tinybert.onnx     # several in one folder
 Then run it with onnxruntime:
-    python src/predict.py --model exports/bilstm/model.onnx --input texts.txt
+    python src/predict.py --model exports/bilstm --input texts.txt          # or exports/bilstm/model.onnx
+    python src/predict.py --model exports/tinybert.onnx --input texts.txt
+Tiny CPU run (seconds), on any trained directory, e.g. one of the tests' tiny models:
+    python src/export.py --model /tmp/bilstm --output_dir /tmp/bilstm_onnx --int8
 
-The output's directory belongs to the export (refused if it exists and is not empty, unless
---overwrite_output_dir; written beside it and moved into place when done): the graph, `<name>.onnx.json`
-(the check below, versions) and what turns texts into the graph's inputs (`config.json` and `vocab.txt`
-for a BiLSTM; `config.json`, the tokenizer and `args.json` for a BERT). With --int8 the output is the
-dynamically quantized graph (int8 weights) and the fp32 graph is kept as `<name>.fp32.onnx`.
+Two layouts (HF optimum's file names), both read by src/predict.py (src/serving.py `export_files`):
+  --output_dir DIR   DIR/model.onnx (fp32), with --int8 also DIR/model_quantized.onnx, and the side files in DIR.
+                     DIR belongs to the export: refused if it exists and is not empty.
+  --output F/S.onnx  F/S.onnx (fp32), with --int8 also F/S_quantized.onnx, and the side files in the directory
+                     F/S/; other exports may share the folder F. These three paths are refused if one exists.
+Both refuse to replace an earlier export unless --overwrite_output_dir. Everything is written into a staging
+directory beside it (`.DIR.tmp`, `.S.tmp`), checked there and then moved into place: a failure leaves the
+earlier export as it was. The side files are the check `export.json` (below, versions) and what turns texts
+into the graph's inputs (`config.json` and `vocab.txt` for a BiLSTM; `config.json`, the tokenizer and
+`args.json` for a BERT).
 
 Graph: inputs `input_ids (B, L)` and `lengths (B,)` for a BiLSTM (packed sequences replaced by an equal
 computation on padded rows), the tokenizer's inputs for a BERT; output `logits (B, C)`; batch and sequence
 axes dynamic. The check: onnxruntime against PyTorch logits on --check_texts (default: a few built-in
 English and Chinese strings), largest absolute difference logged and written; with --eval_data, accuracy
-of PyTorch, ONNX fp32 and ONNX int8 on a labelled file.
+of PyTorch, ONNX fp32 and ONNX int8 on a labelled file. The last line on stdout sums it up.
 """
+
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
 
 import os
 import shutil
@@ -27,42 +41,86 @@ import numpy as np
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
 from src.data import encode_labels, read_examples, read_texts
 from src.evaluation import classification_metrics
+from src.report import print_summary
 from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
-from src.serving import (SAMPLE_TEXTS, batched_logits, export_model, model_kind, onnx_predictor,
-                         require_onnx, torch_predictor, versions)
+from src.serving import (EXPORT_GRAPH, INT8_SUFFIX, SAMPLE_TEXTS, batched_logits, export_model, int8_twin, model_kind,
+                         onnx_predictor, require_onnx, torch_predictor, versions)
+
+CHECK_FILE = "export.json"  # the check, among the side files
 
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True, help="BiLSTM student or BERT classifier directory")
-    p.add_argument("--output", required=True, help="DIR/NAME.onnx; DIR gets the graph and its side files")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--output_dir", default=None,
+                       help="directory of the export: model.onnx, model_quantized.onnx (--int8), the side files")
+    where.add_argument("--output", default=None,
+                       help="F/S.onnx: the graph, S_quantized.onnx (--int8) beside it, the side files in F/S/")
     p.add_argument("--int8", action="store_true",
-                   help="write a dynamically quantized int8 graph (the fp32 one is kept as NAME.fp32.onnx)")
+                   help="also write the dynamically quantized int8 graph (model_quantized.onnx or S_quantized.onnx)")
     p.add_argument("--check_texts", default=None,
                    help="texts to compare ONNX and PyTorch logits on (default: built-in sample strings)")
     p.add_argument("--eval_data", default=None,
                    help="labelled .tsv, or a data directory (its test.tsv), to compare accuracies on")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (14 or later)")
     p.add_argument("--batch_size", type=positive(int), default=64, help="texts per forward pass in the checks")
-    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty output directory")
+    p.add_argument("--overwrite_output_dir", action="store_true",
+                   help="replace an earlier export at --output_dir or --output")
     args = p.parse_args(argv)
     if args.opset < 14:  # scaled_dot_product_attention exports from opset 14 on
         p.error(f"--opset {args.opset}: use 14 or later")
     return args
 
 
-def check_paths(args) -> str:
-    """Refuse what cannot be exported or where it must not go; returns the output directory."""
-    if model_kind(args.model) == "onnx":
-        raise InputError(f"{args.model} is already an ONNX model; --model takes a BiLSTM or BERT directory")
+# ----------------------------------------------------------------------------
+# Where the export goes
+
+def layout(args) -> tuple[str, str, list[str]]:
+    """(fp32 graph, side directory, the paths the export owns: what it refuses to replace and then replaces)."""
+    if args.output_dir is not None:
+        out_dir = os.path.normpath(args.output_dir)
+        return os.path.join(out_dir, EXPORT_GRAPH), out_dir, [os.path.abspath(out_dir)]  # abspath: `.` has a name
     if not args.output.endswith(".onnx") or os.path.basename(args.output) == ".onnx":
         raise InputError(f"--output {args.output} must be a file name ending in .onnx")
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if is_within(out_dir, args.model) or is_within(args.model, out_dir):
-        raise InputError(f"--output {args.output}: its directory and the model directory {args.model} must be "
-                         "apart (the export replaces its whole directory)")
-    check_output_dir(out_dir, args.overwrite_output_dir)
-    return out_dir
+    if args.output.endswith(INT8_SUFFIX + ".onnx"):  # reserved, so that S_quantized.onnx always reads S/
+        raise InputError(f"--output {args.output}: names ending in {INT8_SUFFIX}.onnx are the int8 graphs of "
+                         f"--int8; choose another name")
+    side = args.output[:-len(".onnx")]
+    return args.output, side, [side, args.output, int8_twin(args.output)]
+
+
+def check_paths(args) -> tuple[str, str, list[str]]:
+    """Refuse what cannot be exported or where it must not go; returns `layout(args)`."""
+    if model_kind(args.model) == "onnx":
+        raise InputError(f"{args.model} is already an ONNX model; --model takes a BiLSTM or BERT directory")
+    graph, side, owned = layout(args)
+    for path in owned:
+        if is_within(path, args.model) or is_within(args.model, path):
+            raise InputError(f"{path} and the model directory {args.model} must be apart (the export replaces it)")
+        if os.path.isdir(path):
+            check_output_dir(path, args.overwrite_output_dir)
+        elif os.path.lexists(path) and not args.overwrite_output_dir:
+            raise InputError(f"{path} exists (use --overwrite_output_dir to replace it)")
+    return graph, side, owned
+
+
+def in_staging(path: str, tmp: str, owned: list[str]) -> str:
+    """Where `path` (an owned path or below one) is written inside the staging directory `tmp`."""
+    return os.path.join(tmp, os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(owned[0]))))
+
+
+def publish(tmp: str, owned: list[str]) -> None:
+    """Move each owned path from the staging directory into place, replacing an earlier export's (which is
+    deleted only once the new one is in place); an earlier int8 graph that this export does not replace goes
+    too: its check is gone."""
+    for path in owned:
+        staged = in_staging(path, tmp, owned)
+        if os.path.lexists(staged):
+            publish_dir(staged, path)
+        elif os.path.lexists(path):
+            os.replace(path, f"{staged}.old")  # deleted with the staging directory
+    shutil.rmtree(tmp)
 
 
 def eval_examples(path: str, labels: list[str]) -> tuple[list[str], list[int]]:
@@ -86,48 +144,66 @@ def accuracies(predictors: dict, texts: list[str], gold: list[int], batch_size: 
             for name, predict in predictors.items()}
 
 
+def export_and_check(args, graph: str, side: str, torch_predict, labels: list[str], check_texts: list[str],
+                     evaluation: tuple | None) -> dict:
+    """Export into `graph` and `side`, compare the graphs with PyTorch and write the report (`CHECK_FILE`)."""
+    info = export_model(args.model, graph, side, args.int8, args.opset)
+    onnx = {"onnx_fp32": onnx_predictor(info["path"])[0]}
+    if args.int8:
+        onnx["onnx_int8"] = onnx_predictor(info["int8_path"])[0]
+    reference = batched_logits(torch_predict, check_texts, args.batch_size, len(labels))
+    checks = {key: compare(reference, predict, check_texts, args.batch_size) for key, predict in onnx.items()}
+    report = {"source": os.path.abspath(args.model), "kind": info["kind"], "onnx": os.path.basename(graph),
+              "int8_onnx": os.path.basename(info["int8_path"]) if args.int8 else None, "int8": args.int8,
+              "opset": args.opset, "inputs": info["inputs"], "check_texts": len(check_texts),
+              "max_abs_diff": checks["onnx_fp32"]["max_abs_diff"], "checks": checks, "versions": versions()}
+    if evaluation:
+        report["eval"] = accuracies({"pytorch": torch_predict, **onnx}, *evaluation, args.batch_size, len(labels))
+    save_json(report, os.path.join(side, CHECK_FILE))
+    return report
+
+
+def summary_facts(report: dict) -> tuple[str, ...]:
+    """The summary line's facts: each graph's largest logit difference to PyTorch and, with --eval_data, its
+    accuracy."""
+    facts = []
+    for key, what in (("onnx_fp32", ""), ("onnx_int8", f"int8 {report['int8_onnx']}: ")):
+        if key in report["checks"]:
+            accuracy = f", accuracy {report['eval'][key]['accuracy']:.4f}" if "eval" in report else ""
+            facts.append(f"{what}max |logit difference| {report['checks'][key]['max_abs_diff']:.1e}{accuracy}")
+    return tuple(facts)
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     require_onnx()
-    out_dir = check_paths(args)
-    name = os.path.basename(args.output)
+    graph, side, owned = check_paths(args)
     check_texts = read_texts(args.check_texts) if args.check_texts else SAMPLE_TEXTS
     torch_predict, labels = torch_predictor(args.model)
     evaluation = eval_examples(args.eval_data, labels) if args.eval_data else None
 
     # --- export into a staging directory, check it there, then move it into place
-    tmp = staging_dir(out_dir)
+    tmp = staging_dir(owned[0])
     try:
-        info = export_model(args.model, tmp, name, args.int8, args.opset)
-        onnx = {"onnx_fp32": onnx_predictor(info["fp32_path"])[0]}
-        if args.int8:
-            onnx["onnx_int8"] = onnx_predictor(info["path"])[0]
-        reference = batched_logits(torch_predict, check_texts, args.batch_size, len(labels))
-        checks = {key: compare(reference, predict, check_texts, args.batch_size) for key, predict in onnx.items()}
-        report = {"source": os.path.abspath(args.model), "kind": info["kind"], "onnx": name,
-                  "fp32_onnx": os.path.basename(info["fp32_path"]), "int8": args.int8, "opset": args.opset,
-                  "inputs": info["inputs"], "check_texts": len(check_texts),
-                  "max_abs_diff": checks["onnx_int8" if args.int8 else "onnx_fp32"]["max_abs_diff"],
-                  "checks": checks, "versions": versions()}
-        if evaluation:
-            report["eval"] = accuracies({"pytorch": torch_predict, **onnx}, *evaluation, args.batch_size, len(labels))
-        save_json(report, os.path.join(tmp, f"{name}.json"))
+        report = export_and_check(args, in_staging(graph, tmp, owned), in_staging(side, tmp, owned), torch_predict,
+                                  labels, check_texts, evaluation)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    publish_dir(tmp, out_dir)
+    publish(tmp, owned)
 
-    for key, check in checks.items():
+    for key, check in report["checks"].items():
         logger.info(f"{key}: max |logit difference| to PyTorch {check['max_abs_diff']:.2e} on {len(check_texts)} "
                     f"texts, same label on {check['same_label']:.1%}")
-    logger.info(f"wrote {args.output} and {args.output}.json")
+    logger.info(f"wrote {', '.join(p for p in owned if os.path.lexists(p))}")
     if evaluation:
         print(f"\n{len(evaluation[0])} labelled texts of {args.eval_data}\n")
         print("| model | accuracy | macro-F1 |\n|---|---|---|")
         for key, m in report["eval"].items():
             print(f"| {key} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |")
+    print_summary("ONNX export", graph, facts=summary_facts(report))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 r"""Label texts with a trained classifier: a BiLSTM student, a BERT-family teacher or TinyBERT student
-(`save_pretrained` directory), or a model exported by src/export.py (its .onnx file, run with onnxruntime).
+(`save_pretrained` directory), or a model exported by src/export.py (its directory or .onnx file, run with
+onnxruntime).
 
     python src/predict.py --model models/sst2/bilstm --input texts.txt
     python src/predict.py --model models/sst2/teacher --input data/sst2/test.tsv --output preds.jsonl
     python src/predict.py --model models/sst2/tinybert --input data/sst2/test.tsv --eval
     python src/predict.py --model exports/bilstm/model.onnx --input texts.txt --output preds.tsv
+    python src/predict.py --model exports/teacher --input texts.txt       # an export directory: its model.onnx
     echo "a gripping , funny film" | python src/predict.py --model models/sst2/bilstm --input -
 
 Input: `-` (stdin) or any file other than the three below holds one text per line; a blank line gets an
@@ -18,6 +20,12 @@ of the logits. BERT models truncate at the length they were trained with (args.j
 --output is given.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import json
 import os
 import sys
@@ -30,7 +38,7 @@ from src.data import (FORMATS, Example, add_data_format_args, data_format, decod
                       read_lines, split_lines)
 from src.evaluation import classification_metrics
 from src.runs import is_within
-from src.serving import batched_logits, load_predictor, model_kind, softmax
+from src.serving import batched_logits, export_files, load_predictor, model_kind, softmax
 
 OUTPUT_FORMATS = (".tsv", ".jsonl")
 
@@ -38,7 +46,7 @@ OUTPUT_FORMATS = (".tsv", ".jsonl")
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--model", required=True,
-                   help="BiLSTM or BERT model directory, or an exported .onnx file (its side files beside it)")
+                   help="BiLSTM or BERT model directory, or an export of src/export.py: its directory or a .onnx file")
     p.add_argument("--input", required=True, help="texts: - for stdin, a .txt (one per line), .tsv, .csv or .jsonl")
     p.add_argument("--output", default=None, help="predictions file, .tsv or .jsonl (default: TSV on stdout)")
     p.add_argument("--batch_size", type=int, default=64, help="texts per forward pass")
@@ -118,7 +126,7 @@ def check_output(output: str | None, model: str, source: str) -> None:
         raise InputError(f"--output {output} is the input file: write the predictions elsewhere")
     if os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
         raise InputError(f"--output {output}: unknown format; use one of {OUTPUT_FORMATS}")
-    model_dir = os.path.dirname(os.path.abspath(model)) if model_kind(model) == "onnx" else model
+    model_dir = export_files(model)[1] if model_kind(model) == "onnx" else model
     if is_within(output, model_dir):
         raise InputError(f"--output {output} is inside the model directory {model_dir}; write it elsewhere")
 

@@ -2,10 +2,14 @@
 ONNX model turned into `predict(texts) -> logits (B, C)` with its label names, tokenisation included;
 batched prediction; and the ONNX export (fp32, dynamic int8) of both directory kinds.
 
-An exported model is `DIR/<name>.onnx` with the files that turn texts into its inputs beside it
-(`export_side_files`): `config.json` and `vocab.txt` (plus `teacher_tokenizer/`) for a BiLSTM, `config.json`,
-the tokenizer files and `args.json` for a BERT. The ONNX graph's inputs tell the kinds apart: a BiLSTM takes
-`input_ids (B, L)` and `lengths (B,)`, a BERT its tokenizer's `input_ids`, `token_type_ids`, `attention_mask`.
+An exported model is a graph `S.onnx` (fp32), with --int8 its twin `S_quantized.onnx` (HF optimum's names), and
+its side files, the files that turn texts into its inputs (`export_side_files`): `config.json` and `vocab.txt`
+(plus `teacher_tokenizer/`) for a BiLSTM, `config.json`, the tokenizer files and `args.json` for a BERT.
+`export_files` finds the side files of a graph: in the directory `S/` named after it when that holds a
+`config.json` (`exports/x.onnx` and `exports/x_quantized.onnx` read `exports/x/`), else beside the graph (an
+export directory `DIR/model.onnx`, `DIR/model_quantized.onnx`, side files in `DIR`). The ONNX graph's inputs
+tell the kinds apart: a BiLSTM takes `input_ids (B, L)` and `lengths (B,)`, a BERT its tokenizer's
+`input_ids`, `token_type_ids`, `attention_mask`.
 """
 
 import logging
@@ -29,6 +33,7 @@ Predict = Callable[[list[str]], np.ndarray]  # texts -> logits (B, C)
 
 BERT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 DEFAULT_MAX_LENGTH = 512
+EXPORT_GRAPH, INT8_SUFFIX = "model.onnx", "_quantized"  # an export directory's graph; S.onnx -> S_quantized.onnx
 # Texts to trace the export with and to check it on: mixed lengths (padding), English and Chinese.
 SAMPLE_TEXTS = ["good", "the movie was very good , and the story really was quite good .", "a bad film",
                 "这部电影的故事很好", "it is bad but the music is good", "", "坏"]
@@ -38,7 +43,8 @@ SAMPLE_TEXTS = ["good", "the movie was very good , and the story really was quit
 # Model kinds and predictors
 
 def model_kind(path: str) -> str:
-    """`bilstm` (model.pt + vocab.txt), `bert` (config.json + weights) or `onnx` (an exported .onnx file)."""
+    """`bilstm` (model.pt + vocab.txt), `bert` (config.json + weights) or `onnx` (an exported .onnx file, or an
+    export directory: model.onnx + config.json)."""
     if path.endswith(".onnx"):
         if not os.path.isfile(path):
             raise InputError(f"ONNX model {path} does not exist")
@@ -50,10 +56,32 @@ def model_kind(path: str) -> str:
         return "bilstm"
     if "config.json" in files and files & set(BERT_WEIGHTS):
         return "bert"
+    if {EXPORT_GRAPH, "config.json"} <= files:
+        return "onnx"
     onnx = sorted(f for f in files if f.endswith(".onnx"))
     hint = f"; to run the exported model pass the file, e.g. {os.path.join(path, onnx[0])}" if onnx else ""
-    raise InputError(f"{path} is neither a BiLSTM student directory (config.json, vocab.txt, model.pt) nor a BERT "
-                     f"classifier directory (config.json, {' or '.join(BERT_WEIGHTS)}){hint}")
+    raise InputError(f"{path} is neither a BiLSTM student directory (config.json, vocab.txt, model.pt), a BERT "
+                     f"classifier directory (config.json, {' or '.join(BERT_WEIGHTS)}) nor an ONNX export directory "
+                     f"(config.json, {EXPORT_GRAPH}){hint}")
+
+
+def int8_twin(graph: str) -> str:
+    """Where the int8 graph of the fp32 graph `S.onnx` goes: `S_quantized.onnx`."""
+    return graph[:-len(".onnx")] + INT8_SUFFIX + ".onnx"
+
+
+def export_files(path: str) -> tuple[str, str]:
+    """(graph, side directory) of an ONNX model (`model_kind` "onnx"). An export directory: its model.onnx and
+    itself. A graph `S.onnx`: its side files are in the directory `S/` when that holds a config.json (the layout
+    of `export.py --output S.onnx`, which lets one folder hold several exports; the int8 twin `S_quantized.onnx`
+    reads `S/` too), else beside the graph (the layout of `export.py --output_dir`)."""
+    if os.path.isdir(path):
+        return os.path.join(path, EXPORT_GRAPH), path
+    stem = path[:-len(".onnx")]
+    for side in (stem, stem.removesuffix(INT8_SUFFIX)):
+        if os.path.isfile(os.path.join(side, "config.json")):
+            return path, side
+    return path, os.path.dirname(os.path.abspath(path))
 
 
 def bert_max_length(model_dir: str, tokenizer, config) -> int:
@@ -123,13 +151,15 @@ def onnx_session(onnx_path: str, threads: int = 0):
         raise InputError(f"cannot load the ONNX model {onnx_path}: {str(e).splitlines()[0]}") from None
 
 
-def onnx_predictor(onnx_path: str, threads: int = 0) -> tuple[Predict, list[str]]:
-    """(predict, labels) of an exported model with onnxruntime, tokenizing with the files beside it."""
+def onnx_predictor(path: str, threads: int = 0) -> tuple[Predict, list[str]]:
+    """(predict, labels) of an exported .onnx file or export directory with onnxruntime, tokenizing with its side
+    files (`export_files`)."""
     from transformers import AutoConfig
 
-    model_dir = os.path.dirname(os.path.abspath(onnx_path))
+    onnx_path, model_dir = export_files(path)
     if not os.path.isfile(os.path.join(model_dir, "config.json")):
-        raise InputError(f"{onnx_path} has no config.json beside it: export it with src/export.py")
+        raise InputError(f"{onnx_path} has no side files (config.json in {onnx_path[:-len('.onnx')]}/ or beside "
+                         "it): export it with src/export.py")
     session = onnx_session(onnx_path, threads)
     names = [i.name for i in session.get_inputs()]
     if "lengths" in names:  # a BiLSTM
@@ -151,7 +181,8 @@ def onnx_predictor(onnx_path: str, threads: int = 0) -> tuple[Predict, list[str]
 
 
 def load_predictor(path: str, device: str = "cpu", threads: int = 0) -> tuple[Predict, list[str]]:
-    """(predict, labels) of a model directory (PyTorch) or an exported .onnx file (onnxruntime, `threads`)."""
+    """(predict, labels) of a model directory (PyTorch), or an exported .onnx file or export directory
+    (onnxruntime, `threads`)."""
     return onnx_predictor(path, threads) if model_kind(path) == "onnx" else torch_predictor(path, device)
 
 
@@ -271,17 +302,14 @@ def quantize_int8(fp32_path: str, int8_path: str) -> None:
         root.removeHandler(quiet)
 
 
-def export_model(model_dir: str, out_dir: str, name: str, int8: bool, opset: int = 17) -> dict:
-    """Export into `out_dir`: `<name>.onnx` (fp32, or int8 with the fp32 graph kept as `<name>.fp32.onnx`)
-    and the side files. Returns {"kind", "inputs", "opset", "int8", "fp32_path", "path"}."""
-    stem = name[:-len(".onnx")]
-    path = os.path.join(out_dir, name)
-    fp32_path = os.path.join(out_dir, f"{stem}.fp32.onnx") if int8 else path
-    export_side_files(model_dir, out_dir)
-    inputs = export_onnx(model_dir, fp32_path, opset)
+def export_model(model_dir: str, graph: str, side_dir: str, int8: bool, opset: int = 17) -> dict:
+    """Export the fp32 graph to `graph` (`S.onnx`), with `int8` its quantized twin `S_quantized.onnx`, and the
+    side files into `side_dir` (made if missing). Returns {"kind", "inputs", "opset", "path", "int8_path"}
+    (`int8_path` None without `int8`)."""
+    os.makedirs(side_dir, exist_ok=True)
+    export_side_files(model_dir, side_dir)
+    inputs = export_onnx(model_dir, graph, opset)
+    int8_path = int8_twin(graph) if int8 else None
     if int8:
-        quantize_int8(fp32_path, path)
-    return {"kind": model_kind(model_dir), "inputs": inputs, "opset": opset, "int8": int8, "fp32_path": fp32_path,
-            "path": path}
-
-
+        quantize_int8(graph, int8_path)
+    return {"kind": model_kind(model_dir), "inputs": inputs, "opset": opset, "path": graph, "int8_path": int8_path}

@@ -1,14 +1,16 @@
 """src/export.py on tiny random models: the padded BiLSTM equals the packed one, the ONNX graphs give the
-PyTorch logits (fp32 within 1e-4, int8 loosely), src/predict.py runs them, and bad outputs are refused."""
+PyTorch logits (fp32 within 1e-4, int8 loosely), src/predict.py runs both layouts (an export directory, and
+several `--output` exports sharing one folder), bad outputs are refused and a failed export changes nothing."""
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from src import export, predict
+from src import export, predict, serving
 from src.bilstm import BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, save_student, tokenize
 from src.modeling import load_tokenizer
 from src.runs import load_json
@@ -26,16 +28,28 @@ TEXTS = ["good", "the movie was very good , and the story was quite bad but it w
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """Each tiny model directory and its int8 export (the fp32 graph kept beside it)."""
+    """Each tiny model directory and its --output_dir export with --int8."""
     root = tmp_path_factory.mktemp("export")
     (root / "check.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
     out = {}
     for kind, model_dir in (("bilstm", write_tiny_bilstm(root / "bilstm")),
                             ("bert", write_tiny_bert(root / "bert", labels=LABELS))):
-        onnx_path = str(root / f"{kind}_onnx" / "model.onnx")
-        export.main(["--model", model_dir, "--output", onnx_path, "--int8", "--check_texts", str(root / "check.txt")])
-        out[kind] = (model_dir, onnx_path)
+        out_dir = str(root / f"{kind}_onnx")
+        export.main(["--model", model_dir, "--output_dir", out_dir, "--int8", "--check_texts", str(root / "check.txt")])
+        out[kind] = (model_dir, out_dir)
     return out
+
+
+def snapshot(path) -> dict:
+    """Every file below the directory `path` with its bytes."""
+    return {os.path.relpath(os.path.join(d, f), path): Path(d, f).read_bytes()
+            for d, _, files in os.walk(path) for f in files}
+
+
+def predicted_labels(model: str, texts_file, out) -> list[str]:
+    """Labels src/predict.py gives the texts, one per row of its TSV (header first)."""
+    predict.main(["--model", str(model), "--input", str(texts_file), "--output", str(out)])
+    return [row[0] for row in read_tsv(out)]
 
 
 def test_padded_bilstm_equals_packed_forward():
@@ -51,18 +65,17 @@ def test_padded_bilstm_equals_packed_forward():
 
 @pytest.mark.parametrize("kind", ["bilstm", "bert"])
 def test_onnx_gives_the_pytorch_logits(exported, kind):
-    model_dir, onnx_path = exported[kind]
-    out_dir = os.path.dirname(onnx_path)
-    assert {"config.json", "model.fp32.onnx", "model.onnx", "model.onnx.json"} <= set(os.listdir(out_dir))
+    model_dir, out_dir = exported[kind]
+    assert {"config.json", "model.onnx", "model_quantized.onnx", "export.json"} <= set(os.listdir(out_dir))
     assert ("vocab.txt" if kind == "bilstm" else "tokenizer_config.json") in os.listdir(out_dir)
-    report = load_json(onnx_path + ".json")
-    assert report["int8"] and report["check_texts"] == len(TEXTS)
-    assert report["checks"]["onnx_fp32"]["max_abs_diff"] < 1e-4
-    assert report["max_abs_diff"] == report["checks"]["onnx_int8"]["max_abs_diff"] < 0.05
+    report = load_json(os.path.join(out_dir, "export.json"))
+    assert report["int8"] and report["int8_onnx"] == "model_quantized.onnx" and report["check_texts"] == len(TEXTS)
+    assert report["max_abs_diff"] == report["checks"]["onnx_fp32"]["max_abs_diff"] < 1e-4
+    assert report["checks"]["onnx_int8"]["max_abs_diff"] < 0.05
 
     reference = pytorch_logits(model_dir, TEXTS)
-    fp32, labels = onnx_predictor(os.path.join(out_dir, "model.fp32.onnx"))
-    int8, _ = onnx_predictor(onnx_path)
+    fp32, labels = onnx_predictor(os.path.join(out_dir, "model.onnx"))
+    int8, _ = onnx_predictor(os.path.join(out_dir, "model_quantized.onnx"))
     assert labels == LABELS
     for texts in (TEXTS, TEXTS[:1], TEXTS[2:5]):  # batches of 7, 1 and 3 rows
         rows = [TEXTS.index(t) for t in texts]
@@ -72,24 +85,41 @@ def test_onnx_gives_the_pytorch_logits(exported, kind):
 
 @pytest.mark.parametrize("kind", ["bilstm", "bert"])
 def test_predict_on_the_onnx_gives_the_directory_labels(exported, kind, tmp_path):
-    model_dir, onnx_path = exported[kind]
+    model_dir, out_dir = exported[kind]
     (tmp_path / "texts.txt").write_text("\n".join(TEXTS[:3] + [""] + TEXTS[3:]) + "\n", encoding="utf-8")
     preds = {}
-    for name, model in (("dir", model_dir), ("fp32", onnx_path.replace("model.onnx", "model.fp32.onnx")),
-                        ("int8", onnx_path)):
+    for name, model in (("dir", model_dir), ("fp32", os.path.join(out_dir, "model.onnx")), ("export_dir", out_dir),
+                        ("int8", os.path.join(out_dir, "model_quantized.onnx"))):
         out = str(tmp_path / f"{name}.tsv")
         predict.main(["--model", model, "--input", str(tmp_path / "texts.txt"), "--output", out])
         preds[name] = read_tsv(out)
     labels = {name: [row[0] for row in rows] for name, rows in preds.items()}
-    assert len(labels["dir"]) == len(TEXTS) + 2 and labels["fp32"] == labels["dir"]
+    assert len(labels["dir"]) == len(TEXTS) + 2 and labels["fp32"] == labels["export_dir"] == labels["dir"]
     probs = {name: np.array([[float(p) for p in row[1:3]] for row in rows[1:] if row[0]])
              for name, rows in preds.items()}
     np.testing.assert_allclose(probs["fp32"], probs["dir"], atol=2e-6)
     # int8 may flip a label whose two logits are closer than twice its error: compare the others
     margin = np.abs(np.diff(pytorch_logits(model_dir, TEXTS), axis=1))[:, 0]
-    error = load_json(onnx_path + ".json")["max_abs_diff"]
+    error = load_json(os.path.join(out_dir, "export.json"))["checks"]["onnx_int8"]["max_abs_diff"]
     clear = [i + (i >= 3) + 1 for i in range(len(TEXTS)) if margin[i] > 2 * error]  # tsv rows: header, blank line 4
     assert clear and [labels["int8"][r] for r in clear] == [labels["dir"][r] for r in clear]
+
+
+def test_two_exports_share_a_folder(exported, tmp_path, capsys):
+    """--output x.onnx and y.onnx in one folder: each graph reads its own side directory, and predicts."""
+    shared = tmp_path / "exports"
+    for name, kind, extra in (("x", "bilstm", ["--int8"]), ("y", "bert", [])):
+        export.main(["--model", exported[kind][0], "--output", str(shared / f"{name}.onnx"), *extra])
+        summary = capsys.readouterr().out.strip().splitlines()[-1]
+        assert summary.startswith("done: ONNX export | max |logit difference| ")
+        assert summary.endswith(f"-> {shared / name}.onnx") and ("int8 x_quantized.onnx: " in summary) == (name == "x")
+    assert sorted(os.listdir(shared)) == ["x", "x.onnx", "x_quantized.onnx", "y", "y.onnx"]
+    assert "vocab.txt" in os.listdir(shared / "x") and "tokenizer_config.json" in os.listdir(shared / "y")
+
+    (tmp_path / "texts.txt").write_text("\n".join(TEXTS) + "\n", encoding="utf-8")
+    for graph, kind in (("x.onnx", "bilstm"), ("x_quantized.onnx", "bilstm"), ("y.onnx", "bert")):
+        labels = predicted_labels(shared / graph, tmp_path / "texts.txt", tmp_path / "preds.tsv")
+        assert labels == predicted_labels(exported[kind][0], tmp_path / "texts.txt", tmp_path / "ref.tsv")
 
 
 def test_eval_data_compares_accuracies(exported, tmp_path, capsys):
@@ -97,44 +127,81 @@ def test_eval_data_compares_accuracies(exported, tmp_path, capsys):
     examples = toy_examples(30, seed=5)
     (tmp_path / "test.tsv").write_text("label\tsentence\n" + "".join(f"{y}\t{x}\n" for y, x in examples),
                                        encoding="utf-8")
-    out = tmp_path / "onnx" / "m.onnx"
-    export.main(["--model", model_dir, "--output", str(out), "--int8", "--eval_data", str(tmp_path)])
-    report = load_json(tmp_path / "onnx" / "m.onnx.json")
+    export.main(["--model", model_dir, "--output_dir", str(tmp_path / "onnx"), "--int8", "--eval_data", str(tmp_path)])
+    report = load_json(tmp_path / "onnx" / "export.json")
     gold = np.array([int(y) for y, _ in examples])
     accuracy = (pytorch_logits(model_dir, [x for _, x in examples]).argmax(1) == gold).mean()
     assert report["eval"]["pytorch"]["accuracy"] == pytest.approx(accuracy)
     assert report["eval"]["onnx_fp32"]["accuracy"] == pytest.approx(accuracy)
     assert report["eval"]["onnx_int8"]["examples"] == 30
-    assert "| onnx_int8 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| onnx_int8 |" in out
+    assert f"max |logit difference| {report['max_abs_diff']:.1e}, accuracy {accuracy:.4f} | " in out.splitlines()[-1]
 
 
 def test_refused_outputs_leave_everything_as_it_was(exported, tmp_path):
-    model_dir, onnx_path = exported["bilstm"]
-    before = sorted(os.listdir(model_dir))
-    taken = tmp_path / "taken"
+    model_dir, out_dir = exported["bilstm"]
+    bert_out_dir = exported["bert"][1]
+    before = {path: snapshot(path) for path in (model_dir, out_dir, bert_out_dir)}
+    taken = tmp_path / "f"
     taken.mkdir()
-    (taken / "keep.txt").write_text("an earlier result")
-    cases = [([os.path.join(model_dir, "model.onnx"), "--overwrite_output_dir"], "must be apart"),
-             ([str(taken / "model.onnx")], "exists and is not empty"),
-             ([str(tmp_path / "x" / "model.bin")], "ending in .onnx"),
-             ([str(tmp_path / "z" / "model.onnx"), "--batch_size", "0"], "must be above 0"),
-             ([str(tmp_path / "z" / "model.onnx"), "--opset", "5"], "use 14 or later")]
-    for output, pattern in cases:
+    (taken / "x.onnx").write_text("an earlier result")
+    (taken / "y").mkdir()
+    (taken / "y" / "keep.txt").write_text("an earlier result")
+    cases = [(["--output_dir", bert_out_dir], "exists and is not empty"),  # another model's export
+             (["--output_dir", os.path.join(model_dir, "onnx"), "--overwrite_output_dir"], "must be apart"),
+             (["--output", model_dir + ".onnx", "--overwrite_output_dir"], "must be apart"),  # its side dir
+             (["--output", str(taken / "x.onnx")], "exists (use --overwrite_output_dir"),
+             (["--output", str(taken / "y.onnx")], "exists and is not empty"),
+             (["--output", str(taken / "z_quantized.onnx")], "int8 graphs of --int8"),
+             (["--output", str(tmp_path / "model.bin")], "ending in .onnx"),
+             (["--output", str(taken / "z.onnx"), "--output_dir", str(tmp_path / "z")], "not allowed with"),
+             ([], "one of the arguments --output_dir --output is required"),
+             (["--output_dir", str(tmp_path / "z"), "--batch_size", "0"], "must be above 0"),
+             (["--output_dir", str(tmp_path / "z"), "--opset", "5"], "use 14 or later")]
+    for args, pattern in cases:
         with pytest.raises(SystemExit) as exc:
-            export.main(["--model", model_dir, "--output", *output])
-        assert str(exc.value.code).startswith("error: ") and pattern in str(exc.value.code)
+            export.main(["--model", model_dir, *args])
+        message = str(exc.value.code)
+        assert message.startswith("error: ") and "\n" not in message and pattern in message, message
     with pytest.raises(SystemExit, match="already an ONNX model"):
-        export.main(["--model", onnx_path, "--output", str(tmp_path / "y" / "model.onnx")])
-    broken = tmp_path / "broken"
-    shutil.copytree(os.path.dirname(onnx_path), broken)
-    (broken / "model.onnx").write_bytes(b"not a graph")
+        export.main(["--model", out_dir, "--output_dir", str(tmp_path / "y")])
+    assert {path: snapshot(path) for path in before} == before
+    assert sorted(os.listdir(tmp_path)) == ["f"] and sorted(os.listdir(taken)) == ["x.onnx", "y"]
+
+
+def test_predict_refuses_broken_exports(exported, tmp_path):
     (tmp_path / "texts.txt").write_text("good\n", encoding="utf-8")
-    with pytest.raises(SystemExit, match="^error: cannot load the ONNX model"):
-        predict.main(["--model", str(broken / "model.onnx"), "--input", str(tmp_path / "texts.txt")])
+    broken = tmp_path / "broken"
+    shutil.copytree(exported["bilstm"][1], broken)
+    (broken / "model.onnx").write_bytes(b"not a graph")
+    for model in (broken, broken / "model.onnx"):
+        with pytest.raises(SystemExit, match="^error: cannot load the ONNX model"):
+            predict.main(["--model", str(model), "--input", str(tmp_path / "texts.txt")])
+    (broken / "config.json").unlink()
     with pytest.raises(SystemExit, match="pass the file, e.g."):
         predict.main(["--model", str(broken), "--input", str(tmp_path / "texts.txt")])
-    assert sorted(os.listdir(model_dir)) == before and os.listdir(taken) == ["keep.txt"]
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]  # no staging directory left
+    with pytest.raises(SystemExit, match="has no side files"):
+        predict.main(["--model", str(broken / "model_quantized.onnx"), "--input", str(tmp_path / "texts.txt")])
+
+
+def test_overwrite_replaces_an_export_only_when_it_succeeds(exported, tmp_path, monkeypatch):
+    model_dir = exported["bilstm"][0]
+    graph = str(tmp_path / "f" / "x.onnx")
+    export.main(["--model", model_dir, "--output", graph, "--int8"])
+    before = snapshot(tmp_path / "f")
+
+    def fail(*args):
+        raise RuntimeError("quantizer crashed")
+
+    monkeypatch.setattr(serving, "quantize_int8", fail)
+    with pytest.raises(RuntimeError, match="quantizer crashed"):
+        export.main(["--model", model_dir, "--output", graph, "--int8", "--overwrite_output_dir"])
+    assert snapshot(tmp_path / "f") == before and sorted(os.listdir(tmp_path / "f")) == ["x", "x.onnx",
+                                                                                         "x_quantized.onnx"]
+    export.main(["--model", model_dir, "--output", graph, "--overwrite_output_dir"])
+    assert sorted(os.listdir(tmp_path / "f")) == ["x", "x.onnx"]  # the earlier int8 graph went with its export
+    assert not load_json(tmp_path / "f" / "x" / "export.json")["int8"]
 
 
 def test_bilstm_on_teacher_word_pieces(exported, tmp_path):
@@ -144,7 +211,7 @@ def test_bilstm_on_teacher_word_pieces(exported, tmp_path):
     torch.manual_seed(1)
     model = BiLSTMClassifier(BiLSTMConfig(len(vocab), 2, embedding_dim=8, hidden_size=4, fc_dim=4))
     save_student(tmp_path / "bilstm", model, StudentTokenizer("teacher", vocab, 16, teacher), LABELS)
-    export.main(["--model", str(tmp_path / "bilstm"), "--output", str(tmp_path / "onnx" / "model.onnx")])
-    assert os.path.isdir(tmp_path / "onnx" / "teacher_tokenizer")
-    logits, _ = onnx_predictor(str(tmp_path / "onnx" / "model.onnx"))
+    export.main(["--model", str(tmp_path / "bilstm"), "--output", str(tmp_path / "onnx" / "s.onnx")])
+    assert os.path.isdir(tmp_path / "onnx" / "s" / "teacher_tokenizer")
+    logits, _ = onnx_predictor(str(tmp_path / "onnx" / "s.onnx"))
     assert np.abs(logits(TEXTS) - pytorch_logits(str(tmp_path / "bilstm"), TEXTS)).max() < 1e-4
