@@ -1,6 +1,7 @@
 """TinyBERT data augmentation on a tiny random masked LM: candidates, stop words, Chinese whole words,
-batched == one-at-a-time, bf16, per-example random draws, the missing-MLM-head fallback and the script end to end,
-in one process and under torchrun."""
+batched == one-at-a-time, bf16, per-example random draws, the missing-MLM-head fallback, the warning for a masked
+LM that has not learned the texts' language, and the script end to end with its summary line, in one process and
+under torchrun."""
 
 import copy
 import os
@@ -10,9 +11,10 @@ import jieba
 import pytest
 import torch
 
+from src import pretrain_mlm
 from src.tinybert import data_augmentation as da
 from src.data import Example, is_cjk, read_examples, write_examples
-from tests.tiny import toy_examples, torchrun, write_tiny_bert, write_toy_data
+from tests.tiny import VOCAB, toy_examples, torchrun, write_tiny_bert, write_toy_data
 
 EN = ["the movie was very good .", "this film is really bad , but the music was good !"]
 ZH = ["这个电影的音乐非常好", "我们的故事很坏", "演员真是好"]
@@ -146,13 +148,56 @@ def test_variants_of_an_example_do_not_depend_on_the_examples_before_it(augmente
     assert later == full[2:] and all(later)
 
 
-def test_missing_mlm_head_falls_back_to_embedding_neighbours(tmp_path, caplog):
+def untrained_warnings(caplog, augmenter, model_name, texts):
+    """The WARNING lines `warn_if_mlm_untrained` logs for `texts`."""
+    caplog.clear()
+    da.warn_if_mlm_untrained(augmenter, model_name, texts, "data/toy")
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("WARNING:")]
+
+
+def test_missing_mlm_head_falls_back_to_embedding_neighbours_and_warns(tmp_path, caplog):
     classifier = write_tiny_bert(tmp_path / "clf")  # a BERT without a masked-LM head
     aug = da.Augmenter(classifier, M=3)
     assert not aug.has_mlm
-    assert any("no trained masked-LM head" in r.message for r in caplog.records)
+    # the vocabulary covers the texts (0 % unknown): the created head alone is worth the warning
+    [line] = untrained_warnings(caplog, aug, classifier, EN)
+    assert "no trained masked-LM head (missing cls.predictions." in line and "its input embeddings" in line
+    assert " 0.0% of the texts' word pieces" in line and "python src/pretrain_mlm.py --corpus" in line
+    # a missing head and unknown texts: still one line
+    assert len(untrained_warnings(caplog, aug, classifier, ["cinema opera"])) == 1
     (segments, cands), = aug.candidates(["the movie was very good ."])
     assert cands and all(w in aug.vocab and w.isalpha() for words in cands.values() for w in words)
+    # the script says it once, before augmenting, with the task's directory in the command
+    caplog.clear()
+    da.main(["--pretrained_bert_model", classifier, "--data_dir", write_toy_data(tmp_path / "toy", n_train=4),
+             "--N", "1", "--no_cuda"])
+    [line] = [r.getMessage() for r in caplog.records if "WARNING" in r.getMessage()]
+    assert f"--data_dir {tmp_path / 'toy'} && python src/pretrain_mlm.py" in line
+
+
+def test_mostly_unknown_texts_warn_and_covered_texts_do_not(caplog, augmenter, tiny_mlm):
+    assert untrained_warnings(caplog, augmenter, tiny_mlm, EN + ZH) == []  # a loaded head, every piece known
+    [line] = untrained_warnings(caplog, augmenter, tiny_mlm, ["the cinema", "opera ballet"])  # 3 of 4 pieces [UNK]
+    assert "its masked-LM head was loaded" in line and " 75.0% of the texts' word pieces" in line
+    # the threshold: 1 [UNK] in 20 pieces is 5 %, not above it; 1 in 19 is
+    assert untrained_warnings(caplog, augmenter, tiny_mlm, [" ".join(["good"] * 19 + ["cinema"])]) == []
+    [line] = untrained_warnings(caplog, augmenter, tiny_mlm, [" ".join(["good"] * 18 + ["cinema"])])
+    assert " 5.3% of the texts' word pieces" in line
+
+
+def test_added_tokens_count_as_unknown_until_pretrain_mlm_trains_them(tmp_path, caplog):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(text for _, text in toy_examples(40, lang="zh")) + "\n", encoding="utf-8")
+    encoder = write_tiny_bert(tmp_path / "encoder", vocab=[w for w in VOCAB if w not in "电影"])
+    out = tmp_path / "mlm"
+    pretrain_mlm.main(["--bert_model", encoder, "--corpus", str(corpus), "--output_dir", str(out), "--extend_vocab",
+                       "--max_seq_length", "32", "--num_train_epochs", "1", "--heldout_lines", "8", "--no_cuda"])
+    aug = da.Augmenter(str(out), M=3)
+    assert set(aug.tokenizer.get_added_vocab()) >= {"电", "影"} and aug.has_mlm
+    assert untrained_warnings(caplog, aug, str(out), ZH) == []  # 电 and 影 were trained with the rest
+    os.remove(out / "metrics.json")  # now nothing says that the added 电 and 影 were ever trained
+    [line] = untrained_warnings(caplog, aug, str(out), ZH)
+    assert " 9.1% of the texts' word pieces" in line  # 电 and 影: 2 of 22 characters
 
 
 def test_word_vector_neighbours(tmp_path, tiny_mlm):
@@ -163,20 +208,25 @@ def test_word_vector_neighbours(tmp_path, tiny_mlm):
     assert cands[2] == ["theater", "film"]
 
 
-def test_script_writes_train_aug(tmp_path, tiny_mlm):
+def test_script_writes_train_aug(tmp_path, tiny_mlm, caplog, capsys):
     write_toy_data(tmp_path / "toy", n_train=8)
     da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
              "--N", "3", "--M", "4", "--no_cuda"])
     rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
     original = read_examples(os.path.join(tmp_path, "toy", "train.tsv"))
     assert rows[:8] == original and 8 < len(rows) <= 8 * 4
+    assert "WARNING" not in caplog.text  # a trained head whose vocabulary covers the texts
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.startswith("done: TinyBERT augmentation | ")
+    assert f"| train_aug.tsv: 8 original + {len(rows) - 8} augmented rows | " in summary
+    assert summary.endswith(f" s | -> {os.path.join(tmp_path, 'toy', 'train_aug.tsv')}")
     assert not os.path.exists(os.path.join(tmp_path, "toy", "train_aug.tsv.tmp"))
     with pytest.raises(SystemExit, match="does not exist"):
         da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope",
                  "--no_cuda"])
 
 
-def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm):
+def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm, capsys):
     write_toy_data(tmp_path / "toy", n_train=8)
     unlabeled = [Example(text, None) for _, text in toy_examples(6, seed=5)]
     write_examples(os.path.join(tmp_path, "toy", "unlabeled.tsv"), unlabeled)
@@ -184,6 +234,9 @@ def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm):
              "--N", "3", "--M", "4", "--no_cuda"])
     rows = read_examples(os.path.join(tmp_path, "toy", "unlabeled_aug.tsv"), require_label=False)
     assert rows[:6] == unlabeled and 6 < len(rows) <= 6 * 4 and all(ex.label is None for ex in rows)
+    [summary] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("done: ")]  # one for both
+    assert f"| unlabeled_aug.tsv: 6 original + {len(rows) - 6} augmented rows | " in summary
+    assert summary.endswith(f"train_aug.tsv, {os.path.join(tmp_path, 'toy', 'unlabeled_aug.tsv')}")
     # the train file is augmented as without unlabeled.tsv: its draws do not depend on the other file
     train_rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
     os.remove(os.path.join(tmp_path, "toy", "unlabeled.tsv"))

