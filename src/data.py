@@ -1,5 +1,5 @@
 """Data files and labels: reading and writing a data directory's `train/dev/test/unlabeled` files (`.tsv`,
-`.csv` or `.jsonl`), label ids, the CJK check."""
+`.csv` or `.jsonl`) of single texts or sentence pairs, with class labels or scores; label ids, the CJK check."""
 
 import argparse
 import codecs
@@ -9,15 +9,23 @@ import json
 import os
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from src.cli import InputError, logger
 
 TEXT_COLUMNS = ("sentence", "text", "review", "text_a")  # text_a: PaddleNLP's ChnSentiCorp layout
-LABEL_COLUMN = "label"
+# (first, second) text columns of the pair layouts: PaddleNLP/CLUE, GLUE RTE/WNLI/STS-B/MNLI and BQ/AFQMC/OCNLI,
+# QQP, MRPC, query-title matching, QNLI
+PAIR_COLUMNS = (("text_a", "text_b"), ("sentence1", "sentence2"), ("question1", "question2"),
+                ("#1 string", "#2 string"), ("query", "title"), ("question", "sentence"))
+LABEL_COLUMNS = ("label", "gold_label", "score", "is_duplicate", "quality")  # GLUE, MNLI, STS-B, QQP, MRPC
+NO_GOLD_LABEL = "-"  # OCNLI and MNLI rows whose annotators did not agree: no gold label, dropped
+SCORE_LABELS = ["score"]  # the label list of a regressor: one output, the score
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, a leading BOM (as Excel and WPS write it) dropped
 FORMATS = (".tsv", ".csv", ".jsonl")
-WRITTEN_HEADERS = (("label", "text"), ("text",))  # the headers `write_examples` writes
+# the headers `write_examples` writes: single texts or pairs, labelled or not
+WRITTEN_HEADERS = (("label", "text"), ("text",), ("label", "text_a", "text_b"), ("text_a", "text_b"))
 
 
 SPLITS = ("train", "dev", "test")
@@ -30,12 +38,18 @@ MAX_BAD_LINE_FRACTION = 0.01
 COLUMN_WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 Row = tuple[int, list[str]]  # (line number where the row starts, its fields)
+Text = str | tuple[str, str]  # what a model reads: one text, or a sentence pair (text_a, text_b)
 
 
 @dataclass
 class Example:
-    text: str
-    label: str | None  # None where the labels are withheld (unlabeled.tsv)
+    text: str  # the text, or a pair's first text (text_a)
+    label: str | None  # a class name or a score as written; None where the labels are withheld (unlabeled.tsv)
+    text_b: str | None = None  # a pair's second text
+
+    @property
+    def input(self) -> Text:
+        return self.text if self.text_b is None else (self.text, self.text_b)
 
 
 @dataclass
@@ -43,6 +57,12 @@ class Columns:
     text: int
     label: int | None  # None where the file has no label column
     n_fields: int
+    text_b: int | None = None  # a pair's second text
+
+
+def is_pairs(inputs: list[Text]) -> bool:
+    """Whether `inputs` (of `Example.input`) are sentence pairs."""
+    return bool(inputs) and isinstance(inputs[0], tuple)
 
 
 def _clean_text(text: str) -> str:
@@ -50,19 +70,30 @@ def _clean_text(text: str) -> str:
 
 
 def add_data_format_args(p: argparse.ArgumentParser) -> None:
-    """Flags of the stages that read data files: which columns hold the text and the label, and the encoding."""
+    """Flags of the stages that read data files: which columns hold the texts and the label, the task type, and
+    the encoding."""
     p.add_argument("--text_column", default=None,
-                   help="the text column of data files with a header, looked for before the default names "
-                        f"({', '.join(TEXT_COLUMNS)})")
+                   help="the text column (a pair's first) of data files with a header, instead of the default names "
+                        f"({', '.join(TEXT_COLUMNS)}, or a pair layout's: {', '.join(a for a, _ in PAIR_COLUMNS)})")
+    p.add_argument("--text_b_column", default=None,
+                   help="a pair's second text column, instead of the pair layouts' "
+                        f"({', '.join(b for _, b in PAIR_COLUMNS)})")
     p.add_argument("--label_column", default=None,
-                   help=f"the label column of data files with a header, looked for before the default '{LABEL_COLUMN}'")
+                   help=f"the label (or score) column, instead of the default names ({', '.join(LABEL_COLUMNS)})")
+    p.add_argument("--columns", default=None,
+                   help="the column names of headerless files, comma-separated in file order (e.g. GLUE CoLA: "
+                        "source,label,mark,sentence; TNEWS: text,label); default: label,text, or text_a,text_b,label "
+                        "for three fields")
+    p.add_argument("--task_type", choices=("auto", "classification", "regression"), default="auto",
+                   help="auto: a regression when the labels are numbers and not all whole (STS-B's 0-5 scores)")
     p.add_argument("--encoding", default=DEFAULT_ENCODING,
                    help="encoding of the data files, e.g. gbk (default: UTF-8, a leading BOM dropped)")
 
 
 def data_format(args: argparse.Namespace) -> dict:
-    """The keyword arguments of `read_examples`/`load_split`/`load_unlabeled` set by `add_data_format_args`."""
-    return {"text_column": args.text_column, "label_column": args.label_column, "encoding": args.encoding}
+    """The keyword arguments of `read_examples` (and `load_split`, `load_unlabeled`) set by `add_data_format_args`."""
+    return {"text_column": args.text_column, "text_b_column": args.text_b_column, "label_column": args.label_column,
+            "columns": args.columns, "encoding": args.encoding}
 
 
 def read_text(path: str, what: str = "data file", encoding: str = DEFAULT_ENCODING) -> str:
@@ -153,31 +184,51 @@ def _others(header: list[str], taken: set[str]) -> str:
     return rest[0] if len(rest) == 1 else f"<one of {rest}>" if rest else "<name>"
 
 
-def _header_columns(path: str, header: list[str], text_column: str | None, label_column: str | None,
-                    require_label: bool) -> Columns:
-    """The positions of the text and label columns in `header`: the ones the flags name, else the first default
-    name found. An InputError when one is missing, saying which flag names it: a misspelt --text_column must not
-    quietly fall back to a default column and train on the wrong text. The project's own layout (what
-    `write_examples` writes, so what every stage reads after prepare_data.py) is exempt, so that the flags given
-    to prepare_data.py may be repeated. A column found under a default name is logged: a wrong guess is seen."""
-    own_layout = tuple(header) in WRITTEN_HEADERS
-    for flag, name, needed in (("--text_column", text_column, True), ("--label_column", label_column, require_label)):
-        if name and needed and not own_layout and name.strip().lower() not in header:
+def _text_columns(header: list[str], text_column: str | None, text_b_column: str | None) -> tuple[str | None, ...]:
+    """The text column and a pair's second one (None for single texts): the flags' names; else the first pair
+    layout whose two columns the header has; else the first single-text name. With --text_b_column alone, the
+    first text is its pair layout's partner, or else the first single-text name."""
+    a, b = (c.strip().lower() if c else None for c in (text_column, text_b_column))
+    if a is None and b is None:
+        pair = next(((x, y) for x, y in PAIR_COLUMNS if x in header and y in header), None)
+        return pair or (next((n for n in TEXT_COLUMNS if n in header), None), None)
+    if a is None:
+        partners = [x for x, y in PAIR_COLUMNS if y == b] + list(TEXT_COLUMNS)
+        a = next((n for n in partners if n in header and n != b), None)
+    return a, b
+
+
+def _header_columns(path: str, header: list[str], text_column: str | None, text_b_column: str | None,
+                    label_column: str | None, require_label: bool) -> Columns:
+    """The positions of the text, second text and label columns in `header`: the ones the flags name, else the
+    default names (`_text_columns`, LABEL_COLUMNS). An InputError when one is missing, saying which flag names
+    it: a misspelt --text_column must not quietly fall back to a default column and train on the wrong text.
+    The project's own layout (what `write_examples` writes, so what every stage reads after prepare_data.py) is
+    read as such whatever the flags, so that the flags given to prepare_data.py may be repeated. The columns
+    found under default names are logged: a wrong guess is seen."""
+    if own_layout := tuple(header) in WRITTEN_HEADERS:
+        text_column = text_b_column = label_column = None
+    named = (("--text_column", text_column, True), ("--text_b_column", text_b_column, True),
+             ("--label_column", label_column, require_label))
+    for flag, name, needed in named:
+        if name and needed and name.strip().lower() not in header:
             raise InputError(f"{path}: no column '{name.strip().lower()}' ({flag}); its columns are {header}")
-    text_names, label_names = _names(text_column, TEXT_COLUMNS), _names(label_column, (LABEL_COLUMN,))
-    text = next((name for name in text_names if name in header), None)
+    text, text_b = _text_columns(header, text_column, text_b_column)
+    label_names = _names(label_column, LABEL_COLUMNS)
     label = next((name for name in label_names if name in header), None)
     if text is None:
-        raise InputError(f"{path}: header {header} names no text column; known: {', '.join(text_names)}; "
+        raise InputError(f"{path}: header {header} names no text column; known: {', '.join(TEXT_COLUMNS)}; "
                          f"use --text_column {_others(header, set(label_names))}")
     if label is None and require_label:
-        raise InputError(f"{path}: header {header} has no '{label_names[0]}' column; "
-                         f"use --label_column {_others(header, {text})}")
+        raise InputError(f"{path}: header {header} has no label column (known: {', '.join(LABEL_COLUMNS)}); "
+                         f"use --label_column {_others(header, {text, text_b})}")
     if not own_layout:
-        defaults = [f"{kind} column: {name}" + ("" if flag else " (default)")
-                    for kind, name, flag in (("text", text, text_column), ("label", label, label_column)) if name]
-        logger.info(f"{path}: {', '.join(defaults)}")
-    return Columns(header.index(text), header.index(label) if label else None, len(header))
+        chosen = [f"{kind} column: {name}" + ("" if flag else " (default)") for kind, name, flag in
+                  (("text", text, text_column), ("second text", text_b, text_b_column), ("label", label, label_column))
+                  if name]
+        logger.info(f"{path}: {', '.join(chosen)}")
+    index = {name: header.index(name) for name in (text, text_b, label) if name}
+    return Columns(index[text], index.get(label), len(header), index.get(text_b))
 
 
 def _looks_like_header(first: list[str], body: list[Row], known: tuple[str, ...]) -> bool:
@@ -206,102 +257,134 @@ def _check_not_swapped(path: str, rows: list[Row]) -> None:
                      f"--text_column and --label_column)")
 
 
-def _find_columns(path: str, rows: list[Row], text_column: str | None, label_column: str | None,
-                  require_label: bool) -> tuple[Columns, list[Row]]:
-    """The columns of a .tsv/.csv file and its data rows: a header naming a text column, or else (no header)
-    `label<TAB>text`, which a column flag cannot name. See `_looks_like_header` and `_check_not_swapped` for the
-    two other refusals."""
-    first = [f.strip().lower() for f in rows[0][1]]
-    text_names, label_names = _names(text_column, TEXT_COLUMNS), _names(label_column, (LABEL_COLUMN,))
-    if any(name in first for name in text_names) or _looks_like_header(first, rows[1:], text_names + label_names):
-        return _header_columns(path, first, text_column, label_column, require_label), rows[1:]
-    if text_column or label_column:
-        flags = " and ".join(f for f, v in (("--text_column", text_column), ("--label_column", label_column)) if v)
-        raise InputError(f"{path} has no header row ('label<TAB>text' lines), so {flags} names no column; add a "
-                         f"header or leave the flag out")
+def _headerless_columns(path: str, rows: list[Row]) -> Columns:
+    """The columns of a file without a header, by its usual number of fields: `label<TAB>text` (see
+    `_check_not_swapped`) or, with three, `text_a<TAB>text_b<TAB>label` (LCQMC); any other number must be named
+    with --columns (a text column read from the wrong field would train on the wrong text)."""
+    n_fields = Counter(len(fields) for _, fields in rows).most_common(1)[0][0]
+    if n_fields == 3:
+        return Columns(text=0, text_b=1, label=2, n_fields=3)
+    if n_fields > 3:
+        raise InputError(f"{path} has no header row and {n_fields} fields a row: name its columns with --columns "
+                         f"(e.g. GLUE CoLA: --columns source,label,mark,sentence)")
     _check_not_swapped(path, rows)
-    return Columns(text=1, label=0, n_fields=2), rows
+    return Columns(text=1, label=0, n_fields=2)
 
 
-def _parse_rows(body: list[Row], columns: Columns, sep: str, keep: bool = False
-                ) -> tuple[list[Example], list[int], list[int]]:
-    """Examples of the data rows, and the line numbers of the rows joined (extra fields) and skipped. With
-    `keep`, a skipped row still gives an example (its text, or "", and label None), so that rows stay aligned."""
-    examples, joined, skipped = [], [], []
-    text_idx, label_idx, n_fields = columns.text, columns.label, columns.n_fields
+def _find_columns(path: str, rows: list[Row], fmt: dict, require_label: bool) -> tuple[Columns, list[Row]]:
+    """The columns of a .tsv/.csv file and its data rows: the names --columns gives a headerless file; a header
+    naming a text column (or looking like one: `_looks_like_header`); or else no header (`_headerless_columns`),
+    which a column flag cannot name."""
+    flags = {k: fmt.get(k) for k in ("text_column", "text_b_column", "label_column")}
+    if fmt.get("columns"):
+        header = [c.strip().lower() for c in fmt["columns"].split(",")]
+        return _header_columns(path, header, **flags, require_label=require_label), rows
+    first = [f.strip().lower() for f in rows[0][1]]
+    text_names = _names(flags["text_column"], TEXT_COLUMNS + tuple(c for pair in PAIR_COLUMNS for c in pair))
+    label_names = _names(flags["label_column"], LABEL_COLUMNS)
+    if any(name in first for name in text_names) or _looks_like_header(first, rows[1:], text_names + label_names):
+        return _header_columns(path, first, **flags, require_label=require_label), rows[1:]
+    if any(flags.values()):
+        named = " and ".join(f"--{k}" for k, v in flags.items() if v)
+        raise InputError(f"{path} has no header row, so {named} names no column; add a header, name the columns "
+                         f"with --columns, or leave the flag out")
+    return _headerless_columns(path, rows), rows
+
+
+def _parse_rows(path: str, body: list[Row], columns: Columns, keep: bool = False
+                ) -> tuple[list[Example], dict[str, list[int]]]:
+    """Examples of the data rows, and the line numbers of the rows `joined` (extra fields), `skipped` (malformed
+    or empty) and without a gold label (`no_gold`, label "-"). A pair row whose second text is missing is an
+    InputError: one text is no pair. With `keep` (labelling a file), every row gives an example, a skipped one
+    its text (or "") and label None, so that rows stay aligned."""
+    lines = {"joined": [], "skipped": [], "no_gold": []}
+    examples = []
+    sep = "," if path.lower().endswith(".csv") else "\t"
     for line_no, fields in body:
-        if len(fields) > n_fields and text_idx == n_fields - 1:
-            fields = fields[:text_idx] + [sep.join(fields[text_idx:])]
-            joined.append(line_no)
-        if len(fields) != n_fields:
-            skipped.append(line_no)
-            if keep:
-                examples.append(Example("", None))
+        if len(fields) > columns.n_fields and columns.text == columns.n_fields - 1:
+            fields = fields[:columns.text] + [sep.join(fields[columns.text:])]
+            lines["joined"].append(line_no)
+        if columns.text_b is not None and not keep and not (
+                len(fields) > columns.text_b and _clean_text(fields[columns.text_b])):
+            raise InputError(f"{path}:{line_no}: the pair's second text is missing (expected {columns.n_fields} "
+                             f"fields, the second text in field {columns.text_b + 1})")
+        ok = len(fields) == columns.n_fields
+        text = _clean_text(fields[columns.text]) if ok else ""
+        text_b = _clean_text(fields[columns.text_b]) if ok and columns.text_b is not None else None
+        label = fields[columns.label].strip() if ok and columns.label is not None else None
+        if label == NO_GOLD_LABEL:
+            lines["no_gold"].append(line_no)
+        elif not ok or not text or (columns.label is not None and not label):
+            lines["skipped"].append(line_no)
+        else:
+            examples.append(Example(text, label, text_b))
             continue
-        text = _clean_text(fields[text_idx])
-        label = fields[label_idx].strip() if label_idx is not None else None
-        if not text or (label_idx is not None and not label):
-            skipped.append(line_no)
-            if keep:
-                examples.append(Example(text, None))
-            continue
-        examples.append(Example(text, label))
-    return examples, joined, skipped
+        if keep:
+            examples.append(Example(text, None, text_b))
+    return examples, lines
 
 
 def read_examples(path: str, require_label: bool = True, *, text_column: str | None = None,
-                  label_column: str | None = None, encoding: str = DEFAULT_ENCODING,
-                  keep_rows: bool = False) -> list[Example]:
+                  text_b_column: str | None = None, label_column: str | None = None, columns: str | None = None,
+                  encoding: str = DEFAULT_ENCODING, keep_rows: bool = False) -> list[Example]:
     """Read a data file (.tsv, .csv or .jsonl, by its extension; anything else is read as .tsv) and return a list
-    of `Example`.
+    of `Example`: single texts or sentence pairs, with a class label or a score.
 
-    Columns: a header naming a text column (`text_column` if given, else the first of TEXT_COLUMNS found) and
-    the label column (`label_column` if given, else `label`), in any order (GLUE SST-2, PaddleNLP's
-    `label<TAB>text_a`); or no header and `label<TAB>text` (or `label,text`) per line (the reference repo's
-    data/hotel). A .jsonl file has one object per line; the first object's keys are its header. A label
-    column is optional when `require_label` is False (unlabeled files).
+    Columns: a header naming the text column(s) and the label column, in any order and among others (GLUE's
+    SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI files as GLUE ships them; CLUE's `sentence1,sentence2,label`;
+    PaddleNLP's `label<TAB>text_a`), found under the flags' names or the defaults (TEXT_COLUMNS, PAIR_COLUMNS,
+    LABEL_COLUMNS); or no header: `columns` names the fields (CoLA, TNEWS), else `label<TAB>text` (the
+    reference repo's data/hotel) or three fields `text_a<TAB>text_b<TAB>label` (LCQMC). A .jsonl file has one
+    object per line; the first object's keys are its header. A label column is optional when `require_label`
+    is False (unlabeled files).
 
-    Refused rather than misread: a first row that looks like a header but names no known text column (it is
-    never read as a data row whose label becomes a class); headerless columns that look swapped (text, then
-    label). See `_looks_like_header` and `_check_not_swapped` for the exact rules.
+    Refused rather than misread: a named column the file lacks; a first row that looks like a header but names
+    no known text column (never read as a data row whose label becomes a class); headerless columns that look
+    swapped (text, then label); a headerless file of more than three fields without `columns`; a pair row
+    without its second text.
 
     Malformed-line policy: a line with extra fields whose text column is last has them joined back into the
     text (real reviews contain tabs); a line with a missing field or an empty text is skipped. Both are
-    counted and logged. More than 1 % unusable lines is an error. With `keep_rows` (labelling a file, one output
-    row per data row), a skipped line gives an example with text "" (or its text) and label None.
+    counted and logged. More than 1 % unusable lines is an error. A row labelled "-" (no gold label: OCNLI,
+    MNLI) is dropped and counted. With `keep_rows` (labelling a file, one output row per data row), a skipped
+    line gives an example with text "" (or its text) and label None.
     """
+    fmt = {"text_column": text_column, "text_b_column": text_b_column, "label_column": label_column,
+           "columns": columns}
     if path.lower().endswith(".jsonl"):
         header, body = _jsonl_rows(path, encoding)
-        columns = _header_columns(path, header, text_column, label_column, require_label) if body else None
+        found = _header_columns(path, header, text_column, text_b_column, label_column, require_label) if body else None
     else:
         rows = _delimited_rows(path, encoding)
-        columns, body = _find_columns(path, rows, text_column, label_column, require_label) if rows else (None, [])
-    if columns is None:
+        found, body = _find_columns(path, rows, fmt, require_label) if rows else (None, [])
+    if found is None:
         raise InputError(f"{path} is empty")
-    sep = "," if path.lower().endswith(".csv") else "\t"
-    examples, joined, skipped = _parse_rows(body, columns, sep, keep_rows)
+    examples, lines = _parse_rows(path, body, found, keep_rows)
+    joined, skipped = lines["joined"], lines["skipped"]
     if joined:
-        logger.warning(f"{path}: {len(joined)} line(s) had extra {'comma' if sep == ',' else 'tab'}-separated "
-                       f"fields, joined into the text (lines {joined[:5]})")
+        logger.warning(f"{path}: {len(joined)} line(s) had extra {'comma' if path.endswith('.csv') else 'tab'}-"
+                       f"separated fields, joined into the text (lines {joined[:5]})")
     if skipped:
         logger.warning(f"{path}: skipped {len(skipped)} malformed or empty line(s) (lines {skipped[:5]})")
+    if lines["no_gold"]:
+        logger.info(f"{path}: dropped {len(lines['no_gold'])} row(s) without a gold label ('-')")
     if len(skipped) > MAX_BAD_LINE_FRACTION * max(len(body), 1) or not examples:
         raise InputError(f"{path}: {len(skipped)} of {len(body)} lines are malformed or empty "
                          f"(first at line {skipped[0] if skipped else '-'}); expected 'label<TAB>text' or a header "
-                         f"with '{label_column or LABEL_COLUMN}' and one of {_names(text_column, TEXT_COLUMNS)}")
+                         f"with '{label_column or LABEL_COLUMNS[0]}' and one of {_names(text_column, TEXT_COLUMNS)}")
     return examples
 
 
-def read_texts(path: str, text_column: str | None = None, encoding: str = DEFAULT_ENCODING) -> list[str]:
+def read_texts(path: str, encoding: str = DEFAULT_ENCODING, **fmt) -> list[Text]:
     """Texts to label: a .csv/.jsonl file, a file whose header names a text column, or a .tsv with tabs (any
-    layout `read_examples` reads, e.g. a headerless `label<TAB>text` test file: its labels are not texts), or
-    else one text per line (blank lines dropped)."""
+    layout `read_examples` reads with `fmt`'s columns, e.g. a headerless `label<TAB>text` test file: its labels
+    are not texts; pairs give pairs), or else one text per line (blank lines dropped)."""
     lines = read_lines(path, what="file", encoding=encoding)
     header = {h.strip().lower() for h in lines[0].split("\t")} if lines else set()
     tabbed_tsv = path.lower().endswith(".tsv") and bool(lines) and "\t" in lines[0]
-    if path.lower().endswith((".csv", ".jsonl")) or tabbed_tsv or header & set(_names(text_column, TEXT_COLUMNS)):
-        examples = read_examples(path, require_label=False, text_column=text_column, encoding=encoding)
-        return [ex.text for ex in examples]
+    if path.lower().endswith((".csv", ".jsonl")) or tabbed_tsv or header & set(_names(fmt.get("text_column"),
+                                                                                        TEXT_COLUMNS)):
+        return [ex.input for ex in read_examples(path, require_label=False, encoding=encoding, **fmt)]
     texts = [_clean_text(line) for line in lines]
     if not any(texts):
         raise InputError(f"{path} has no text")
@@ -309,25 +392,55 @@ def read_texts(path: str, text_column: str | None = None, encoding: str = DEFAUL
 
 
 def write_examples(path: str, examples: list[Example]) -> None:
-    """Write examples with a `label<TAB>text` header (or `text` alone when every label is None)."""
+    """Write examples in the project's own layout (WRITTEN_HEADERS): a `label<TAB>text` header, or
+    `label<TAB>text_a<TAB>text_b` for pairs; without the label column when every label is None."""
     with_labels = any(ex.label is not None for ex in examples)
+    pairs = any(ex.text_b is not None for ex in examples)
+    header = (["label"] if with_labels else []) + (["text_a", "text_b"] if pairs else ["text"])
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("label\ttext\n" if with_labels else "text\n")
+        f.write("\t".join(header) + "\n")
         for ex in examples:
-            text = _clean_text(ex.text)  # no tabs or newlines left
-            f.write(f"{ex.label}\t{text}\n" if with_labels else f"{text}\n")
+            texts = [ex.text, ex.text_b or ""] if pairs else [ex.text]
+            fields = ([str(ex.label)] if with_labels else []) + [_clean_text(t) for t in texts]  # no tabs or newlines
+            f.write("\t".join(fields) + "\n")
 
 
-def label_list_from(examples: list[Example]) -> list[str]:
-    """The sorted label set of the training examples (numerically when every label is an integer)."""
-    labels = {ex.label for ex in examples}
-    if all(label.lstrip("-").isdigit() for label in labels):
-        return sorted(labels, key=int)
-    return sorted(labels)
+def _number(label: str) -> float | None:
+    try:
+        return float(label)
+    except ValueError:
+        return None
 
 
-def encode_labels(examples: list[Example], label_list: list[str], path: str) -> list[int]:
-    """Map labels to ids; an unknown label is an InputError naming the file and the known set."""
+def is_regression(labels: list[str]) -> bool:
+    """Scores rather than classes: at least 90 % of the labels are numbers (the rest is then refused by
+    `encode_labels`, not turned into classes) and some are not whole numbers (STS-B's 3.8; a 1-5 star rating
+    of whole numbers stays five classes)."""
+    numbers = [x for x in map(_number, labels) if x is not None]
+    return len(numbers) >= 0.9 * len(labels) and any(not x.is_integer() for x in numbers)
+
+
+def label_list_from(examples: list[Example], task_type: str = "auto") -> list[str]:
+    """The label list of a model trained on `examples`: SCORE_LABELS for a regression (`task_type`, or detected
+    by `is_regression`), else the sorted label set (numerically when every label is an integer)."""
+    labels = [ex.label for ex in examples]
+    if task_type == "regression" or (task_type == "auto" and is_regression(labels)):
+        return SCORE_LABELS
+    distinct = set(labels)
+    if all(label.lstrip("-").isdigit() for label in distinct):
+        return sorted(distinct, key=int)
+    return sorted(distinct)
+
+
+def encode_labels(examples: list[Example], label_list: list[str], path: str) -> list[int] | list[float]:
+    """Map labels to ids, or for a regressor (SCORE_LABELS) to float scores; an unknown label, or a score that is
+    no number, is an InputError naming the file (and the example)."""
+    if label_list == SCORE_LABELS:
+        scores = [_number(ex.label) for ex in examples]
+        if None in scores:
+            i = scores.index(None)
+            raise InputError(f"{path}: the score of example {i + 1} ({examples[i].label!r}) is not a number")
+        return scores
     label2id = {label: i for i, label in enumerate(label_list)}
     unknown = sorted({ex.label for ex in examples} - set(label2id))
     if unknown:
@@ -345,11 +458,12 @@ def split_file(data_dir: str, split: str) -> str | None:
 
 
 def load_split(data_dir: str, split: str, label_list: list[str] | None = None, max_examples: int | None = None, *,
-               text_column: str | None = None, label_column: str | None = None,
-               encoding: str = DEFAULT_ENCODING) -> tuple[list[str], list[int], list[str]]:
-    """Read `<data_dir>/<split>.tsv` (or .csv, or .jsonl) and return (texts, label_ids, label_list).
+               task_type: str = "auto", **fmt) -> tuple[list[Text], list[int] | list[float], list[str]]:
+    """Read `<data_dir>/<split>.tsv` (or .csv, or .jsonl; columns as `read_examples` with `fmt`) and return
+    (inputs, label ids or scores, label_list); an input is a text or a pair (`Example.input`).
 
-    The label list comes from the argument (a trained model's labels) or, when None, from this file.
+    The label list comes from the argument (a trained model's labels) or, when None, from this file
+    (`label_list_from` with `task_type`).
     """
     if not os.path.isdir(data_dir):
         raise InputError(f"data directory {data_dir} does not exist")
@@ -357,22 +471,18 @@ def load_split(data_dir: str, split: str, label_list: list[str] | None = None, m
     if path is None:
         raise InputError(f"data file {os.path.join(data_dir, split)}.tsv does not exist "
                          f"(nor {split}.csv or {split}.jsonl)")
-    examples = read_examples(path, text_column=text_column, label_column=label_column, encoding=encoding)
-    examples = examples[:max_examples]
-    label_list = label_list or label_list_from(examples)
-    return [ex.text for ex in examples], encode_labels(examples, label_list, path), label_list
+    examples = read_examples(path, **fmt)[:max_examples]
+    label_list = label_list or label_list_from(examples, task_type)
+    return [ex.input for ex in examples], encode_labels(examples, label_list, path), label_list
 
 
-def load_unlabeled(data_dir: str, *, text_column: str | None = None, label_column: str | None = None,
-                   encoding: str = DEFAULT_ENCODING) -> list[str]:
-    """Texts of `<data_dir>/unlabeled.tsv` (or .csv, or .jsonl), or [] when there is none; any labels in it are
+def load_unlabeled(data_dir: str, **fmt) -> list[Text]:
+    """Inputs of `<data_dir>/unlabeled.tsv` (or .csv, or .jsonl), or [] when there is none; any labels in it are
     ignored."""
     path = split_file(data_dir, "unlabeled")
     if path is None:
         return []
-    examples = read_examples(path, require_label=False, text_column=text_column, label_column=label_column,
-                             encoding=encoding)
-    return [ex.text for ex in examples]
+    return [ex.input for ex in read_examples(path, require_label=False, **fmt)]
 
 
 def is_cjk_char(char: str) -> bool:

@@ -175,7 +175,8 @@ def test_named_columns(tmp_path):
     path = write(tmp_path / "train.csv", "id,sentiment,content\n1,pos,nice\n2,neg,awful\n")
     examples = read_examples(path, text_column="content", label_column="Sentiment")
     assert [(e.label, e.text) for e in examples] == [("pos", "nice"), ("neg", "awful")]
-    with pytest.raises(InputError, match=r"header \['id', 'sentiment', 'content'\] has no 'label' column; "
+    with pytest.raises(InputError, match=r"header \['id', 'sentiment', 'content'\] has no label column \(known: "
+                                         r"label, gold_label, score, is_duplicate, quality\); "
                                          r"use --label_column <one of \['id', 'sentiment'\]>"):
         read_examples(path, text_column="content")
     # the named column comes first, the default names still work (a directory written by prepare_data.py)
@@ -280,7 +281,7 @@ def test_a_misspelt_text_column_is_refused_and_nothing_written(tmp_path, caplog)
     assert not out.exists()
     with pytest.raises(InputError, match=r"no column 'stars' \(--label_column\)"):
         read_examples(src, label_column="stars")
-    with pytest.raises(InputError, match=r"has no header row .*so --text_column names no column"):
+    with pytest.raises(InputError, match=r"has no header row, so --text_column names no column"):
         read_examples(write(tmp_path / "h.tsv", "1\tgood\n0\tbad\n"), text_column="comment")
     caplog.set_level("INFO", logger="kd")
     assert read_examples(src)[0] == Example("r0", "0")
