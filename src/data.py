@@ -24,6 +24,7 @@ NO_GOLD_LABEL = "-"  # OCNLI and MNLI rows whose annotators did not agree: no go
 SCORE_LABELS = ["score"]  # the label list of a regressor: one output, the score
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, a leading BOM (as Excel and WPS write it) dropped
 FORMATS = (".tsv", ".csv", ".jsonl")
+JSON_LINES = (".jsonl", ".json")  # one JSON object per line (CLUE ships OCNLI as .json)
 # the headers `write_examples` writes: single texts or pairs, labelled or not
 WRITTEN_HEADERS = (("label", "text"), ("text",), ("label", "text_a", "text_b"), ("text_a", "text_b"))
 
@@ -63,6 +64,17 @@ class Columns:
 def is_pairs(inputs: list[Text]) -> bool:
     """Whether `inputs` (of `Example.input`) are sentence pairs."""
     return bool(inputs) and isinstance(inputs[0], tuple)
+
+
+def all_texts(inputs: list[Text]) -> list[str]:
+    """Every text of `inputs`: the texts, or both texts of each pair."""
+    return [t for x in inputs for t in ((x,) if isinstance(x, str) else x)]
+
+
+def input_key(x: Text) -> str:
+    """One string per input, for hashing and deduplication: the text, or a pair's two texts joined by a tab
+    (no cleaned text holds one)."""
+    return x if isinstance(x, str) else "\t".join(x)
 
 
 def _clean_text(text: str) -> str:
@@ -327,8 +339,8 @@ def _parse_rows(path: str, body: list[Row], columns: Columns, keep: bool = False
 def read_examples(path: str, require_label: bool = True, *, text_column: str | None = None,
                   text_b_column: str | None = None, label_column: str | None = None, columns: str | None = None,
                   encoding: str = DEFAULT_ENCODING, keep_rows: bool = False) -> list[Example]:
-    """Read a data file (.tsv, .csv or .jsonl, by its extension; anything else is read as .tsv) and return a list
-    of `Example`: single texts or sentence pairs, with a class label or a score.
+    """Read a data file (.tsv, .csv, or .jsonl or .json for JSON lines, by its extension; anything else is read
+    as .tsv) and return a list of `Example`: single texts or sentence pairs, with a class label or a score.
 
     Columns: a header naming the text column(s) and the label column, in any order and among others (GLUE's
     SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI files as GLUE ships them; CLUE's `sentence1,sentence2,label`;
@@ -351,7 +363,7 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
     """
     fmt = {"text_column": text_column, "text_b_column": text_b_column, "label_column": label_column,
            "columns": columns}
-    if path.lower().endswith(".jsonl"):
+    if path.lower().endswith(JSON_LINES):
         header, body = _jsonl_rows(path, encoding)
         found = _header_columns(path, header, text_column, text_b_column, label_column, require_label) if body else None
     else:
@@ -382,7 +394,7 @@ def read_texts(path: str, encoding: str = DEFAULT_ENCODING, **fmt) -> list[Text]
     lines = read_lines(path, what="file", encoding=encoding)
     header = {h.strip().lower() for h in lines[0].split("\t")} if lines else set()
     tabbed_tsv = path.lower().endswith(".tsv") and bool(lines) and "\t" in lines[0]
-    if path.lower().endswith((".csv", ".jsonl")) or tabbed_tsv or header & set(_names(fmt.get("text_column"),
+    if path.lower().endswith((".csv", *JSON_LINES)) or tabbed_tsv or header & set(_names(fmt.get("text_column"),
                                                                                         TEXT_COLUMNS)):
         return [ex.input for ex in read_examples(path, require_label=False, encoding=encoding, **fmt)]
     texts = [_clean_text(line) for line in lines]

@@ -44,6 +44,7 @@ class TrainState:
     history: list[dict] = field(default_factory=list)  # one entry per evaluation and per epoch end
     loss_sums: dict[str, float] = field(default_factory=dict)  # the current epoch's summed loss terms
     flags: dict = field(default_factory=dict)  # the stage's command-line flags, which --resume must repeat
+    metric: str = "accuracy"  # the dev score that picks the best checkpoint (higher is better)
 
     @property
     def examples_per_s(self) -> float:
@@ -187,7 +188,7 @@ def _dev_check(state: TrainState, evaluate_fn, save_fn, accelerator, run_dir: st
     scores = evaluate_fn()
     logger.info(f"epoch {state.epoch} step {state.step}: dev " + ", ".join(
         f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float)))
-    if state.best is None or scores["accuracy"] > state.best["accuracy"]:
+    if state.best is None or scores[state.metric] > state.best[state.metric]:
         state.best = {**scores, "epoch": state.epoch, "step": state.step}
         if accelerator.is_main_process and save_fn is not None:
             save_fn(run_dir)
@@ -226,13 +227,13 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         run_dir: str, *, num_epochs: int, seed: int, schedule: Callable | None = None,
         evaluate_fn: Callable[[], dict] | None = None, save_fn: Callable[[str], None] | None = None,
         eval_step: int = 0, save_steps: int = 0, max_grad_norm: float | None = None,
-        resume: bool = False, flags: dict | None = None) -> TrainState:
+        resume: bool = False, flags: dict | None = None, metric: str = "accuracy") -> TrainState:
     """Train `model` (one module, or a list trained together) on `loss_fn(model, batch)["loss"]`.
 
     `train_loader` is a plain DataLoader built with `generator=torch.Generator()` and `optimizer` holds the
     trained weights; `fit` prepares both with the model(s). `schedule(optimizer, total_steps)` makes the
-    learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with at least `accuracy`,
-    the selection metric); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go
+    learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with at least `metric`, the
+    selection metric, higher is better); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go
     to `<run_dir>/resume`, with `flags` (the command line, which `start_run` compares on --resume). Returns
     the final `TrainState`.
     """
@@ -244,7 +245,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
     if scheduler is not None:  # stepped by hand once per optimizer step, so not handed to prepare()
         accelerator.register_for_checkpointing(scheduler)
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {})
+    state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {}, metric=metric)
     logger.info(f"{num_epochs} epoch(s) x {n_batches} batches: {total_steps} optimizer steps, {state.step} done")
     eta_at, time_at_start = state.step + ETA_AFTER_STEPS, state.train_time
 

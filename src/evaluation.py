@@ -1,20 +1,42 @@
-"""Scoring classifiers: accuracy and macro-F1 (sklearn), the evaluation pass of a BERT classifier, and the
-paired comparison of two classifiers on the same test set."""
+"""Scoring classifiers and regressors: the GLUE/CLUE metrics (sklearn, scipy), the evaluation pass of a BERT
+model, and the paired comparison of two classifiers on the same test set."""
 
 from math import comb
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score, f1_score
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
 from src.cli import progress
 
 
 def classification_metrics(y_true, y_pred) -> dict:
-    """Accuracy and macro-F1, with the number of examples scored (a check that no rank dropped or repeated any)."""
-    return {"accuracy": float(accuracy_score(y_true, y_pred)),
-            "macro_f1": float(f1_score(y_true, y_pred, average="macro")), "examples": len(y_true)}
+    """Accuracy, macro-F1 (many classes: TNEWS) and Matthews' correlation (CoLA), with two classes also the F1 of
+    class 1 (MRPC, QQP: the paraphrase), and the number of examples scored (a check that no rank dropped or
+    repeated any)."""
+    scores = {"accuracy": float(accuracy_score(y_true, y_pred)),
+              "macro_f1": float(f1_score(y_true, y_pred, average="macro")),
+              "mcc": float(matthews_corrcoef(y_true, y_pred))}
+    if set(np.unique(y_true)) | set(np.unique(y_pred)) <= {0, 1}:
+        scores["f1"] = float(f1_score(y_true, y_pred, pos_label=1, zero_division=0))
+    return {**scores, "examples": len(y_true)}
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    """Pearson's and Spearman's correlation (STS-B) and the mean squared error, with the number of examples.
+    A constant prediction has no correlation: 0."""
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    constant = np.ptp(y_pred) == 0 or np.ptp(y_true) == 0
+    return {"pearson": 0.0 if constant else float(pearsonr(y_true, y_pred)[0]),
+            "spearman": 0.0 if constant else float(spearmanr(y_true, y_pred)[0]),
+            "mse": float(np.mean((y_true - y_pred) ** 2)), "examples": len(y_true)}
+
+
+def task_metrics(y_true, y_pred, regression: bool) -> dict:
+    """`regression_metrics` of scores, or `classification_metrics` of class ids."""
+    return (regression_metrics if regression else classification_metrics)(y_true, y_pred)
 
 
 def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int = 0) -> dict:
@@ -42,23 +64,33 @@ def paired_comparison(y_true, pred_A, pred_B, resamples: int = 10_000, seed: int
             "diff_95": [float(x) for x in np.percentile(diffs, [2.5, 97.5])]}
 
 
+def is_regressor(model) -> bool:
+    """A BERT model with one output scoring a regression (STS-B), not a classifier."""
+    return model.config.num_labels == 1
+
+
 @torch.no_grad()
 def evaluate(model, loader, accelerator=None, desc: str = "eval") -> dict:
-    """Accuracy, macro-F1 and mean cross-entropy of a sequence classifier over batches with `labels`.
+    """`task_metrics` and the mean loss (cross-entropy, or squared error for a regressor) of a BERT model over
+    batches with `labels`.
 
     Under several processes, predictions are gathered with `gather_for_metrics`, which drops the samples
     the distributed sampler repeated to even out the last batch.
     """
     model.eval()
+    regression = is_regressor(model)
     preds, golds, losses = [], [], []
     for batch in progress(loader, desc=desc, leave=False, disable=not _is_main(accelerator)):
-        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        out = (logits.argmax(-1), batch["labels"], F.cross_entropy(logits.float(), batch["labels"], reduction="none"))
+        logits, gold = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.float(), batch["labels"]
+        if regression:  # (B, 1) scores
+            out = (logits[:, 0], gold, F.mse_loss(logits[:, 0], gold.float(), reduction="none"))
+        else:
+            out = (logits.argmax(-1), gold, F.cross_entropy(logits, gold, reduction="none"))
         if accelerator is not None:
             out = accelerator.gather_for_metrics(out)
         for store, tensor in zip((preds, golds, losses), out):
             store.append(tensor.cpu())
-    return {**classification_metrics(torch.cat(golds).numpy(), torch.cat(preds).numpy()),
+    return {**task_metrics(torch.cat(golds).numpy(), torch.cat(preds).numpy(), regression),
             "loss": float(torch.cat(losses).mean())}
 
 

@@ -9,6 +9,7 @@ from safetensors import SafetensorError
 
 from src.batching import training_batches
 from src.cli import InputError, logger
+from src.data import Text, is_pairs
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
 # raises SafetensorError).
@@ -185,25 +186,34 @@ def extend_vocab(tokenizer, model, texts: list[str]) -> list[str]:
     return new
 
 
-def encode_texts(tokenizer, texts: list[str], max_seq_length: int,
-                 labels: list[int] | None = None) -> tuple[list[dict], int]:
-    """Tokenize without padding (the collator pads each batch to its own longest row).
+def tokenize(tokenizer, inputs: list[Text], **kwargs):
+    """The tokenizer on texts, or on pairs as BERT reads them: `[CLS] a [SEP] b [SEP]` with `token_type_ids`."""
+    if is_pairs(inputs):
+        texts_a, texts_b = zip(*inputs)
+        return tokenizer(list(texts_a), list(texts_b), **kwargs)
+    return tokenizer(inputs, **kwargs)
+
+
+def encode_texts(tokenizer, inputs: list[Text], max_seq_length: int,
+                 labels: list[int] | list[float] | None = None) -> tuple[list[dict], int]:
+    """Tokenize texts or pairs without padding (the collator pads each batch to its own longest row); an input
+    longer than `max_seq_length` is cut by the GLUE scripts' longest-first rule (a pair loses pieces from its
+    longer text first; the final [SEP] stays).
 
     Returns (features, n_truncated): a list of dicts ready for `DataCollatorWithPadding`.
     """
-    # One pass without truncation, then cut by hand keeping the final [SEP]: counts what was truncated
-    # without tokenizing twice.
-    enc = tokenizer(texts, verbose=False)
-    features, n_truncated = [], 0
-    for i in range(len(texts)):
-        feature = {k: enc[k][i] for k in enc}
-        if len(feature["input_ids"]) > max_seq_length:
-            n_truncated += 1
-            feature = {k: v[:max_seq_length - 1] + v[-1:] for k, v in feature.items()}
-        if labels is not None:
-            feature["labels"] = labels[i]
-        features.append(feature)
-    return features, n_truncated
+    # One pass without truncation counts what is too long; only those inputs are tokenized again, cut.
+    enc = tokenize(tokenizer, inputs, verbose=False)
+    features = [{k: enc[k][i] for k in enc} for i in range(len(inputs))]
+    long = [i for i, f in enumerate(features) if len(f["input_ids"]) > max_seq_length]
+    if long:
+        cut = tokenize(tokenizer, [inputs[i] for i in long], truncation="longest_first", max_length=max_seq_length)
+        for j, i in enumerate(long):
+            features[i] = {k: cut[k][j] for k in cut}
+    if labels is not None:
+        for feature, label in zip(features, labels):
+            feature["labels"] = label
+    return features, len(long)
 
 
 def make_loader(tokenizer, features: list[dict], batch_size: int, shuffle: bool = False,

@@ -1,4 +1,4 @@
-"""The teacher's logits for a list of texts: batched, length-sorted, and cached on disk per text."""
+"""The teacher's logits for a list of texts or pairs: batched, length-sorted, and cached on disk per input."""
 
 import hashlib
 import json
@@ -7,24 +7,27 @@ import os
 import torch
 
 from src.cli import progress
+from src.data import Text, input_key
+from src.modeling import tokenize
 
 
 @torch.no_grad()
-def predict_logits(model, tokenizer, texts: list[str], max_seq_length: int = 128, batch_size: int = 64,
+def predict_logits(model, tokenizer, texts: list[Text], max_seq_length: int = 128, batch_size: int = 64,
                    show_progress: bool = True) -> torch.Tensor:
-    """Logits (n_texts, num_labels) of a classifier for a list of texts, computed in batches.
+    """Logits (n_texts, num_labels) of a classifier (or scores (n_texts, 1) of a regressor) for a list of texts
+    or pairs, computed in batches, pairs cut longest-first.
 
-    Texts are sorted by length so each batch pads little; the output keeps the input order.
+    Inputs are sorted by length so each batch pads little; the output keeps the input order.
     """
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    order = sorted(range(len(texts)), key=lambda i: len(input_key(texts[i])))
     out = torch.empty(len(texts), model.config.num_labels)
     for start in progress(range(0, len(texts), batch_size), desc="teacher logits", leave=False,
                       disable=not show_progress):
         idx = order[start:start + batch_size]
-        batch = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_seq_length,
-                          padding=True, return_tensors="pt").to(device)
+        batch = tokenize(tokenizer, [texts[i] for i in idx], truncation="longest_first", max_length=max_seq_length,
+                         padding=True, return_tensors="pt").to(device)
         out[idx] = model(**batch).logits.float().cpu()
     return out
 
@@ -40,15 +43,17 @@ def _cache_file(cache_dir: str, teacher, tokenizer, max_seq_length: int) -> str:
     return os.path.join(cache_dir, f"teacher_logits_{key.hexdigest()[:20]}.pt")
 
 
-def cached_teacher_logits(teacher, tokenizer, texts: list[str], max_seq_length: int, batch_size: int,
+def cached_teacher_logits(teacher, tokenizer, texts: list[Text], max_seq_length: int, batch_size: int,
                           cache_dir: str | None) -> tuple[torch.Tensor, int]:
-    """The teacher's logits (N, C) for `texts`, each distinct text computed once and kept in `cache_dir`.
+    """The teacher's logits (N, C) for `texts` (or pairs), each distinct input computed once and kept in
+    `cache_dir`.
 
-    One file per teacher (its weights and vocabulary), sequence length and casing, holding
-    a row per text keyed by the text's hash: any set of texts (train, augmented copies, another stage's
-    transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
+    One file per teacher (its weights and vocabulary), sequence length and casing, holding a row per input keyed
+    by the hash of its text, or of both texts of a pair (`input_key`): any set of inputs (train, augmented
+    copies, another stage's transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk.
+    Returns (logits, n_computed).
     """
-    hashes = [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in texts]
+    hashes = [hashlib.sha1(input_key(t).encode("utf-8")).hexdigest() for t in texts]
     path = _cache_file(cache_dir, teacher, tokenizer, max_seq_length) if cache_dir else None
     rows = {}
     if path and os.path.exists(path):

@@ -1,0 +1,67 @@
+"""GLUE and CLUE tasks by name: the layout of their files where the file alone does not tell it, and the metric
+that picks the best checkpoint (each benchmark's own: Wang et al. 2019 for GLUE, Xu et al. 2020 for CLUE)."""
+
+import os
+from dataclasses import dataclass
+
+from src.runs import load_json
+
+
+@dataclass(frozen=True)
+class Task:
+    metric: str = "accuracy"  # the main metric: the best dev checkpoint is chosen by it
+    columns: str | None = None  # the column names of its headerless files (read_examples' `columns`)
+    test_file: str = "dev"  # the labelled file a task directory holds besides train; it serves as test here
+
+
+TASKS = {
+    "cola": Task("mcc", columns="source,label,mark,sentence"),
+    "sst-2": Task(),
+    "mrpc": Task("f1"),
+    "sts-b": Task("pearson"),
+    "qqp": Task("f1"),
+    "mnli": Task(test_file="dev_matched"),
+    "qnli": Task(),
+    "rte": Task(),
+    "wnli": Task(),
+    "chnsenticorp": Task(),
+    "lcqmc": Task(columns="text_a,text_b,label"),
+    "bq": Task(),
+    "afqmc": Task(),
+    "xnli": Task(),
+    "ocnli": Task(),
+    "tnews": Task(columns="text,label"),
+}
+# other spellings of the names: GLUE's directory names, the CLUE/Chinese folders' names
+ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "bq_corpus": "bq", "xnli_zh": "xnli"}
+
+
+def task_name(name: str | None) -> str | None:
+    """The TASKS key of a task name in any of its spellings (`STS-B`, `stsb`, `xnli_zh`), or None."""
+    if not name:
+        return None
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    return key if key in TASKS else None
+
+
+def task_of_path(path: str) -> str | None:
+    """The task a file or directory belongs to, by the directory's name (`glue_data/MRPC/train.tsv` or
+    `data/mrpc` is mrpc), or None."""
+    path = os.path.abspath(path)
+    return task_name(os.path.basename(path)) or task_name(os.path.basename(os.path.dirname(path)))
+
+
+def data_task(data_dir: str, name: str | None = None) -> str | None:
+    """The task of a data directory: `name` (TinyBERT's --task_name) when it is a known task, else the one
+    prepare_data.py recorded in prepare.json, else the directory's own name."""
+    record = os.path.join(data_dir, "prepare.json")
+    recorded = load_json(record).get("task") if os.path.isfile(record) else None
+    return task_name(name) or task_name(recorded) or task_of_path(data_dir)
+
+
+def main_metric(task: str | None, regression: bool) -> str:
+    """The metric that picks the best checkpoint: Pearson's r for a regression, else the task's, or accuracy."""
+    if regression:
+        return "pearson"
+    return TASKS[task].metric if task is not None else "accuracy"
