@@ -66,6 +66,11 @@ def is_pairs(inputs: list[Text]) -> bool:
     return bool(inputs) and isinstance(inputs[0], tuple)
 
 
+def input_kind(inputs: list[Text]) -> str:
+    """'sentence pairs' or 'single texts', for messages."""
+    return "sentence pairs" if is_pairs(inputs) else "single texts"
+
+
 def all_texts(inputs: list[Text]) -> list[str]:
     """Every text of `inputs`: the texts, or both texts of each pair."""
     return [t for x in inputs for t in ((x,) if isinstance(x, str) else x)]

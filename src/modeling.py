@@ -9,7 +9,7 @@ from safetensors import SafetensorError
 
 from src.batching import training_batches
 from src.cli import InputError, logger
-from src.data import Text, is_pairs
+from src.data import SCORE_LABELS, Text, all_texts, input_kind, is_pairs
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
 # raises SafetensorError).
@@ -70,12 +70,13 @@ def load_tokenizer(name: str, do_lower_case: bool = False):
         raise InputError(f"cannot load a tokenizer from {name}: {str(e).splitlines()[0]}") from None
 
 
-def load_classifier(name: str, label_list: list[str] | None = None, **kwargs):
+def load_classifier(name: str, label_list: list[str] | None = None, pairs: bool | None = None, **kwargs):
     """A BERT-family sequence classifier from a hub id or a `save_pretrained` directory.
 
-    With `label_list`, the head is (re)built for those labels, and a new head is said in one line; without,
-    the model must be a fine-tuned classifier (a teacher): its saved labels are used, and a checkpoint without
-    a trained head is refused. Extra kwargs go to `from_pretrained` (e.g. `attn_implementation="eager"`).
+    With `label_list`, the head is (re)built for those labels (and `pairs` recorded, see `set_labels`), and a new
+    head is said in one line; without, the model must be a fine-tuned classifier (a teacher): its saved labels
+    are used, and a checkpoint without a trained head is refused. Extra kwargs go to `from_pretrained` (e.g.
+    `attn_implementation="eager"`).
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
@@ -85,12 +86,14 @@ def load_classifier(name: str, label_list: list[str] | None = None, **kwargs):
     try:
         config = AutoConfig.from_pretrained(name)
         if label_list is not None:
-            set_labels(config, label_list)
-        model, info = AutoModelForSequenceClassification.from_pretrained(name, config=config, output_loading_info=True,
-                                                                         **kwargs)
+            set_labels(config, label_list, pairs)
+        # a head of another size (a 2-class checkpoint fine-tuned on 3 classes, or on scores) is rebuilt
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            name, config=config, output_loading_info=True, ignore_mismatched_sizes=label_list is not None, **kwargs)
     except MODEL_LOAD_ERRORS as e:
         raise InputError(f"cannot load a sequence classifier from {name}: {str(e).splitlines()[0]}") from None
-    new_head = sorted(k for k in info["missing_keys"] if not k.startswith(model.base_model_prefix))
+    mismatched = [key for key, *_ in info.get("mismatched_keys", [])]
+    new_head = sorted(k for k in [*info["missing_keys"], *mismatched] if not k.startswith(model.base_model_prefix))
     if new_head and label_list is None:
         raise InputError(f"{name} is not a fine-tuned classifier (no trained classification head): fine-tune it "
                          f"first with src/distill_task_specific_bert/bert_classification.py")
@@ -132,11 +135,27 @@ def load_masked_lm(name: str, **kwargs) -> tuple[torch.nn.Module, list[str]]:
     return model, missing_head
 
 
-def set_labels(config, label_list: list[str]) -> None:
-    """Give a model config these label names, in id order (a classification head of that size)."""
+def set_labels(config, label_list: list[str], pairs: bool | None = None) -> None:
+    """Give a model config these label names, in id order (a classification head of that size; SCORE_LABELS:
+    a regressor's one output), and, when given, whether it reads sentence pairs (`text_pair`, saved with it)."""
     config.num_labels = len(label_list)
     config.id2label = dict(enumerate(label_list))
     config.label2id = {label: i for i, label in enumerate(label_list)}
+    config.problem_type = "regression" if label_list == SCORE_LABELS else "single_label_classification"
+    if pairs is not None:
+        config.text_pair = pairs
+
+
+def reads_pairs(config) -> bool:
+    """Whether a model (its config) was trained on sentence pairs."""
+    return bool(getattr(config, "text_pair", False))
+
+
+def check_input_kind(config, name: str, inputs: list[Text], source: str) -> None:
+    """Refuse texts for a model trained on pairs, and pairs for one trained on texts."""
+    if is_pairs(inputs) != reads_pairs(config):
+        raise InputError(f"{source} holds {input_kind(inputs)}, but {name} was trained on "
+                         f"{'sentence pairs' if reads_pairs(config) else 'single texts'}")
 
 
 def model_label_list(model) -> list[str]:
@@ -148,9 +167,9 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def unk_rate(tokenizer, texts: list[str], max_texts: int = 2000) -> float:
-    """Share of word pieces that are the unknown token, over (at most) the first `max_texts` texts."""
-    ids = tokenizer(texts[:max_texts], add_special_tokens=False)["input_ids"]
+def unk_rate(tokenizer, texts: list[Text], max_texts: int = 2000) -> float:
+    """Share of word pieces that are the unknown token, over (at most) the first `max_texts` texts or pairs."""
+    ids = tokenizer(all_texts(texts[:max_texts]), add_special_tokens=False)["input_ids"]
     total = sum(len(x) for x in ids)
     return sum(x.count(tokenizer.unk_token_id) for x in ids) / max(total, 1)
 
@@ -172,7 +191,7 @@ def unknown_words(tokenizer, texts: list[str]) -> list[str]:
     return sorted(unk, key=lambda w: (-counts[w], w))
 
 
-def extend_vocab(tokenizer, model, texts: list[str]) -> list[str]:
+def extend_vocab(tokenizer, model, texts: list[Text]) -> list[str]:
     """Add the corpus's unknown words/characters to the tokenizer and resize the model's embeddings.
 
     The new tokens match the raw text (normalized=False), so a CJK character is split out on its own as
@@ -180,7 +199,7 @@ def extend_vocab(tokenizer, model, texts: list[str]) -> list[str]:
     """
     from transformers import AddedToken
 
-    new = unknown_words(tokenizer, texts)
+    new = unknown_words(tokenizer, all_texts(texts))
     tokenizer.add_tokens([AddedToken(w, normalized=False) for w in new])
     model.resize_token_embeddings(len(tokenizer))
     return new

@@ -40,14 +40,24 @@ def teacher_report(teacher_dir: str, test: dict, metric: str = "accuracy") -> di
     return {"teacher_scores": scores, f"test_{metric}_vs_teacher": ratio}
 
 
+MIN_PEARSON = 0.1  # a regressor whose dev scores correlate less with the gold ones has learned next to nothing
+
+
 def chance_check(dev: dict, dev_labels: list, metric: str = "accuracy") -> dict:
-    """Whether the kept checkpoint's dev `metric` is no better than always answering the majority class of
-    `dev_labels`; logs one WARNING line saying what to try when it is not. Returns the two entries metrics.json
-    records: `at_chance` and `majority_rate`."""
+    """Whether the kept checkpoint is no better than chance: a classifier's dev accuracy no better than always
+    answering the majority class of `dev_labels`, a regressor's (`metric` pearson) dev Pearson below MIN_PEARSON.
+    Logs one WARNING line saying what to try. Returns the entries metrics.json records: `at_chance`, and for a
+    classifier `majority_rate`."""
+    hint = "try more epochs, a higher learning rate or more data"
+    if metric == "pearson":
+        at_chance = dev["pearson"] < MIN_PEARSON
+        if at_chance:
+            logger.warning(f"WARNING: dev Pearson {dev['pearson']:.4f} is below {MIN_PEARSON}: the scores barely "
+                           f"follow the gold ones; {hint}")
+        return {"at_chance": at_chance}
     majority = Counter(dev_labels).most_common(1)[0][1] / len(dev_labels) if dev_labels else 0.0
-    at_chance = bool(dev_labels) and dev[metric] <= majority
+    at_chance = bool(dev_labels) and dev["accuracy"] <= majority
     if at_chance:
-        logger.warning(f"WARNING: dev {metric} {dev[metric]:.4f} is not above the majority-class rate {majority:.4f}: "
-                       f"the model learned nothing beyond the largest class; try more epochs, a higher learning "
-                       f"rate or more data")
+        logger.warning(f"WARNING: dev accuracy {dev['accuracy']:.4f} is not above the majority-class rate "
+                       f"{majority:.4f}: the model learned nothing beyond the largest class; {hint}")
     return {"at_chance": at_chance, "majority_rate": majority}

@@ -18,7 +18,7 @@ from src.engine import adamw
 from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
 from src.teacher_logits import predict_logits
 from tests.tiny import (interrupt, kill_then_resume, script_env, signal_after_checkpoint, torchrun, torchrun_cmd,
-                        write_toy_data)
+                        write_toy_data, write_toy_pairs)
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
         "--warmup_proportion", "0", "--no_cuda"]
@@ -314,3 +314,51 @@ def test_torchrun_two_cpu_processes_score_every_test_example_once(tiny_bert, tmp
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_processes"] == 2
     assert metrics["test"]["examples"] == 31 and metrics["dev"]["examples"] == 30
+
+
+def test_sentence_pairs_are_read_as_bert_pairs_and_learned(tiny_bert, tmp_path, capsys):
+    """The label is the second text's cue: only the pair input (both texts, token type ids) can learn it."""
+    data = write_toy_pairs(tmp_path / "pairs")
+    out = tmp_path / "teacher"
+    metrics = run(data, tiny_bert, out, "--num_train_epochs", "8")
+    assert metrics["text_pair"] is True and metrics["main_metric"] == "accuracy" and metrics["task"] is None
+    assert metrics["test"]["accuracy"] >= 0.8
+    assert {"f1", "mcc", "macro_f1"} <= set(metrics["test"])  # two classes: F1 of class 1 too
+    assert load_classifier(str(out)).config.text_pair is True
+    tokenizer = load_tokenizer(str(out))
+    features, n_cut = encode_texts(tokenizer, [("good movie", "bad plot , really")], 7)
+    # longest-first: the longer second text loses its pieces first; [CLS] a [SEP] b [SEP] with segment ids
+    assert n_cut == 1 and tokenizer.convert_ids_to_tokens(features[0]["input_ids"]) == [
+        "[CLS]", "good", "movie", "[SEP]", "bad", "plot", "[SEP]"]
+    assert features[0]["token_type_ids"] == [0, 0, 0, 0, 1, 1, 1]
+    assert capsys.readouterr().out.startswith("done: teacher | dev accuracy ")
+
+
+def test_scores_train_a_regressor_chosen_by_pearson(tiny_bert, tmp_path, capsys):
+    data = write_toy_pairs(tmp_path / "sts", scores=True)
+    out = tmp_path / "teacher"
+    metrics = run(data, tiny_bert, out, "--num_train_epochs", "8")
+    assert metrics["labels"] == ["score"] and metrics["main_metric"] == "pearson"
+    assert metrics["dev"]["pearson"] == max(h["dev_pearson"] for h in metrics["history"])
+    assert metrics["test"]["pearson"] > 0.5 and {"spearman", "mse"} <= set(metrics["test"])
+    model = load_classifier(str(out))
+    assert model.config.num_labels == 1 and model.config.problem_type == "regression"
+    assert metrics["at_chance"] is False and "majority_rate" not in metrics
+    assert capsys.readouterr().out.startswith(f"done: teacher | dev pearson {metrics['dev']['pearson']:.4f}")
+
+
+def test_pair_and_score_bad_input_is_one_line(tiny_bert, tmp_path):
+    data = write_toy_pairs(tmp_path / "pairs")
+    (Path(data) / "dev.tsv").write_text("label\ttext\n1\tgood\n0\tbad\n")
+    with pytest.raises(SystemExit, match=r"^error: \S+pairs: the dev split holds single texts, train sentence pairs$"):
+        run(data, tiny_bert, tmp_path / "t1")
+    train = Path(data) / "train.tsv"
+    train.write_text(train.read_text().replace("\tbad plot", "\t"))
+    (Path(data) / "train.tsv").write_text("label\ttext_a\ttext_b\n1\tgood\tfilm\n0\tbad\t\n")
+    with pytest.raises(SystemExit, match=r"^error: \S+train.tsv:3: the pair's second text is missing"):
+        run(data, tiny_bert, tmp_path / "t2")
+    scores = write_toy_pairs(tmp_path / "sts", scores=True)
+    (Path(scores) / "test.tsv").write_text("label\ttext_a\ttext_b\n1.5\ta\tb\nhigh\ta\tb\n")
+    with pytest.raises(SystemExit, match=r"^error: \S+test.tsv: the score of example 2 \('high'\) is not a number$"):
+        run(scores, tiny_bert, tmp_path / "t3")
+    assert not any(p.name.startswith(("t1", "t2", "t3", ".t")) for p in tmp_path.iterdir())

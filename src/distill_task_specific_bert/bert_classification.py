@@ -1,4 +1,6 @@
 r"""Fine-tune a BERT-family checkpoint for text classification: the teacher of both distillation pipelines.
+It reads single texts or sentence pairs (BERT's pair input, `[CLS] a [SEP] b [SEP]` with token type ids, cut
+longest-first as the GLUE scripts do) with class labels, or scores (a regression: one output, MSE loss).
 
 Full run (offline default teacher: the bundled MiniLM-L6-H384):
     python src/distill_task_specific_bert/bert_classification.py --data_dir data/reviews \
@@ -10,8 +12,10 @@ Tiny CPU run:
     python src/distill_task_specific_bert/bert_classification.py --data_dir data/reviews \
         --output_dir /tmp/teacher --max_train_examples 256 --num_train_epochs 1 --max_seq_length 64
 
-Writes a `save_pretrained` directory (model, tokenizer, config with the label names) with `args.json`
-and `metrics.json` (best dev and its test scores, train time, examples/s). Multi-GPU:
+Writes a `save_pretrained` directory (model, tokenizer, config with the label names and `text_pair`) with
+`args.json` and `metrics.json` (best dev and its test scores, the task and its main metric, which picks the
+checkpoint: F1 for MRPC and QQP, MCC for CoLA, Pearson for a regression, else accuracy; train time,
+examples/s). Multi-GPU:
 `accelerate launch` or `torchrun --nproc_per_node N` run this script unchanged.
 """
 
@@ -24,13 +28,14 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
 
 from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, add_vocab_args,
                      exits_on_input_error, logger, run_script)
-from src.data import add_data_format_args, data_format, load_split
+from src.data import SCORE_LABELS, add_data_format_args, data_format, input_kind, is_pairs, load_split
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate
 from src.modeling import (count_parameters, default_bert_model, encode_texts, extend_vocab, load_classifier,
                           load_tokenizer, make_loader, unk_rate)
 from src.report import chance_check, print_summary
 from src.runs import finish_run, staging_dir
+from src.tasks import data_task, main_metric
 
 UNK_WARN_RATE = 0.05
 
@@ -54,13 +59,18 @@ def parse_args(argv=None):
 
 
 def load_data(args):
-    """Texts and label ids of train (at most --max_train_examples), dev and test, and the label list."""
+    """Texts (or pairs) and label ids (or scores) of train (at most --max_train_examples), dev and test, and the
+    label list (SCORE_LABELS for a regression)."""
     train_texts, train_labels, label_list = load_split(args.data_dir, "train", max_examples=args.max_train_examples,
-                                                       **data_format(args))
-    if len(label_list) < 2:
+                                                       task_type=args.task_type, **data_format(args))
+    if len(label_list) < 2 and label_list != SCORE_LABELS:
         raise InputError(f"{args.data_dir}/train.tsv has a single label {label_list}; need at least two")
     dev = load_split(args.data_dir, "dev", label_list, **data_format(args))[:2]
     test = load_split(args.data_dir, "test", label_list, **data_format(args))[:2]
+    for split, (texts, _) in (("dev", dev), ("test", test)):
+        if is_pairs(texts) != is_pairs(train_texts):
+            raise InputError(f"{args.data_dir}: the {split} split holds {input_kind(texts)}, train "
+                             f"{input_kind(train_texts)}")
     return (train_texts, train_labels), dev, test, label_list
 
 
@@ -69,7 +79,7 @@ def load_model(args, label_list, train_texts):
     Returns (tokenizer, model, [UNK] rate before extension, added tokens)."""
     tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
     tokenizer.model_max_length = args.max_seq_length  # saved: pipeline(...) then truncates as trained
-    model = load_classifier(args.bert_model, label_list)
+    model = load_classifier(args.bert_model, label_list, pairs=is_pairs(train_texts))
     unk = unk_rate(tokenizer, train_texts)
     added = extend_vocab(tokenizer, model, train_texts) if args.extend_vocab else []
     if unk > UNK_WARN_RATE and not added:
@@ -93,6 +103,8 @@ def main(argv=None):
 
     # --- data and model
     (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels), label_list = load_data(args)
+    task = data_task(args.data_dir)
+    metric = main_metric(task, label_list == SCORE_LABELS)
     tokenizer, model, unk, added = load_model(args, label_list, train_texts)
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length, train_labels)
     train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True,
@@ -108,6 +120,7 @@ def main(argv=None):
     optimizer = adamw(model.named_parameters(), args.learning_rate, args.weight_decay, embeddings,
                       args.embedding_learning_rate)
     logger.info(f"teacher {args.bert_model}: {count_parameters(model) / 1e6:.1f}M params, labels {label_list}, "
+                f"{input_kind(train_texts)}, task {task or '-'}, best by dev {metric}, "
                 f"{unk:.1%} [UNK], {len(added)} tokens added\n"
                 f"train {len(train_texts)} ({n_trunc} truncated to {args.max_seq_length}) / dev {len(dev_texts)} / "
                 f"test {len(test_texts)}; {accelerator.num_processes} x {accelerator.device}")
@@ -121,23 +134,25 @@ def main(argv=None):
 
     state = fit(model, classification_loss, train_loader, optimizer, accelerator, tmp_dir,
                 schedule=linear_schedule(args.warmup_proportion), save_fn=save_fn,
-                evaluate_fn=lambda: evaluate(model, dev_loader, accelerator, desc="dev"), **fit_options(args))
+                evaluate_fn=lambda: evaluate(model, dev_loader, accelerator, desc="dev"), metric=metric,
+                **fit_options(args))
 
     # --- test the best checkpoint, then move the finished directory into place
     best_model = load_classifier(tmp_dir).to(accelerator.device)  # evaluation only: no DDP wrapper needed
     test = evaluate(best_model, test_loader, accelerator, desc="test")
-    logger.info(f"best dev accuracy {state.best['accuracy']:.4f} (step {state.best['step']}); test accuracy "
-                f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
+    logger.info(f"best dev {metric} {state.best[metric]:.4f} (step {state.best['step']}); test {metric} "
+                f"{test[metric]:.4f}")
     if accelerator.is_main_process:
         metrics = {
-            "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list,
+            "model": args.bert_model, "data_dir": args.data_dir, "labels": label_list, "task": task,
+            "main_metric": metric, "text_pair": is_pairs(train_texts),
             "num_params": count_parameters(best_model), "unk_rate": unk, "added_tokens": len(added),
             "num_train_examples": len(train_texts), "num_truncated_train": n_trunc,
-            "dev": state.best, "test": test, **chance_check(state.best, dev_labels),
+            "dev": state.best, "test": test, **chance_check(state.best, dev_labels, metric),
             **training_report(state, accelerator),
         }
         finish_run(tmp_dir, args.output_dir, vars(args), metrics)
-        print_summary("teacher", args.output_dir, dev=state.best, test=test)
+        print_summary("teacher", args.output_dir, dev=state.best, test=test, metric=metric)
     accelerator.wait_for_everyone()
 
 
