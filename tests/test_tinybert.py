@@ -11,6 +11,7 @@ from transformers import BertConfig
 
 import src.teacher_logits
 from src.cli import InputError
+from src.distill_task_specific_bert import bert_classification
 from src.data import Example, write_examples
 from src.losses import attention_mse, hidden_mse, intermediate_layer_loss, soft_cross_entropy, uniform_layer_map
 from src.modeling import load_classifier
@@ -18,7 +19,7 @@ from src.runs import load_json
 from src.tinybert import task_distill
 from src.tinybert.attention import SCORES
 from src.tinybert.student import PROJECTIONS_FILE, Projection, copy_teacher_layers, layer_map, task_data_dir
-from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert
+from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
 
 
 def write_teacher(path, num_layers=2, **kwargs):
@@ -389,3 +390,32 @@ def test_do_eval_and_do_predict_score_a_trained_student(tmp_path, teacher, toy_d
         task_distill.main(["--do_eval", "--student_model", teacher, "--data_dir", toy_data, "--output_dir", teacher,
                            "--overwrite_output_dir"])
     assert os.path.isfile(os.path.join(teacher, "config.json"))
+
+
+@pytest.mark.parametrize("scores", [False, True], ids=["pairs", "pair_scores"])
+def test_pairs_and_scores_through_both_stages(tmp_path, scores):
+    """A pair teacher (a classifier, or a regressor) trained by bert_classification.py; both stages read the
+    pairs as it does, and stage 2 learns its logits (soft cross-entropy) or its scores (MSE), kept by the main
+    metric; a single-text data directory is refused with one line."""
+    data = write_toy_pairs(tmp_path / "data", scores=scores)
+    teacher = str(tmp_path / "teacher")
+    bert_classification.main(["--data_dir", data, "--bert_model", write_tiny_bert(tmp_path / "bert"), "--output_dir",
+                              teacher, "--num_train_epochs", "8", "--learning_rate", "3e-3", "--train_batch_size", "8",
+                              "--max_seq_length", "32", "--warmup_proportion", "0"])
+    out1, out2 = str(tmp_path / "s1"), str(tmp_path / "s2")
+    run("--teacher_model", teacher, "--init_from_teacher", "--student_layers", "1", "--data_dir", data,
+        "--output_dir", out1, "--speed_texts", "0")
+    run("--pred_distill", "--teacher_model", teacher, "--student_model", out1, "--data_dir", data,
+        "--output_dir", out2, "--num_train_epochs", "6", "--learning_rate", "1e-3", "--speed_texts", "8")
+    m2 = load_json(os.path.join(out2, "metrics.json"))
+    metric = "pearson" if scores else "accuracy"
+    assert m2["text_pair"] is True and m2["main_metric"] == metric
+    assert m2["dev"][metric] == max(h[f"dev_{metric}"] for h in m2["history"] if f"dev_{metric}" in h)
+    assert m2["test"][metric] > (0.5 if scores else 0.75)  # chance: 0 / 0.5
+    assert m2[f"test_{metric}_vs_teacher"] == pytest.approx(m2["test"][metric] / m2["teacher_scores"]["test"][metric])
+    student = load_classifier(out2)
+    assert student.config.text_pair is True and student.config.num_labels == (1 if scores else 2)
+    with pytest.raises(SystemExit, match=r"^error: \S+toy/train.tsv holds single texts, but \S+teacher was trained "
+                                         r"on sentence pairs$"):
+        run("--pred_distill", "--teacher_model", teacher, "--student_model", out1, "--data_dir",
+            write_toy_data(tmp_path / "toy"), "--output_dir", str(tmp_path / "s3"))

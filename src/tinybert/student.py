@@ -19,7 +19,7 @@ from torch import nn
 
 from src.cli import InputError
 from src.losses import intermediate_layer_loss, uniform_layer_map
-from src.modeling import load_classifier, set_labels
+from src.modeling import load_classifier, reads_pairs, set_labels
 
 if TYPE_CHECKING:  # for the annotations only: the code imports transformers where it uses it
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
@@ -112,7 +112,8 @@ def student_config(path: str, teacher_config) -> PretrainedConfig:
 
 def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list: list[str],
                   pairs: LayerMap | None = None, attn_implementation: str = "eager") -> PreTrainedModel:
-    """The student sequence classifier of `args` (see the module docstring), labelled like the teacher.
+    """The student sequence classifier (or regressor) of `args` (see the module docstring), labelled like the
+    teacher and reading what it reads (single texts or pairs).
 
     `pairs` is the layer map, needed by --init_from_teacher. Returns the model; its tokenizer is the
     teacher's except for --student_model, whose own tokenizer the caller checks against the teacher's.
@@ -123,9 +124,10 @@ def build_student(args: argparse.Namespace, teacher: PreTrainedModel, label_list
         return copy_teacher_layers(teacher, args.student_layers, pairs, attn_implementation)
     if args.student_config:
         config = student_config(args.student_config, teacher.config)
-        set_labels(config, label_list)
+        set_labels(config, label_list, reads_pairs(teacher.config))
         return BertForSequenceClassification._from_config(config, attn_implementation=attn_implementation)
-    return load_classifier(args.student_model, label_list, attn_implementation=attn_implementation)
+    return load_classifier(args.student_model, label_list, reads_pairs(teacher.config),
+                           attn_implementation=attn_implementation)
 
 
 class Projection(nn.Module):

@@ -4,7 +4,8 @@ Stage 1, intermediate layers (embedding output, hidden states and pre-softmax at
     python src/tinybert/task_distill.py --teacher_model models/teacher --student_model <student init> \
         --data_dir data/reviews --task_name reviews --output_dir models/tinybert_tmp --max_seq_length 128 \
         --train_batch_size 32 --num_train_epochs 10 --aug_train --do_lower_case
-Stage 2, prediction layer (soft cross-entropy on the teacher's logits):
+Stage 2, prediction layer (soft cross-entropy on the teacher's logits; for a regression teacher, STS-B, the MSE
+between the student's and the teacher's scores, as the authors' code does):
     python src/tinybert/task_distill.py --pred_distill --teacher_model models/teacher \
         --student_model models/tinybert_tmp --data_dir data/reviews --task_name reviews \
         --output_dir models/tinybert --aug_train --do_lower_case --learning_rate 3e-5 --num_train_epochs 3 \
@@ -19,6 +20,9 @@ Tiny CPU run:
         --student_model /tmp/tb1 --task_name sst-2 --output_dir /tmp/tb2 --max_train_examples 256 \
         --num_train_epochs 1
 
+Single texts or sentence pairs, as the teacher was trained (its config's `text_pair`; pairs are BERT's pair
+input, cut longest-first). Stage 2 keeps the dev checkpoint best by the task's main metric (--task_name or the
+data directory's task: F1 for MRPC and QQP, MCC for CoLA, Pearson for STS-B, else accuracy).
 Neither stage needs gold labels, so the transfer set is train.tsv plus unlabeled.tsv when there is one
 (--no_unlabeled leaves it out); --aug_train reads train_aug.tsv and unlabeled_aug.tsv instead
 (src/tinybert/data_augmentation.py). Stage 1 keeps its learning rate constant (--lr_schedule). Writes a
@@ -45,12 +49,14 @@ from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_len
 from src.data import (add_data_format_args, data_format, encode_labels, load_split, load_unlabeled, read_examples,
                       split_file)
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
-from src.evaluation import evaluate
-from src.losses import soft_cross_entropy
-from src.modeling import count_parameters, encode_texts, load_classifier, load_tokenizer, make_loader, model_label_list
+from src.evaluation import evaluate, is_regressor
+from src.losses import logits_mse, soft_cross_entropy
+from src.modeling import (check_input_kind, count_parameters, encode_texts, load_classifier, load_tokenizer,
+                          make_loader, model_label_list, reads_pairs)
 from src.report import chance_check, print_summary, teacher_report
 from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
+from src.tasks import data_task, main_metric
 from src.teacher_logits import cached_teacher_logits
 from src.tinybert.attention import SCORES
 from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_same_heads, check_same_vocab,
@@ -163,12 +169,12 @@ def load_transfer_set(args, label_list):
         raise InputError(f"--aug_train: {path} does not exist; make it with src/tinybert/data_augmentation.py")
     examples = read_examples(path, **({} if args.aug_train else data_format(args)))[:args.max_train_examples]
     encode_labels(examples, label_list, path)
-    texts, files = [ex.text for ex in examples], [path]
+    texts, files = [ex.input for ex in examples], [path]
     unlabeled_aug = os.path.join(args.data_dir, "unlabeled_aug.tsv")
     if args.no_unlabeled:
         return texts, files
     if args.aug_train and os.path.isfile(unlabeled_aug):
-        texts += [ex.text for ex in read_examples(unlabeled_aug, require_label=False)]
+        texts += [ex.input for ex in read_examples(unlabeled_aug, require_label=False)]
         files.append(unlabeled_aug)
     elif unlabeled := load_unlabeled(args.data_dir, **data_format(args)):
         texts += unlabeled
@@ -206,18 +212,20 @@ def freeze_unused_heads(student):
 
 
 def prediction_loss(student, batch, logits_T, temperature):
-    """Stage 2: L_pred, the soft cross-entropy of the student's logits against the teacher's cached ones."""
+    """Stage 2: L_pred, the soft cross-entropy of the student's logits against the teacher's cached ones; for a
+    regressor (C = 1) the squared error between the two scores (`logits_mse`), as the authors' code does."""
     z_S = student(**{k: v for k, v in batch.items() if k != "idx"}).logits  # (B, C); idx only finds the row
     z_T = logits_T[batch["idx"].cpu()].to(z_S.device)
+    if is_regressor(student):
+        return {"loss": logits_mse(z_S.float(), z_T)}
     return {"loss": soft_cross_entropy(z_S, z_T, temperature)}
 
 
-def score_best_checkpoint(run_dir, test_loader, accelerator, best):
+def score_best_checkpoint(run_dir, test_loader, accelerator, best, metric):
     """Test scores of the best dev checkpoint, which `fit` saved in `run_dir`."""
     best_model = load_classifier(run_dir).to(accelerator.device)  # evaluation only: no DDP wrapper needed
     test = evaluate(best_model, test_loader, accelerator, desc="test")
-    logger.info(f"best dev accuracy {best['accuracy']:.4f} (step {best['step']}); test accuracy "
-                f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
+    logger.info(f"best dev {metric} {best[metric]:.4f} (step {best['step']}); test {metric} {test[metric]:.4f}")
     return test
 
 
@@ -237,6 +245,8 @@ def stage_metrics(args, accelerator, models, transfer_set, state):
     teacher, student, label_list = models
     files, num_texts, num_truncated = transfer_set
     return {"stage": stage_name(args), "teacher": args.teacher_model, "data_dir": args.data_dir,
+            "task": data_task(args.data_dir, args.task_name), "main_metric": state.metric,
+            "text_pair": reads_pairs(teacher.config),
             "train_file": files[0], "transfer_files": files, "labels": label_list, "num_train_examples": num_texts,
             "num_truncated_train": num_truncated, "num_params": count_parameters(student),
             "teacher_num_params": count_parameters(teacher), "num_layers": student.config.num_hidden_layers,
@@ -249,7 +259,7 @@ def summarise(args, metrics: dict) -> None:
     speed = metrics.get("speed")
     if args.pred_distill:
         print_summary(name, args.output_dir, dev=metrics["dev"], test=metrics["test"], speed=speed,
-                      teacher_test=(metrics["teacher_scores"] or {}).get("test"))
+                      metric=metrics["main_metric"], teacher_test=(metrics["teacher_scores"] or {}).get("test"))
     else:
         print_summary(name, args.output_dir, speed=speed,
                       facts=(f"last epoch's mean loss {metrics['history'][-1]['train_loss']:.4f}",))
@@ -273,9 +283,10 @@ def evaluate_only(args) -> None:
         results = {}
         for split in ("dev", "test"):
             texts, labels, _ = load_split(args.data_dir, split, label_list, **data_format(args))
+            check_input_kind(model.config, args.student_model, texts, f"{args.data_dir}/{split}")
             features = encode_texts(tokenizer, texts, args.max_seq_length, labels)[0]
             results[split] = evaluate(model, make_loader(tokenizer, features, args.eval_batch_size), desc=split)
-            print(f"{split}: accuracy {results[split]['accuracy']:.4f}, macro-F1 {results[split]['macro_f1']:.4f}")
+            print(f"{split}: " + ", ".join(f"{k} {v:.4f}" for k, v in results[split].items() if k != "examples"))
         save_json(results, os.path.join(tmp, "eval_results.json"))
     publish_dir(tmp, args.output_dir)
     logger.info(f"wrote {args.output_dir}")
@@ -293,6 +304,9 @@ def main(argv=None):
     tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
     train_texts, train_files = load_transfer_set(args, label_list)
     dev, test = (load_split(args.data_dir, split, label_list, **data_format(args))[:2] for split in ("dev", "test"))
+    for texts, source in ((train_texts, train_files[0]), (dev[0], "its dev split"), (test[0], "its test split")):
+        check_input_kind(teacher.config, args.teacher_model, texts, source)
+    metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
                 f"{args.max_seq_length}) / "
@@ -324,14 +338,14 @@ def main(argv=None):
                                length_buckets=bool(args.length_buckets))
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
     state = fit(models, loss_fn, train_loader, optimizer, accelerator, tmp_dir,
-                schedule=lr_schedule(args), evaluate_fn=evaluate_fn, save_fn=save_student,
+                schedule=lr_schedule(args), evaluate_fn=evaluate_fn, save_fn=save_student, metric=metric,
                 **fit_options(args))
 
     # --- stage 1 saves its last student and projection; stage 2 tests its best dev checkpoint
     if args.pred_distill:
-        test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best)
+        test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best, metric)
         results = {"dev": state.best, "test": test, "temperature": args.temperature,
-                   **teacher_report(args.teacher_model, test), **chance_check(state.best, dev[1])}
+                   **teacher_report(args.teacher_model, test, metric), **chance_check(state.best, dev[1], metric)}
     else:
         results = {"layer_map": pairs}
         if accelerator.is_main_process:
