@@ -21,10 +21,12 @@ into the graph's inputs (`config.json` and `vocab.txt` for a BiLSTM; `config.jso
 `args.json` for a BERT).
 
 Graph: inputs `input_ids (B, L)` and `lengths (B,)` for a BiLSTM (packed sequences replaced by an equal
-computation on padded rows), the tokenizer's inputs for a BERT; output `logits (B, C)`; batch and sequence
-axes dynamic. The check: onnxruntime against PyTorch logits on --check_texts (default: a few built-in
-English and Chinese strings), largest absolute difference logged and written; with --eval_data, accuracy
-of PyTorch, ONNX fp32 and ONNX int8 on a labelled file. The last line on stdout sums it up.
+computation on padded rows), the tokenizer's inputs for a BERT (`token_type_ids` among them: a pair model
+reads sentence pairs); output `logits (B, C)` (a regressor's score: C = 1); batch and sequence axes dynamic.
+The check: onnxruntime against PyTorch logits on --check_texts (default: a few built-in English and Chinese
+strings, paired up for a pair model; a file's two text columns give pairs), largest absolute difference
+logged and written; with --eval_data, the task's metrics (accuracy and macro-F1, or Pearson and Spearman) of
+PyTorch, ONNX fp32 and ONNX int8 on a labelled file. The last line on stdout sums it up.
 """
 
 try:
@@ -39,12 +41,12 @@ import shutil
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
-from src.data import encode_labels, read_examples, read_texts
-from src.evaluation import classification_metrics
+from src.data import SCORE_LABELS, Text, encode_labels, input_kind, is_pairs, read_examples, read_texts
+from src.evaluation import task_metrics
 from src.report import print_summary
 from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
-from src.serving import (EXPORT_GRAPH, INT8_SUFFIX, SAMPLE_TEXTS, batched_logits, export_model, int8_twin, model_kind,
-                         onnx_predictor, require_onnx, torch_predictor, versions)
+from src.serving import (EXPORT_GRAPH, INT8_SUFFIX, batched_logits, export_model, int8_twin, model_kind,
+                         onnx_predictor, reads_pairs_at, require_onnx, sample_inputs, torch_predictor, versions)
 
 CHECK_FILE = "export.json"  # the check, among the side files
 
@@ -123,12 +125,13 @@ def publish(tmp: str, owned: list[str]) -> None:
     shutil.rmtree(tmp)
 
 
-def eval_examples(path: str, labels: list[str]) -> tuple[list[str], list[int]]:
-    """Texts and label ids of a labelled file (or `<dir>/test.tsv`) in the model's label order."""
+def eval_examples(path: str, labels: list[str]) -> tuple[list[Text], list[int] | list[float]]:
+    """Texts (or pairs) and label ids (or scores) of a labelled file (or `<dir>/test.tsv`) in the model's label
+    order."""
     if os.path.isdir(path):
         path = os.path.join(path, "test.tsv")
     examples = read_examples(path)
-    return [ex.text for ex in examples], encode_labels(examples, labels, path)
+    return [ex.input for ex in examples], encode_labels(examples, labels, path)
 
 
 def compare(reference: np.ndarray, predict, texts: list[str], batch_size: int) -> dict:
@@ -138,10 +141,14 @@ def compare(reference: np.ndarray, predict, texts: list[str], batch_size: int) -
             "same_label": float((logits.argmax(1) == reference.argmax(1)).mean())}
 
 
-def accuracies(predictors: dict, texts: list[str], gold: list[int], batch_size: int, num_labels: int) -> dict:
-    """classification_metrics of each named predictor on labelled texts."""
-    return {name: classification_metrics(gold, batched_logits(predict, texts, batch_size, num_labels).argmax(1))
-            for name, predict in predictors.items()}
+def scores(predictors: dict, texts: list[Text], gold: list, batch_size: int, labels: list[str]) -> dict:
+    """task_metrics of each named predictor on labelled texts (or pairs): a classifier's, or a regressor's."""
+    regression = labels == SCORE_LABELS
+    out = {}
+    for name, predict in predictors.items():
+        logits = batched_logits(predict, texts, batch_size, len(labels))
+        out[name] = task_metrics(gold, logits[:, 0] if regression else logits.argmax(1), regression)
+    return out
 
 
 def export_and_check(args, graph: str, side: str, torch_predict, labels: list[str], check_texts: list[str],
@@ -158,19 +165,20 @@ def export_and_check(args, graph: str, side: str, torch_predict, labels: list[st
               "opset": args.opset, "inputs": info["inputs"], "check_texts": len(check_texts),
               "max_abs_diff": checks["onnx_fp32"]["max_abs_diff"], "checks": checks, "versions": versions()}
     if evaluation:
-        report["eval"] = accuracies({"pytorch": torch_predict, **onnx}, *evaluation, args.batch_size, len(labels))
+        report["eval"] = scores({"pytorch": torch_predict, **onnx}, *evaluation, args.batch_size, labels)
     save_json(report, os.path.join(side, CHECK_FILE))
     return report
 
 
 def summary_facts(report: dict) -> tuple[str, ...]:
     """The summary line's facts: each graph's largest logit difference to PyTorch and, with --eval_data, its
-    accuracy."""
+    accuracy (a regressor's Pearson)."""
     facts = []
     for key, what in (("onnx_fp32", ""), ("onnx_int8", f"int8 {report['int8_onnx']}: ")):
         if key in report["checks"]:
-            accuracy = f", accuracy {report['eval'][key]['accuracy']:.4f}" if "eval" in report else ""
-            facts.append(f"{what}max |logit difference| {report['checks'][key]['max_abs_diff']:.1e}{accuracy}")
+            metric = "pearson" if "pearson" in report.get("eval", {}).get(key, {}) else "accuracy"
+            score = f", {metric} {report['eval'][key][metric]:.4f}" if "eval" in report else ""
+            facts.append(f"{what}max |logit difference| {report['checks'][key]['max_abs_diff']:.1e}{score}")
     return tuple(facts)
 
 
@@ -180,7 +188,11 @@ def main(argv=None):
     setup_logging()
     require_onnx()
     graph, side, owned = check_paths(args)
-    check_texts = read_texts(args.check_texts) if args.check_texts else SAMPLE_TEXTS
+    pairs = reads_pairs_at(args.model)
+    check_texts = read_texts(args.check_texts) if args.check_texts else sample_inputs(pairs)
+    if is_pairs(check_texts) != pairs:
+        raise InputError(f"--check_texts {args.check_texts} holds {input_kind(check_texts)}, but {args.model} was "
+                         f"trained on {'sentence pairs' if pairs else 'single texts'}")
     torch_predict, labels = torch_predictor(args.model)
     evaluation = eval_examples(args.eval_data, labels) if args.eval_data else None
 
@@ -200,9 +212,10 @@ def main(argv=None):
     logger.info(f"wrote {', '.join(p for p in owned if os.path.lexists(p))}")
     if evaluation:
         print(f"\n{len(evaluation[0])} labelled texts of {args.eval_data}\n")
-        print("| model | accuracy | macro-F1 |\n|---|---|---|")
+        columns = ["pearson", "spearman"] if labels == SCORE_LABELS else ["accuracy", "macro_f1"]
+        print(f"| model | {' | '.join(columns)} |\n|---{'|---' * len(columns)}|")
         for key, m in report["eval"].items():
-            print(f"| {key} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} |")
+            print(f"| {key} | " + " | ".join(f"{m[c]:.4f}" for c in columns) + " |")
     print_summary("ONNX export", graph, facts=summary_facts(report))
 
 

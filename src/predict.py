@@ -13,11 +13,16 @@ Input: `-` (stdin) or any file other than the three below holds one text per lin
 empty row (no label, no probabilities), so that output row i is input line i. A `.tsv`, `.csv` or `.jsonl`
 file is read as every stage reads data (a header naming the text column, `text`, `sentence`, `review`, `text_a`
 or --text_column, and optionally `label`; or headerless `label<TAB>text`): one output row per data row.
+A model trained on sentence pairs reads a file's two text columns (`text_a`/`text_b`, `sentence1`/`sentence2`, ...,
+or --text_b_column), or two tab-separated texts a line:
+    printf 'how do I learn?\thow to learn?\n' | python src/predict.py --model models/tasks/mrpc/teacher --input -
 Output (stdout, or --output `.tsv`/`.jsonl`, written whole or not at all): TSV `label<TAB>p_<label>...<TAB>text`
 with a header, or one JSON object per line {"text", "label", "probs": {label: p}}; probabilities are the softmax
-of the logits. BERT models truncate at the length they were trained with (args.json `max_seq_length`).
---eval scores a labelled input (accuracy, macro-F1) and prints the table instead of the predictions, unless
---output is given.
+of the logits. A regressor (STS-B) gives `score<TAB>text` / {"text", "score"}; pairs give `text_a<TAB>text_b` /
+"text_a", "text_b". BERT models truncate at the length they were trained with (args.json `max_seq_length`),
+pairs longest-first. --eval scores a labelled input with the task's metrics (accuracy, macro-F1, MCC, F1 of
+class 1; a regressor Pearson, Spearman, MSE) and prints the table instead of the predictions, unless --output
+is given.
 """
 
 try:
@@ -34,11 +39,11 @@ import time
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
-from src.data import (FORMATS, Example, add_data_format_args, data_format, decode_text, encode_labels, read_examples,
-                      read_lines, split_lines)
-from src.evaluation import classification_metrics
+from src.data import (FORMATS, SCORE_LABELS, Example, Text, add_data_format_args, data_format, decode_text,
+                      encode_labels, input_kind, is_pairs, read_examples, read_lines, split_lines)
+from src.evaluation import task_metrics
 from src.runs import is_within
-from src.serving import batched_logits, export_files, load_predictor, model_kind, softmax
+from src.serving import batched_logits, export_files, load_predictor, model_kind, reads_pairs_at, softmax
 
 OUTPUT_FORMATS = (".tsv", ".jsonl")
 
@@ -50,7 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--input", required=True, help="texts: - for stdin, a .txt (one per line), .tsv, .csv or .jsonl")
     p.add_argument("--output", default=None, help="predictions file, .tsv or .jsonl (default: TSV on stdout)")
     p.add_argument("--batch_size", type=int, default=64, help="texts per forward pass")
-    p.add_argument("--eval", action="store_true", help="print accuracy and macro-F1 against the input's labels")
+    p.add_argument("--eval", action="store_true",
+                   help="print the task's metrics against the input's labels (accuracy, macro-F1, MCC, F1; for a "
+                        "regressor Pearson, Spearman, MSE)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (PyTorch models; .onnx runs on the CPU)")
     add_data_format_args(p)
     args = p.parse_args(argv)
@@ -66,43 +73,63 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_input(path: str, fmt: dict) -> tuple[list[str], list[str | None], bool]:
-    """(texts, labels, has_labels): a .tsv/.csv/.jsonl data file read as every stage reads one (`read_examples`:
-    header or `label<TAB>text`, named columns, encoding), one entry per data row; anything else (or `-`) one
-    entry per line, a blank line as ""."""
+def read_input(path: str, fmt: dict, pairs: bool) -> tuple[list[Text], list[str | None], bool]:
+    """(inputs, labels, has_labels): a .tsv/.csv/.jsonl data file read as every stage reads one (`read_examples`:
+    header or `label<TAB>text`, pair columns, named columns, encoding), one entry per data row; anything else
+    (or `-`) one entry per line, a blank line as "", for a pair model (`pairs`) the line's two tab-separated
+    texts (a line without its second text as ("", ""))."""
     if os.path.splitext(path)[1].lower() in FORMATS:
         examples = read_examples(path, require_label=False, keep_rows=True, **fmt)
         labels = [ex.label for ex in examples]
-        return [ex.text for ex in examples], labels, any(label is not None for label in labels)
+        return [ex.input for ex in examples], labels, any(label is not None for label in labels)
     if path == "-":
         lines = split_lines(decode_text(sys.stdin.buffer.read(), "stdin", fmt["encoding"]))
     else:
         lines = read_lines(path, what="input file", encoding=fmt["encoding"])
+    if pairs:
+        split = [line.split("\t", 1) for line in lines]
+        return [(clean(f[0]), clean(f[1])) if len(f) == 2 else ("", "") for f in split], [None] * len(lines), False
     return [clean(line) for line in lines], [None] * len(lines), False
+
+
+def has_text(x: Text) -> bool:
+    """A usable input: a non-empty text, or a pair of two."""
+    return all(x) if isinstance(x, tuple) else bool(x)
 
 
 # ----------------------------------------------------------------------------
 # Output
 
-def tsv_rows(texts, probs, labels):
-    yield "\t".join(["label", *(f"p_{label}" for label in labels), "text"])
-    for text, p in zip(texts, probs):
+def tsv_rows(texts, outputs, labels):
+    """`label<TAB>p_<label>...<TAB>text` rows (a regressor: `score<TAB>text`; pairs: `text_a<TAB>text_b`)."""
+    regression, pairs = labels == SCORE_LABELS, is_pairs(texts)
+    values = ["score"] if regression else ["label", *(f"p_{label}" for label in labels)]
+    yield "\t".join([*values, *(["text_a", "text_b"] if pairs else ["text"])])
+    for text, p in zip(texts, outputs):
+        fields = list(text) if pairs else [text]
         if p is None:
-            yield "\t" * (len(labels) + 1)
+            yield "\t".join([""] * len(values) + [""] * len(fields))
         else:
-            yield "\t".join([labels[int(p.argmax())], *(f"{x:.6f}" for x in p), text])
+            yield "\t".join([f"{p[0]:.6f}"] if regression else [labels[int(p.argmax())], *(f"{x:.6f}" for x in p)]
+                            ) + "\t" + "\t".join(fields)
 
 
-def jsonl_rows(texts, probs, labels):
-    for text, p in zip(texts, probs):
-        yield json.dumps({"text": text, "label": None if p is None else labels[int(p.argmax())],
-                          "probs": None if p is None else {label: float(x) for label, x in zip(labels, p)}},
-                         ensure_ascii=False)
+def jsonl_rows(texts, outputs, labels):
+    """{"text", "label", "probs"} per row (a regressor: {"text", "score"}; pairs: "text_a" and "text_b")."""
+    for text, p in zip(texts, outputs):
+        row = {"text_a": text[0], "text_b": text[1]} if isinstance(text, tuple) else {"text": text}
+        if labels == SCORE_LABELS:
+            row["score"] = None if p is None else float(p[0])
+        else:
+            row["label"] = None if p is None else labels[int(p.argmax())]
+            row["probs"] = None if p is None else {label: float(x) for label, x in zip(labels, p)}
+        yield json.dumps(row, ensure_ascii=False)
 
 
-def format_rows(output: str | None, texts: list[str], probs: list, labels: list[str]):
-    """Output lines: JSON for a .jsonl --output, else TSV; `probs[i]` is None for a blank row."""
-    return (jsonl_rows if output and output.lower().endswith(".jsonl") else tsv_rows)(texts, probs, labels)
+def format_rows(output: str | None, texts: list[Text], outputs: list, labels: list[str]):
+    """Output lines: JSON for a .jsonl --output, else TSV; `outputs[i]` (probabilities, or a regressor's score)
+    is None for a blank row."""
+    return (jsonl_rows if output and output.lower().endswith(".jsonl") else tsv_rows)(texts, outputs, labels)
 
 
 def write_rows(path: str, rows) -> None:
@@ -138,19 +165,22 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     check_output(args.output, args.model, args.input)
-    texts, gold, has_labels = read_input(args.input, data_format(args))
+    pairs = reads_pairs_at(args.model)
+    texts, gold, has_labels = read_input(args.input, data_format(args), pairs)
     if args.eval and not has_labels:
         raise InputError(f"--eval: {args.input} has no label column")
 
     predict, labels = load_predictor(args.model, args.device)
-    keep = [i for i, t in enumerate(texts) if t]
+    keep = [i for i, t in enumerate(texts) if has_text(t)]
+    check_input_kind_of(pairs, [texts[i] for i in keep], args)
     scored = [i for i in keep if gold[i] is not None] if args.eval else []
     if args.eval and not scored:
         raise InputError(f"--eval: {args.input} has no row with both a text and a label")
-    gold_ids = encode_labels([Example(texts[i], gold[i]) for i in scored], labels, args.input)
+    gold_ids = encode_labels([Example("", gold[i]) for i in scored], labels, args.input)
 
     start = time.perf_counter()
-    probs = softmax(batched_logits(predict, [texts[i] for i in keep], args.batch_size, len(labels)))
+    logits = batched_logits(predict, [texts[i] for i in keep], args.batch_size, len(labels))
+    probs = logits if labels == SCORE_LABELS else softmax(logits)
     logger.info(f"labelled {len(keep)} texts ({len(texts) - len(keep)} blank rows) with {args.model} "
                 f"in {time.perf_counter() - start:.1f} s")
     per_row = [None] * len(texts)
@@ -164,11 +194,19 @@ def main(argv=None):
     elif not args.eval:
         sys.stdout.writelines(row + "\n" for row in rows)
     if args.eval:
-        pred_ids = [int(per_row[i].argmax()) for i in scored]
-        m = classification_metrics(np.array(gold_ids), np.array(pred_ids))
+        regression = labels == SCORE_LABELS
+        preds = [float(per_row[i][0]) if regression else int(per_row[i].argmax()) for i in scored]
+        m = task_metrics(np.array(gold_ids), np.array(preds), regression)
         logger.info(f"scored {len(scored)} of {len(texts)} rows (the others are blank or unlabelled)")
-        print(f"| examples | accuracy | macro-F1 |\n|---|---|---|\n| {m['examples']} | {m['accuracy']:.4f} | "
-              f"{m['macro_f1']:.4f} |")
+        print("| " + " | ".join(m) + " |\n" + "|---" * len(m) + "|\n| " + " | ".join(
+            str(v) if isinstance(v, int) else f"{v:.4f}" for v in m.values()) + " |")
+
+
+def check_input_kind_of(pairs: bool, inputs: list[Text], args) -> None:
+    """Refuse single texts for a pair model and pairs for a single-text one."""
+    wanted = "sentence pairs (two text columns, or two tab-separated texts a line)" if pairs else "single texts"
+    if inputs and is_pairs(inputs) != pairs:
+        raise InputError(f"{args.input} holds {input_kind(inputs)}, but {args.model} was trained on {wanted}")
 
 
 if __name__ == "__main__":

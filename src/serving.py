@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from src.bilstm import fast_predictor, load_student, load_student_tokenizer, pad_batch
 from src.cli import InputError
-from src.modeling import load_classifier, load_tokenizer, model_label_list
+from src.data import Text, input_key
+from src.modeling import load_classifier, load_tokenizer, model_label_list, tokenize
 from src.runs import load_json
 from src.speed import classifier_predictor
 
@@ -174,10 +175,23 @@ def onnx_predictor(path: str, threads: int = 0) -> tuple[Predict, list[str]]:
     max_length = bert_max_length(model_dir, tokenizer, config)
 
     def predict(texts):
-        enc = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
+        enc = tokenize(tokenizer, texts, truncation="longest_first", max_length=max_length, padding=True,
+                       return_tensors="np")
         return session.run(["logits"], {n: enc[n].astype(np.int64) for n in names})[0]
 
     return predict, [config.id2label[i] for i in range(config.num_labels)]
+
+
+def reads_pairs_at(path: str) -> bool:
+    """Whether the model at `path` (a directory, or an export's graph) was trained on sentence pairs: its
+    config's `text_pair` (a BiLSTM student reads single texts)."""
+    config = os.path.join(export_files(path)[1] if model_kind(path) == "onnx" else path, "config.json")
+    return os.path.isfile(config) and bool(load_json(config).get("text_pair", False))
+
+
+def sample_inputs(pairs: bool) -> list[Text]:
+    """SAMPLE_TEXTS, or pairs of them for a pair model (each text with the next)."""
+    return list(zip(SAMPLE_TEXTS, SAMPLE_TEXTS[1:] + SAMPLE_TEXTS[:1])) if pairs else SAMPLE_TEXTS
 
 
 def load_predictor(path: str, device: str = "cpu", threads: int = 0) -> tuple[Predict, list[str]]:
@@ -186,9 +200,10 @@ def load_predictor(path: str, device: str = "cpu", threads: int = 0) -> tuple[Pr
     return onnx_predictor(path, threads) if model_kind(path) == "onnx" else torch_predictor(path, device)
 
 
-def batched_logits(predict: Predict, texts: list[str], batch_size: int, num_labels: int) -> np.ndarray:
-    """Logits (N, C) of `texts` in input order, predicted in batches of similar length (little padding)."""
-    order = np.argsort([len(t) for t in texts], kind="stable")
+def batched_logits(predict: Predict, texts: list[Text], batch_size: int, num_labels: int) -> np.ndarray:
+    """Logits (N, C) of `texts` (or pairs) in input order, predicted in batches of similar length (little
+    padding)."""
+    order = np.argsort([len(input_key(t)) for t in texts], kind="stable")
     out = np.empty((len(texts), num_labels), dtype=np.float32)
     for start in range(0, len(texts), batch_size):
         rows = order[start:start + batch_size]
@@ -252,7 +267,8 @@ def exportable(model_dir: str) -> tuple[nn.Module, tuple, dict]:
             {"input_ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"}}
     # eager attention: plain MatMul/Softmax nodes, which the int8 quantizer handles
     model = load_classifier(model_dir, attn_implementation="eager").eval()
-    enc = load_tokenizer(model_dir)(SAMPLE_TEXTS, padding=True, return_tensors="pt")
+    enc = tokenize(load_tokenizer(model_dir), sample_inputs(reads_pairs_at(model_dir)), padding=True,
+                   return_tensors="pt")
     names = list(enc.keys())
     return LogitsOf(model, names).eval(), tuple(enc[n] for n in names), {n: {0: "batch", 1: "sequence"} for n in names}
 

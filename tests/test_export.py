@@ -2,6 +2,7 @@
 PyTorch logits (fp32 within 1e-4, int8 loosely), src/predict.py runs both layouts (an export directory, and
 several `--output` exports sharing one folder), bad outputs are refused and a failed export changes nothing."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -11,12 +12,13 @@ import pytest
 import torch
 
 from src import export, predict, serving
+from src.distill_task_specific_bert import bert_classification
 from src.bilstm import BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, save_student, tokenize
 from src.modeling import load_tokenizer
 from src.runs import load_json
 from src.serving import PaddedBiLSTM, onnx_predictor
 from tests.test_predict import LABELS, pytorch_logits, read_tsv, write_tiny_bilstm
-from tests.tiny import toy_examples, write_tiny_bert
+from tests.tiny import toy_examples, write_tiny_bert, write_toy_pairs
 
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -215,3 +217,43 @@ def test_bilstm_on_teacher_word_pieces(exported, tmp_path):
     assert os.path.isdir(tmp_path / "onnx" / "s" / "teacher_tokenizer")
     logits, _ = onnx_predictor(str(tmp_path / "onnx" / "s.onnx"))
     assert np.abs(logits(TEXTS) - pytorch_logits(str(tmp_path / "bilstm"), TEXTS)).max() < 1e-4
+
+
+def report_metric(out, metric):
+    """The int8 graph's score in an export's report, as the summary line prints it."""
+    return f"{json.loads((out / 'export.json').read_text())['eval']['onnx_int8'][metric]:.4f}"
+
+
+@pytest.mark.parametrize("scores", [False, True], ids=["pairs", "pair_scores"])
+def test_pair_models_predict_and_export(scores, tmp_path, capsys):
+    """A pair teacher (classes, or scores) labels a pair file and two tab-separated texts a line; its ONNX export
+    takes the token type ids and matches PyTorch on pairs, int8 too; single texts are refused in one line."""
+    data = write_toy_pairs(tmp_path / "data", scores=scores)
+    model = str(tmp_path / "teacher")
+    bert_classification.main(["--data_dir", data, "--bert_model", write_tiny_bert(tmp_path / "bert"), "--output_dir",
+                              model, "--num_train_epochs", "2", "--max_seq_length", "32"])
+    capsys.readouterr()
+    lines = tmp_path / "pairs.txt"
+    lines.write_text("the movie\tit was good\nthe plot\tbad !\n")
+    predict.main(["--model", model, "--input", str(lines)])
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header == ("score\ttext_a\ttext_b" if scores else "label\tp_0\tp_1\ttext_a\ttext_b")
+    assert [row.split("\t")[-2:] for row in rows] == [["the movie", "it was good"], ["the plot", "bad !"]]
+    predict.main(["--model", model, "--input", os.path.join(data, "test.tsv"), "--eval"])
+    table = capsys.readouterr().out
+    assert ("| pearson | spearman | mse | examples |" if scores else "| accuracy | macro_f1 | mcc | f1 | examples |") \
+        in table
+    out, metric = tmp_path / "export", "pearson" if scores else "accuracy"
+    export.main(["--model", model, "--output_dir", str(out), "--int8", "--eval_data", data])
+    assert capsys.readouterr().out.endswith(f"{metric} {report_metric(out, metric)} | -> {out / 'model.onnx'}\n")
+    report = json.loads((out / "export.json").read_text())
+    assert "token_type_ids" in report["inputs"] and report["checks"]["onnx_fp32"]["max_abs_diff"] < 1e-4
+    assert report["eval"]["onnx_fp32"][metric] == pytest.approx(report["eval"]["pytorch"][metric], abs=1e-3)
+    predict.main(["--model", str(out), "--input", str(lines)])
+    assert [row.split("\t")[-2:] for row in capsys.readouterr().out.splitlines()[1:]] == [
+        ["the movie", "it was good"], ["the plot", "bad !"]]
+    single = tmp_path / "single.tsv"
+    single.write_text("label\ttext\n1\tgood\n")
+    with pytest.raises(SystemExit, match=r"^error: \S+single.tsv holds single texts, but \S+teacher was trained on "
+                                         r"sentence pairs \(two text columns, or two tab-separated texts a line\)$"):
+        predict.main(["--model", model, "--input", str(single)])

@@ -116,8 +116,9 @@ def test_eval_equals_a_hand_count(models, tmp_path, capsys):
     data = tmp_path / "test.tsv"
     data.write_text("label\tsentence\n" + "".join(f"{label}\t{text}\n" for label, text in examples), encoding="utf-8")
     predict.main(["--model", models["bert"], "--input", str(data), "--eval"])
-    table = capsys.readouterr().out.strip().splitlines()
-    n, accuracy, macro_f1 = (cell.strip() for cell in table[-1].strip("|").split("|"))
+    header, _, values = (line.strip("|").split("|") for line in capsys.readouterr().out.strip().splitlines())
+    table = {k.strip(): v.strip() for k, v in zip(header, values)}
+    n, accuracy, macro_f1 = table["examples"], table["accuracy"], table["macro_f1"]
 
     gold = np.array([int(label) for label, _ in examples])
     pred = pytorch_logits(models["bert"], [text for _, text in examples]).argmax(1)

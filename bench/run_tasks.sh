@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# GLUE and CLUE tasks (pairs, a regression, many classes): for each task, its data directory from the folder in
+# ../shared/data, the teacher (the bundled MiniLM-L6-H384 fine-tuned on it; Chinese tasks add the training
+# texts' characters to its vocabulary, --extend_vocab), and TinyBERT on 3 of the teacher's 6 layers (stage 1,
+# then stage 2), each picking its dev checkpoint by the task's main metric. Runs are kept under models/tasks/<task>/
+# and their metrics.json and args.json under results/tasks/<task>/; bench/tasks_table.py prints the table.
+# CPU budget (2 cores, one thread per lane): at most $MAX_TRAIN training examples a task, $EPOCHS epochs for the
+# teacher and each TinyBERT stage, no augmentation, length $LEN.
+# Usage: nohup bash bench/run_tasks.sh mrpc rte sts-b cola > logs/tasks_en.log 2>&1 &
+#        nohup bash bench/run_tasks.sh lcqmc afqmc tnews > logs/tasks_zh.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+SHARED=${SHARED:-../shared/data} MAX_TRAIN=${MAX_TRAIN:-4000} EPOCHS=${EPOCHS:-3} LEN=${LEN:-128}
+declare -A FOLDER=([sts-b]=stsb [sst-2]=sst2 [bq]=bq_corpus [xnli]=xnli_zh)
+done_() { [ -f "$1/metrics.json" ]; }
+stage() { echo "== $1 ($(date +%T))"; }
+
+for task in "$@"; do
+  D=data/tasks/$task M=models/tasks/$task
+  folder=${FOLDER[$task]:-$task}
+  [ -f $D/prepare.json ] || python src/prepare_data.py --source "$SHARED/$folder" --task "$task" --output_dir $D
+  zh=(); case $task in lcqmc|afqmc|tnews|bq|xnli|ocnli|chnsenticorp) zh=(--extend_vocab --embedding_learning_rate 1e-3);; esac
+  stage "$task teacher"; done_ $M/teacher || python src/distill_task_specific_bert/bert_classification.py \
+      --data_dir $D --output_dir $M/teacher --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
+      --num_train_epochs $EPOCHS --learning_rate 5e-5 --train_batch_size 32 --do_lower_case "${zh[@]}"
+  stage "$task tinybert stage 1"; done_ $M/tinybert_trunc3_stage1 || python src/tinybert/task_distill.py \
+      --teacher_model $M/teacher --init_from_teacher --student_layers 3 --data_dir $D --task_name $task \
+      --output_dir $M/tinybert_trunc3_stage1 --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
+      --num_train_epochs $EPOCHS --do_lower_case --speed_texts 0
+  stage "$task tinybert stage 2"; done_ $M/tinybert_trunc3 || python src/tinybert/task_distill.py --pred_distill \
+      --teacher_model $M/teacher --student_model $M/tinybert_trunc3_stage1 --data_dir $D --task_name $task \
+      --output_dir $M/tinybert_trunc3 --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
+      --num_train_epochs $EPOCHS --learning_rate 5e-5 --do_lower_case
+  for run in $M/*/; do  # the record kept in git: metrics and flags, no weights
+    done_ $run && mkdir -p results/tasks/$task/$(basename $run) && cp $run/{metrics,args}.json results/tasks/$task/$(basename $run)/
+  done
+done
+stage done

@@ -1,0 +1,48 @@
+"""The task metrics and the at-chance check against values worked out by hand."""
+
+import pytest
+
+from src.evaluation import classification_metrics, regression_metrics
+from src.report import chance_check
+from src.tasks import data_task, main_metric, task_name
+
+
+def test_classification_metrics_by_hand():
+    # TP 2, FN 1, FP 1, TN 2
+    m = classification_metrics([1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 1])
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))  # 2 TP / (2 TP + FP + FN)
+    assert m["mcc"] == pytest.approx((2 * 2 - 1 * 1) / (3 * 3 * 3 * 3) ** 0.5)  # (TP TN - FP FN) / sqrt(...)
+    assert m["macro_f1"] == pytest.approx(2 / 3) and m["examples"] == 6
+    three = classification_metrics([0, 1, 2, 2], [0, 2, 2, 2])
+    assert "f1" not in three and three["accuracy"] == 0.75  # F1 of class 1 only for two classes
+    assert three["macro_f1"] == pytest.approx((1 + 0 + 0.8) / 3)  # class 2: P 2/3, R 1
+
+
+def test_regression_metrics_by_hand():
+    # x - mean = (-1, 0, 1), y - mean = (-1, 1, 0): r = 1 / sqrt(2 * 2)
+    m = regression_metrics([1.0, 2.0, 3.0], [1.0, 3.0, 2.0])
+    assert m["pearson"] == pytest.approx(0.5) and m["spearman"] == pytest.approx(0.5)
+    assert m["mse"] == pytest.approx(2 / 3) and m["examples"] == 3
+    assert regression_metrics([1.0, 2.0, 3.0], [2.0, 2.0, 2.0])["pearson"] == 0.0  # a constant has no correlation
+
+
+def test_at_chance_for_a_classifier_and_a_regressor(caplog):
+    assert chance_check({"accuracy": 0.75}, [1, 1, 1, 0]) == {"at_chance": True, "majority_rate": 0.75}
+    assert chance_check({"accuracy": 0.8}, [1, 1, 1, 0])["at_chance"] is False
+    assert chance_check({"pearson": 0.05}, [0.5, 1.5], "pearson") == {"at_chance": True}
+    assert "WARNING: dev Pearson 0.0500 is below 0.1" in caplog.text
+    assert chance_check({"pearson": 0.5}, [0.5, 1.5], "pearson") == {"at_chance": False}
+
+
+def test_task_names_and_main_metrics(tmp_path):
+    assert task_name("STS-B") == task_name("stsb") == "sts-b" and task_name("xnli_zh") == "xnli"
+    assert task_name("mine") is None
+    assert [main_metric(t, False) for t in ("mrpc", "qqp", "cola", "rte", None)] == ["f1", "f1", "mcc", "accuracy",
+                                                                                       "accuracy"]
+    assert main_metric("sts-b", True) == main_metric(None, True) == "pearson"
+    assert data_task(str(tmp_path / "data" / "mrpc")) == "mrpc"  # the directory's name
+    assert data_task(str(tmp_path / "mine"), "CoLA") == "cola"  # TinyBERT's --task_name first
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "prepare.json").write_text('{"task": "tnews"}')
+    assert data_task(str(tmp_path / "mine")) == "tnews"  # what prepare_data.py recorded
