@@ -5,13 +5,14 @@
 # then stage 2), each picking its dev checkpoint by the task's main metric. Runs are kept under models/tasks/<task>/
 # and their metrics.json and args.json under results/tasks/<task>/; bench/tasks_table.py prints the table.
 # CPU budget (2 cores, one thread per lane): at most $MAX_TRAIN training examples a task, $EPOCHS epochs for the
-# teacher and each TinyBERT stage, no augmentation, length $LEN.
+# teacher, $STAGE1_EPOCHS and $STAGE2_EPOCHS for the TinyBERT stages, no augmentation, length $LEN.
 # Usage: nohup bash bench/run_tasks.sh mrpc rte sts-b cola > logs/tasks_en.log 2>&1 &
 #        nohup bash bench/run_tasks.sh lcqmc afqmc tnews > logs/tasks_zh.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 SHARED=${SHARED:-../shared/data} MAX_TRAIN=${MAX_TRAIN:-4000} EPOCHS=${EPOCHS:-3} LEN=${LEN:-128}
+STAGE1_EPOCHS=${STAGE1_EPOCHS:-1} STAGE2_EPOCHS=${STAGE2_EPOCHS:-2}
 declare -A FOLDER=([sts-b]=stsb [sst-2]=sst2 [bq]=bq_corpus [xnli]=xnli_zh)
 done_() { [ -f "$1/metrics.json" ]; }
 stage() { echo "== $1 ($(date +%T))"; }
@@ -27,11 +28,11 @@ for task in "$@"; do
   stage "$task tinybert stage 1"; done_ $M/tinybert_trunc3_stage1 || python src/tinybert/task_distill.py \
       --teacher_model $M/teacher --init_from_teacher --student_layers 3 --data_dir $D --task_name $task \
       --output_dir $M/tinybert_trunc3_stage1 --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
-      --num_train_epochs $EPOCHS --do_lower_case --speed_texts 0
+      --num_train_epochs $STAGE1_EPOCHS --do_lower_case --speed_texts 0
   stage "$task tinybert stage 2"; done_ $M/tinybert_trunc3 || python src/tinybert/task_distill.py --pred_distill \
       --teacher_model $M/teacher --student_model $M/tinybert_trunc3_stage1 --data_dir $D --task_name $task \
       --output_dir $M/tinybert_trunc3 --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
-      --num_train_epochs $EPOCHS --learning_rate 5e-5 --do_lower_case
+      --num_train_epochs $STAGE2_EPOCHS --learning_rate 5e-5 --do_lower_case
   for run in $M/*/; do  # the record kept in git: metrics and flags, no weights
     done_ $run && mkdir -p results/tasks/$task/$(basename $run) && cp $run/{metrics,args}.json results/tasks/$task/$(basename $run)/
   done

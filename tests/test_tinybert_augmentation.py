@@ -14,7 +14,7 @@ import torch
 from src import pretrain_mlm
 from src.tinybert import data_augmentation as da
 from src.data import Example, is_cjk, read_examples, write_examples
-from tests.tiny import VOCAB, toy_examples, torchrun, write_tiny_bert, write_toy_data
+from tests.tiny import VOCAB, toy_examples, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
 
 EN = ["the movie was very good .", "this film is really bad , but the music was good !"]
 ZH = ["这个电影的音乐非常好", "我们的故事很坏", "演员真是好"]
@@ -258,3 +258,28 @@ def test_torchrun_two_processes_write_the_one_process_file(tmp_path, tiny_mlm):
     torchrun("src/tinybert/data_augmentation.py", *common, "--output", tmp_path / "two.tsv")
     assert len(read_examples(str(tmp_path / "one.tsv"))) > 9
     assert (tmp_path / "two.tsv").read_bytes() == (tmp_path / "one.tsv").read_bytes()
+
+
+@pytest.mark.parametrize("scores", [False, True], ids=["pairs", "pair_scores"])
+def test_pairs_rewrite_each_text_in_turn_keeping_the_other(tmp_path, tiny_mlm, scores):
+    """As the authors' code does for pair tasks: variants of the first text with the original second, then of the
+    second with the original first; the label (or score) kept; the pair layout written."""
+    write_toy_pairs(tmp_path / "pairs", n_train=6, scores=scores)
+    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "pairs",
+             "--N", "3", "--M", "4", "--p", "0.6", "--no_cuda"])
+    path = os.path.join(tmp_path, "pairs", "train_aug.tsv")
+    with open(path, encoding="utf-8") as f:
+        assert f.readline() == "label\ttext_a\ttext_b\n"
+    rows, original = read_examples(path), read_examples(os.path.join(tmp_path, "pairs", "train.tsv"))
+    assert rows[:6] == original and len(rows) > 6
+    variants, k = rows[6:], 0
+    for ex in original:  # each original's variants follow in order: first texts rewritten, then second texts
+        mine = []
+        while k < len(variants) and (variants[k].text == ex.text) + (variants[k].text_b == ex.text_b) == 1:
+            mine.append(variants[k])
+            k += 1
+        assert all(v.label == ex.label for v in mine)
+        changed = ["b" if v.text == ex.text else "a" for v in mine]
+        assert changed == sorted(changed) and changed.count("a") <= 3 and changed.count("b") <= 3
+    assert k == len(variants)  # every variant changes exactly one text of its original
+    assert {"a", "b"} <= {"b" if v.text in {ex.text for ex in original} else "a" for v in variants}

@@ -15,6 +15,11 @@ On N GPUs (or N CPU processes with --no_cuda), through HF Accelerate; the output
 Writes `<glue_dir>/<task>/train_aug.tsv` (sst-2 -> data/sst2): the original rows of train.tsv first, then up
 to N distinct variants of each, with the original's label; and, when the task has an unlabeled.tsv, its texts
 and their variants in `unlabeled_aug.tsv` (TinyBERT learns them from the teacher, no label needed).
+Sentence pairs (MRPC, STS-B, LCQMC, ...): each of the two texts is rewritten in turn, the other kept as it is,
+as the authors' code rewrites each sentence column of a pair task in turn: up to N variants of the first text
+(with the original second), then up to N of the second (with the original first). Their loop leaves the first
+sentence's last variant in place while it rewrites the second; here the second's variants keep the original
+first. A score (STS-B) is kept like a label.
 
 Algorithm. A sentence is split into words (English: runs of letters/digits, punctuation apart; Chinese:
 jieba words). Stop words and punctuation are never replaced. Candidates of a word:
@@ -53,6 +58,7 @@ import os
 import random
 import re
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -62,7 +68,7 @@ from accelerate.utils import gather_object
 from src.batching import length_chunks
 from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, progress, run_script, set_seed,
                      setup_logging)
-from src.data import (Example, add_data_format_args, data_format, is_cjk, is_cjk_char, read_examples, split_file,
+from src.data import (add_data_format_args, all_texts, data_format, is_cjk, is_cjk_char, read_examples, split_file,
                       write_examples)
 from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
 from src.report import print_summary
@@ -359,18 +365,24 @@ def apply_replacements(segments, candidates, attempts):
 
 
 def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_progress=True):
-    """For each example of the batches `examples[start:start + batch_size]`, its list of variant rows."""
+    """For each example of the batches `examples[start:start + batch_size]`, its list of variant rows. A pair's
+    two texts are rewritten in turn, the other one kept as it is (the authors' code rewrites each sentence
+    column of a pair task in turn, `augment_ids`): up to N variants of the first text, then of the second."""
     out = []
     for start in progress(starts, desc="augment", unit="batch", disable=not show_progress):
-        texts = [ex.text for ex in examples[start:start + batch_size]]
+        batch = range(start, min(start + batch_size, len(examples)))
+        jobs = [(k, field) for k in batch for field in ("text", "text_b") if getattr(examples[k], field) is not None]
+        texts = [getattr(examples[k], field) for k, field in jobs]
         # Example k's draws do not depend on the examples before it. They come first, so that only the words
         # some attempt replaces go through the masked LM: with N = 1 and p = 0.4, 40 % of them.
         split = [split_words(text) for text in texts]
-        draws = [draw_replacements(replaceable, N, p, random.Random(f"{seed}:{k}"))
-                 for k, (_, replaceable) in enumerate(split, start)]
+        draws = [draw_replacements(replaceable, N, p, random.Random(f"{seed}:{k}{':b' * (field == 'text_b')}"))
+                 for (k, field), (_, replaceable) in zip(jobs, split)]
         found = augmenter.candidates(texts, [set().union(*attempts) for attempts in draws], split)
-        for k, (segments, cands), attempts in zip(range(start, start + len(texts)), found, draws):
-            out.append([Example(text, examples[k].label) for text in apply_replacements(segments, cands, attempts)])
+        rows = {k: [] for k in batch}
+        for (k, field), (segments, cands), attempts in zip(jobs, found, draws):
+            rows[k] += [replace(examples[k], **{field: text}) for text in apply_replacements(segments, cands, attempts)]
+        out += rows.values()
     return out
 
 
@@ -423,7 +435,8 @@ def main(argv=None):
               for source, _, _ in jobs]
     augmenter = Augmenter(args.pretrained_bert_model, args.glove_embs, args.M, args.max_seq_length,
                           args.mlm_batch_size, args.do_lower_case, accelerator.device, args.bf16)
-    warn_if_mlm_untrained(augmenter, args.pretrained_bert_model, [ex.text for rows in inputs for ex in rows], task_dir)
+    texts = all_texts([ex.input for rows in inputs for ex in rows])
+    warn_if_mlm_untrained(augmenter, args.pretrained_bert_model, texts, task_dir)
     n_aug = [augment_file(augmenter, args, examples, out, seed, accelerator)
              for examples, (_, out, seed) in zip(inputs, jobs)]
     accelerator.wait_for_everyone()
