@@ -11,7 +11,7 @@ from src.bilstm import BiLSTMClassifier, BiLSTMConfig, pad_batch
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
 from src.runs import load_json
-from tests.tiny import kill_then_resume, torchrun, write_tiny_bert, write_toy_data
+from tests.tiny import kill_then_resume, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
 
 FAST = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",
         "--hidden_size", "16", "--fc_dim", "16", "--speed_texts", "16", "--speed_repeats", "1", "--no_cuda"]
@@ -285,3 +285,18 @@ def test_transfer_batches_repeat_with_the_generator_seed():
         assert sorted(i for b in first for i in b) == list(range(8))
         if buckets:  # lengths 1 1 1 | 2 2 5 | 5 5 in some order: the 1s and the 5s are batched together
             assert sorted(sorted(b) for b in first)[0] == [0, 4, 7]
+
+
+def test_pairs_and_scores_are_refused_in_one_line(tiny_bert, tmp_path, teacher_and_data):
+    """The siamese BiLSTM is not built yet: a pair or score teacher, and pair data for a text teacher, are one line."""
+    pairs = write_toy_pairs(tmp_path / "pairs")
+    pair_teacher = str(tmp_path / "pair_teacher")
+    bert_classification.main(["--data_dir", pairs, "--bert_model", tiny_bert, "--output_dir", pair_teacher,
+                              "--num_train_epochs", "1", "--max_seq_length", "32"])
+    with pytest.raises(SystemExit, match=r"^error: \S+pair_teacher reads sentence pairs or gives scores: the BiLSTM "
+                                         r"student learns single texts with class labels only"):
+        run(pair_teacher, pairs, tmp_path / "s1", "--distill", "1")
+    teacher, _ = teacher_and_data
+    with pytest.raises(SystemExit, match=r"^error: \S+pairs/train holds sentence pairs, but \S+ was trained on "
+                                         r"single texts$"):
+        run(teacher, pairs, tmp_path / "s2", "--distill", "1")

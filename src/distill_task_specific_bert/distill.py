@@ -49,12 +49,13 @@ from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassi
                         bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
 from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
                      positive, progress, run_script, setup_logging)
-from src.data import (Example, add_data_format_args, data_format, is_cjk, load_split, load_unlabeled, read_texts,
-                      write_examples)
+from src.data import (SCORE_LABELS, Example, add_data_format_args, data_format, is_cjk, load_split, load_unlabeled,
+                      read_texts, write_examples)
 from src.engine import fit, fit_options, start_run, training_report
 from src.evaluation import classification_metrics
 from src.losses import logits_mse
-from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list
+from src.modeling import (check_input_kind, count_parameters, load_classifier, load_tokenizer, model_label_list,
+                          reads_pairs)
 from src.report import chance_check, print_summary, teacher_report
 from src.runs import finish_run, load_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
@@ -462,10 +463,15 @@ def main(argv=None):
     # --- teacher and data (labels in the teacher's id order, so ids match its logits)
     teacher, teacher_tokenizer, teacher_len = load_teacher(args, accelerator.device)
     label_list = model_label_list(teacher)
+    if reads_pairs(teacher.config) or label_list == SCORE_LABELS:  # the siamese student is not built yet
+        raise InputError(f"{args.teacher_model} reads sentence pairs or gives scores: the BiLSTM student learns "
+                         f"single texts with class labels only (TinyBERT, src/tinybert/task_distill.py, takes both)")
     train_texts, train_labels, _ = load_split(args.data_dir, "train", label_list, args.max_train_examples,
                                               **data_format(args))
     dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list, **data_format(args))
     test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list, **data_format(args))
+    for texts, split in ((train_texts, "train"), (dev_texts, "dev"), (test_texts, "test")):
+        check_input_kind(teacher.config, args.teacher_model, texts, f"{args.data_dir}/{split}")
     cjk = is_cjk("".join(train_texts[:500]))
 
     # --- transfer set, the teacher's logits on it, and the student
