@@ -1,5 +1,6 @@
 """The BiLSTM student of Tang et al. (2019): word embeddings -> one BiLSTM layer -> the final forward and
-backward states, concatenated -> ReLU dense layer -> logits.
+backward states, concatenated -> ReLU dense layer -> logits. For sentence pairs, their siamese model: one
+encoder shared by both sentences, the pair represented as [h1, h2, h1 * h2, |h1 - h2|] before the dense layer.
 
 Also here: batched logits of id lists (`bilstm_logits`), the student's tokenizer (text -> word ids), padding,
 save/load of a student directory (`config.json`, `vocab.txt`, `model.pt`), and a lean inference path (`fold` +
@@ -33,6 +34,13 @@ class BiLSTMConfig:
     hidden_size: int = 150
     fc_dim: int = 200
     dropout: float = 0.1
+    pair: bool = False  # the siamese model of sentence pairs
+
+
+def pair_features(h1: torch.Tensor, h2: torch.Tensor) -> torch.Tensor:
+    """Tang et al.'s siamese pair representation f(h1, h2) = [h1, h2, h1 * h2, |h1 - h2|]: (B, D) each ->
+    (B, 4D)."""
+    return torch.cat([h1, h2, h1 * h2, (h1 - h2).abs()], dim=-1)
 
 
 class BiLSTMClassifier(nn.Module):
@@ -42,34 +50,56 @@ class BiLSTMClassifier(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=PAD_ID)
         self.lstm = nn.LSTM(config.embedding_dim, config.hidden_size, batch_first=True, bidirectional=True)
         self.dropout = nn.Dropout(config.dropout)
-        self.fc = nn.Linear(2 * config.hidden_size, config.fc_dim)
+        self.fc = nn.Linear((8 if config.pair else 2) * config.hidden_size, config.fc_dim)
         self.classifier = nn.Linear(config.fc_dim, config.num_labels)
 
-    def forward(self, input_ids, lengths):
-        """input_ids: (B, L) padded with 0; lengths: (B,) real lengths, each >= 1. Returns logits (B, C)."""
+    def encode(self, input_ids, lengths):
+        """input_ids: (B, L) padded with 0; lengths: (B,) real lengths, each >= 1. Returns h (B, 2H): the final
+        forward and backward states."""
         x = self.dropout(self.embedding(input_ids))  # (B, L, E)
         # Packing makes each row's final states those of its own last word, whatever the padding.
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, (h_n, _) = self.lstm(packed)  # h_n: (2, B, H), forward and backward final states
-        h = torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2H)
+        return torch.cat([h_n[0], h_n[1]], dim=-1)  # (B, 2H)
+
+    def forward(self, input_ids, lengths, input_ids_b=None, lengths_b=None):
+        """Logits (B, C) of texts, or (siamese) of pairs whose second texts are `input_ids_b`, `lengths_b`."""
+        h = self.encode(input_ids, lengths)  # (B, 2H)
+        if self.config.pair:
+            h = pair_features(h, self.encode(input_ids_b, lengths_b))  # (B, 8H)
         h = F.relu(self.fc(self.dropout(h)))  # (B, F)
         return self.classifier(self.dropout(h))  # (B, C)
 
 
-def bilstm_logits(model: BiLSTMClassifier, id_lists: list[list[int]], batch_size: int = 256) -> torch.Tensor:
-    """Logits (N, C) of `forward` in eval mode for lists of word ids, on the model's device, in input order.
+def id_length(ids) -> int:
+    """Words of an encoded text, or of both texts of an encoded pair: the length batches are sorted by."""
+    return sum(map(len, ids)) if isinstance(ids, tuple) else len(ids)
 
-    Lists are sorted by length before batching so that each batch pads little.
+
+def batch_inputs(id_lists: list) -> dict[str, torch.Tensor]:
+    """The model's keyword inputs for encoded texts (`input_ids`, `lengths`), or pairs (also `input_ids_b`,
+    `lengths_b`), padded with 0."""
+    if id_lists and isinstance(id_lists[0], tuple):
+        (ids, lengths), (ids_b, lengths_b) = (pad_batch(list(side)) for side in zip(*id_lists))
+        return {"input_ids": ids, "lengths": lengths, "input_ids_b": ids_b, "lengths_b": lengths_b}
+    ids, lengths = pad_batch(id_lists)
+    return {"input_ids": ids, "lengths": lengths}
+
+
+def bilstm_logits(model: BiLSTMClassifier, id_lists: list, batch_size: int = 256) -> torch.Tensor:
+    """Logits (N, C) of `forward` in eval mode for encoded texts or pairs, on the model's device, in input order.
+
+    They are sorted by length before batching so that each batch pads little.
     """
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    order = sorted(range(len(id_lists)), key=lambda i: id_length(id_lists[i]))
     out = torch.empty(len(id_lists), model.config.num_labels)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            ids, lengths = pad_batch([id_lists[i] for i in idx])
-            out[idx] = model(ids.to(device), lengths).float().cpu()
+            inputs = batch_inputs([id_lists[i] for i in idx])
+            out[idx] = model(**{k: v.to(device) for k, v in inputs.items()}).float().cpu()
     return out
 
 
@@ -100,8 +130,18 @@ def fold(model):
 
 
 @torch.inference_mode()
-def folded_logits(folded, input_ids, lengths):
-    """Same logits as `BiLSTMClassifier.forward` in eval mode, from `fold(model)`; CPU tensors.
+def folded_logits(folded, input_ids, lengths, input_ids_b=None, lengths_b=None):
+    """Same logits as `BiLSTMClassifier.forward` in eval mode, from `fold(model)`; CPU tensors."""
+    h = folded_encode(folded, input_ids, lengths)  # (B, 2H)
+    if input_ids_b is not None:
+        h = pair_features(h, folded_encode(folded, input_ids_b, lengths_b))  # (B, 8H)
+    hidden = F.relu(F.linear(h, *folded["fc"]))  # (B, F)
+    return F.linear(hidden, *folded["classifier"])  # (B, C)
+
+
+@torch.inference_mode()
+def folded_encode(folded, input_ids, lengths):
+    """`BiLSTMClassifier.encode` in eval mode from `fold(model)`: h (B, 2H), in input order.
 
     Rows are sorted longest first so that at step t the rows still running are a prefix [:n_t]; the
     backward direction reads each row reversed within its own length, so both directions run together.
@@ -123,15 +163,14 @@ def folded_logits(folded, input_ids, lengths):
         c_new = ifo[..., H:2 * H] * c[:, :n] + ifo[..., :H] * gates[..., 3 * H:].tanh()  # (2, n, H)
         c[:, :n] = c_new
         h[:, :n] = ifo[..., 2 * H:] * c_new.tanh()
-    hidden = F.relu(F.linear(torch.cat([h[0], h[1]], dim=-1), *folded["fc"]))  # (B, F)
-    logits = F.linear(hidden, *folded["classifier"])  # (B, C)
-    return logits[order.argsort()]
+    return torch.cat([h[0], h[1]], dim=-1)[order.argsort()]  # (B, 2H)
 
 
 def fast_predictor(model, tokenizer):
-    """texts -> logits (B, C) through the folded LSTM, tokenisation included: the student's CPU serving path."""
+    """texts (or pairs) -> logits (B, C) through the folded LSTM, tokenisation included: the student's CPU
+    serving path."""
     folded = fold(model)
-    return lambda texts: folded_logits(folded, *pad_batch(tokenizer.encode(texts)))
+    return lambda texts: folded_logits(folded, **batch_inputs(tokenizer.encode(texts)))
 
 
 # ----------------------------------------------------------------------------
@@ -186,6 +225,9 @@ class StudentTokenizer:
                 self.id_map[i] = self.index.get(piece, UNK_ID)
 
     def encode(self, texts):
+        """Lists of word ids of texts, or (ids_a, ids_b) of pairs, each text cut to `max_seq_length`."""
+        if texts and isinstance(texts[0], tuple):
+            return list(zip(*(self.encode(list(side)) for side in zip(*texts))))
         L = self.max_seq_length
         if self.kind == "teacher":
             ids = self.teacher_tokenizer(texts, add_special_tokens=False, truncation=True, max_length=L,
@@ -210,7 +252,7 @@ def pad_batch(id_lists):
 def save_student(path, model, tokenizer, labels):
     os.makedirs(path, exist_ok=True)
     meta = {"model": asdict(model.config), "tokenizer": tokenizer.kind, "max_seq_length": tokenizer.max_seq_length,
-            "labels": labels}
+            "labels": labels, "text_pair": model.config.pair}
     with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=2, ensure_ascii=False)
     with open(os.path.join(path, "vocab.txt"), "w", encoding="utf-8", newline="\n") as f:

@@ -23,7 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from src.bilstm import fast_predictor, load_student, load_student_tokenizer, pad_batch
+from src.bilstm import batch_inputs, fast_predictor, load_student, load_student_tokenizer, pair_features
 from src.cli import InputError
 from src.data import Text, input_key
 from src.modeling import load_classifier, load_tokenizer, model_label_list, tokenize
@@ -110,9 +110,9 @@ def torch_predictor(model_dir: str, device: str = "cpu") -> tuple[Predict, list[
             return (lambda texts: fast(texts).numpy()), labels
 
         def predict(texts):
-            ids, lengths = pad_batch(tokenizer.encode(texts))
             with torch.inference_mode():
-                return model(ids.to(device), lengths).float().cpu().numpy()
+                inputs = batch_inputs(tokenizer.encode(texts))
+                return model(**{k: v.to(device) for k, v in inputs.items()}).float().cpu().numpy()
 
         return predict, labels
     model = load_classifier(model_dir).to(device)
@@ -167,8 +167,7 @@ def onnx_predictor(path: str, threads: int = 0) -> tuple[Predict, list[str]]:
         tokenizer, labels = load_student_tokenizer(model_dir)[:2]
 
         def predict(texts):
-            ids, lengths = pad_batch(tokenizer.encode(texts))
-            return session.run(["logits"], {"input_ids": ids.numpy(), "lengths": lengths.numpy()})[0]
+            return session.run(["logits"], {k: v.numpy() for k, v in batch_inputs(tokenizer.encode(texts)).items()})[0]
 
         return predict, labels
     tokenizer, config = load_tokenizer(model_dir), AutoConfig.from_pretrained(model_dir)
@@ -237,14 +236,20 @@ class PaddedBiLSTM(nn.Module):
             for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
                 setattr(lstm, name, getattr(model.lstm, name + suffix))
 
-    def forward(self, input_ids, lengths):
-        """input_ids: (B, L) padded with 0; lengths: (B,) each >= 1. Returns logits (B, C)."""
+    def encode(self, input_ids, lengths):
+        """input_ids: (B, L) padded with 0; lengths: (B,) each >= 1. Returns h (B, 2H)."""
         last = (lengths - 1)[:, None]  # (B, 1)
         rev = (last - torch.arange(input_ids.shape[1])[None, :]).clamp(min=0)  # (B, L) t-th word from the end
         out_f, _ = self.forward_lstm(self.embedding(input_ids))  # (B, L, H)
         out_b, _ = self.backward_lstm(self.embedding(input_ids.gather(1, rev)))  # (B, L, H)
         at_last = last[:, :, None].expand(-1, -1, out_f.shape[-1])  # (B, 1, H)
-        h = torch.cat([out_f.gather(1, at_last), out_b.gather(1, at_last)], dim=-1).squeeze(1)  # (B, 2H)
+        return torch.cat([out_f.gather(1, at_last), out_b.gather(1, at_last)], dim=-1).squeeze(1)  # (B, 2H)
+
+    def forward(self, input_ids, lengths, input_ids_b=None, lengths_b=None):
+        """Logits (B, C) of texts, or (the siamese model) of pairs."""
+        h = self.encode(input_ids, lengths)
+        if input_ids_b is not None:
+            h = pair_features(h, self.encode(input_ids_b, lengths_b))  # (B, 8H)
         return self.classifier(F.relu(self.fc(h)))  # (B, C)
 
 
@@ -263,8 +268,9 @@ def exportable(model_dir: str) -> tuple[nn.Module, tuple, dict]:
     """(module in eval mode, example inputs, dynamic axes by input name) of a BiLSTM or BERT directory."""
     if model_kind(model_dir) == "bilstm":
         model, tokenizer, _ = load_student(model_dir)
-        return PaddedBiLSTM(model).eval(), pad_batch(tokenizer.encode(SAMPLE_TEXTS)), \
-            {"input_ids": {0: "batch", 1: "sequence"}, "lengths": {0: "batch"}}
+        inputs = batch_inputs(tokenizer.encode(sample_inputs(model.config.pair)))
+        axes = {n: {0: "batch", 1: "sequence"} if n.startswith("input_ids") else {0: "batch"} for n in inputs}
+        return PaddedBiLSTM(model).eval(), tuple(inputs.values()), axes
     # eager attention: plain MatMul/Softmax nodes, which the int8 quantizer handles
     model = load_classifier(model_dir, attn_implementation="eager").eval()
     enc = tokenize(load_tokenizer(model_dir), sample_inputs(reads_pairs_at(model_dir)), padding=True,

@@ -1,7 +1,8 @@
 import torch
 
-from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab,
-                        fold, folded_logits, load_student, pad_batch, save_student, tokenize)
+from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, batch_inputs, bilstm_logits,
+                        build_vocab, fold, folded_logits, load_student, pad_batch, pair_features, save_student,
+                        tokenize)
 
 
 def small_model(seed=0):
@@ -62,3 +63,33 @@ def test_save_and_load_round_trip(tmp_path):
     ids, lengths = pad_batch(tok2.encode(["w1 w2 w3", "w4"]))
     with torch.no_grad():
         torch.testing.assert_close(loaded(ids, lengths), model(ids, lengths))
+
+
+def test_pair_features_on_hand_made_vectors():
+    h1, h2 = torch.tensor([[1.0, -2.0]]), torch.tensor([[3.0, 0.5]])
+    assert pair_features(h1, h2).tolist() == [[1.0, -2.0, 3.0, 0.5, 3.0, -1.0, 2.0, 2.5]]  # h1, h2, h1*h2, |h1-h2|
+
+
+def test_siamese_model_shares_one_encoder_and_ignores_padding():
+    """Both texts go through the same BiLSTM: the pair's logits are the dense layers on pair_features of the two
+    encodings, whatever the padding and the other rows' lengths; folded inference gives the same logits."""
+    torch.manual_seed(4)
+    model = BiLSTMClassifier(BiLSTMConfig(vocab_size=20, num_labels=2, embedding_dim=8, hidden_size=6, fc_dim=5,
+                                          pair=True)).eval()
+    assert model.fc.in_features == 8 * 6  # [h1, h2, h1*h2, |h1-h2|], each 2H wide
+    pairs = [([3, 4, 5], [6]), ([6, 7], [8, 9, 10, 11]), ([2], [3, 4])]
+    inputs = batch_inputs(pairs)
+    with torch.no_grad():
+        logits = model(**inputs)
+        h1 = model.encode(*pad_batch([pairs[1][0]]))
+        h2 = model.encode(*pad_batch([pairs[1][1]]))
+        by_hand = model.classifier(torch.relu(model.fc(pair_features(h1, h2))))
+    assert logits.shape == (3, 2)
+    torch.testing.assert_close(logits[1:2], by_hand)
+    torch.testing.assert_close(folded_logits(fold(model), **inputs), logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(bilstm_logits(model, pairs, batch_size=2), logits)
+    swapped = batch_inputs([(b, a) for a, b in pairs])
+    with torch.no_grad():
+        assert not torch.allclose(model(**swapped), logits)  # the order of the two texts matters (h1 - h2 aside)
+    tok = StudentTokenizer("whitespace", ["[PAD]", "[UNK]", "[MASK]", "a", "b"], max_seq_length=2)
+    assert tok.encode([("a b a", "b"), ("zzz", "a")]) == [([3, 4], [4]), ([UNK_ID], [3])]

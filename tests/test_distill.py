@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 import src.distill_task_specific_bert.distill as distill
 import src.teacher_logits as utils
-from src.bilstm import BiLSTMClassifier, BiLSTMConfig, pad_batch
+from src import export, predict
+from src.bilstm import BiLSTMClassifier, BiLSTMConfig, load_student, pad_batch
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
 from src.runs import load_json
@@ -287,16 +288,43 @@ def test_transfer_batches_repeat_with_the_generator_seed():
             assert sorted(sorted(b) for b in first)[0] == [0, 4, 7]
 
 
-def test_pairs_and_scores_are_refused_in_one_line(tiny_bert, tmp_path, teacher_and_data):
-    """The siamese BiLSTM is not built yet: a pair or score teacher, and pair data for a text teacher, are one line."""
-    pairs = write_toy_pairs(tmp_path / "pairs")
-    pair_teacher = str(tmp_path / "pair_teacher")
-    bert_classification.main(["--data_dir", pairs, "--bert_model", tiny_bert, "--output_dir", pair_teacher,
-                              "--num_train_epochs", "1", "--max_seq_length", "32"])
-    with pytest.raises(SystemExit, match=r"^error: \S+pair_teacher reads sentence pairs or gives scores: the BiLSTM "
-                                         r"student learns single texts with class labels only"):
-        run(pair_teacher, pairs, tmp_path / "s1", "--distill", "1")
+@pytest.mark.parametrize("scores", [False, True], ids=["pairs", "pair_scores"])
+def test_siamese_student_on_pairs_and_scores(tiny_bert, tmp_path, capsys, caplog, scores):
+    """A pair teacher (classes, or scores) through distill.py --distill 0 and 1: the siamese student learns the
+    second text's cue above chance, is chosen by the main metric, labels pairs through src/predict.py and exports
+    to ONNX with the same logits; augmentation is skipped for pairs with one line."""
+    pairs = write_toy_pairs(tmp_path / "pairs", scores=scores)
+    teacher = str(tmp_path / "teacher")
+    bert_classification.main(["--data_dir", pairs, "--bert_model", tiny_bert, "--output_dir", teacher,
+                              "--num_train_epochs", "8", "--learning_rate", "3e-3", "--train_batch_size", "8",
+                              "--max_seq_length", "32", "--warmup_proportion", "0"])
+    metric = "pearson" if scores else "accuracy"
+    base = run(teacher, pairs, tmp_path / "base", "--distill", "0")
+    kd = run(teacher, pairs, tmp_path / "kd", "--distill", "1", "--augment", "mask")
+    for m in (base, kd):
+        assert m["text_pair"] is True and m["main_metric"] == metric
+        assert m["test"][metric] > (0.5 if scores else 0.75)
+        assert m["dev"][metric] == max(h[f"dev_{metric}"] for h in m["history"])
+    assert kd["num_augmented"] == 0 and kd[f"test_{metric}_vs_teacher"] > 0
+    assert "--augment mask skipped: the augmentation of sentence pairs is not built yet" in caplog.text
+    student, _, _ = load_student(str(tmp_path / "kd"))
+    assert student.config.pair and student.config.num_labels == (1 if scores else 2)
+    capsys.readouterr()
+    lines = tmp_path / "pairs.txt"
+    lines.write_text("the movie\tit was good\nthe plot\tbad !\n")
+    predict.main(["--model", str(tmp_path / "kd"), "--input", str(lines)])
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == ("score\ttext_a\ttext_b" if scores else "label\tp_0\tp_1\ttext_a\ttext_b") and len(rows) == 3
+    export.main(["--model", str(tmp_path / "kd"), "--output_dir", str(tmp_path / "onnx"), "--eval_data", pairs])
+    report = load_json(tmp_path / "onnx" / "export.json")
+    assert report["inputs"] == ["input_ids", "lengths", "input_ids_b", "lengths_b"]
+    assert report["checks"]["onnx_fp32"]["max_abs_diff"] < 1e-4
+    assert report["eval"]["onnx_fp32"][metric] == pytest.approx(report["eval"]["pytorch"][metric], abs=1e-4)
+
+
+def test_pair_data_for_a_text_teacher_is_one_line(teacher_and_data, tmp_path):
     teacher, _ = teacher_and_data
+    pairs = write_toy_pairs(tmp_path / "pairs")
     with pytest.raises(SystemExit, match=r"^error: \S+pairs/train holds sentence pairs, but \S+ was trained on "
                                          r"single texts$"):
-        run(teacher, pairs, tmp_path / "s2", "--distill", "1")
+        run(teacher, pairs, tmp_path / "s", "--distill", "1")

@@ -46,18 +46,19 @@ import torch.nn.functional as F
 from src.augment import augment_corpus, tag_words
 from src.batching import training_batches
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
-                        bilstm_logits, build_vocab, fast_predictor, load_student, pad_batch, save_student, tokenize)
+                        batch_inputs, bilstm_logits, build_vocab, fast_predictor, id_length, load_student,
+                        save_student, tokenize)
 from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
                      positive, progress, run_script, setup_logging)
-from src.data import (SCORE_LABELS, Example, add_data_format_args, data_format, is_cjk, load_split, load_unlabeled,
-                      read_texts, write_examples)
+from src.data import (SCORE_LABELS, Example, add_data_format_args, all_texts, data_format, is_cjk, is_pairs,
+                      load_split, load_unlabeled, read_texts, write_examples)
 from src.engine import fit, fit_options, start_run, training_report
-from src.evaluation import classification_metrics
+from src.evaluation import task_metrics
 from src.losses import logits_mse
-from src.modeling import (check_input_kind, count_parameters, load_classifier, load_tokenizer, model_label_list,
-                          reads_pairs)
+from src.modeling import check_input_kind, count_parameters, load_classifier, load_tokenizer, model_label_list
 from src.report import chance_check, print_summary, teacher_report
 from src.runs import finish_run, load_json, staging_dir
+from src.tasks import data_task, main_metric
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits
 from src.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
@@ -198,18 +199,25 @@ def distill_loss(logits_S, logits_T, labels, alpha):
     The target t of a row is its gold label y where it has one (labels >= 0); unlabeled and augmented rows
     (label -1) take the teacher's prediction argmax z_T instead, as the paper treats its transfer set.
     Both terms are means over the batch; the MSE sums over the classes (`logits_mse`).
+    A regressor (C = 1, STS-B): L = alpha * (y - s_S)^2 + (1 - alpha) * (s_T - s_S)^2, batch means, with the
+    teacher's score s_T as y on rows without a gold score (NaN).
     logits_S, logits_T: (B, C); labels: (B,). Returns a scalar.
     """
+    if logits_S.shape[-1] == 1:
+        targets = torch.where(labels.isnan(), logits_T[:, 0], labels)  # (B,)
+        return alpha * F.mse_loss(logits_S[:, 0], targets) + (1 - alpha) * logits_mse(logits_S, logits_T)
     targets = torch.where(labels >= 0, labels, logits_T.argmax(-1))  # (B,)
     return alpha * F.cross_entropy(logits_S, targets) + (1 - alpha) * logits_mse(logits_S, logits_T)
 
 
 def student_loss(model, batch, alpha):
     """The training loss of a batch: eq. 3 when it carries the teacher's logits, else (--distill 0) the
-    cross-entropy on the gold labels."""
-    logits_S = model(batch["input_ids"], batch["lengths"])  # (B, C)
+    cross-entropy on the gold labels (a regressor: the squared error on the gold scores)."""
+    logits_S = model(**{k: v for k, v in batch.items() if k.startswith(("input_ids", "lengths"))})  # (B, C)
     if "logits_T" in batch:
         return {"loss": distill_loss(logits_S, batch["logits_T"], batch["labels"], alpha)}
+    if logits_S.shape[-1] == 1:
+        return {"loss": F.mse_loss(logits_S[:, 0], batch["labels"])}
     return {"loss": F.cross_entropy(logits_S, batch["labels"])}
 
 
@@ -225,6 +233,18 @@ def load_teacher(args, device):
     teacher_len = args.teacher_max_seq_length or (
         load_json(args_path)["max_seq_length"] if os.path.exists(args_path) else 128)
     return teacher, teacher_tokenizer, teacher_len
+
+
+def load_data(args, teacher, label_list):
+    """(texts or pairs, label ids or scores) of train (at most --max_train_examples), dev and test, each of the
+    kind the teacher reads."""
+    splits = []
+    for split in ("train", "dev", "test"):
+        texts, labels, _ = load_split(args.data_dir, split, label_list,
+                                      args.max_train_examples if split == "train" else None, **data_format(args))
+        check_input_kind(teacher.config, args.teacher_model, texts, f"{args.data_dir}/{split}")
+        splits.append((texts, labels))
+    return splits
 
 
 def augmented_texts(args, texts, cjk, exclude):
@@ -250,9 +270,14 @@ def build_transfer_set(args, train_texts, train_labels, cjk, held_out):
     unlabeled = load_unlabeled(args.data_dir, **data_format(args)) if args.distill else []
     if args.augment and not args.distill:
         logger.warning("--augment is ignored with --distill 0 (synthetic examples have no gold label)")
-    augmented = augmented_texts(args, train_texts + unlabeled, cjk, held_out) if args.augment and args.distill else []
+    if args.augment and is_pairs(train_texts):
+        logger.warning(f"--augment {','.join(args.augment)} skipped: the augmentation of sentence pairs is not built "
+                       f"yet; the transfer set is train and unlabeled.tsv")
+    augment = args.augment and args.distill and not is_pairs(train_texts)
+    augmented = augmented_texts(args, train_texts + unlabeled, cjk, held_out) if augment else []
     texts = train_texts + unlabeled + augmented
-    labels = torch.tensor(train_labels + [-1] * (len(unlabeled) + len(augmented)))
+    none = float("nan") if train_labels and isinstance(train_labels[0], float) else -1  # a score, or a class id
+    labels = torch.tensor(train_labels + [none] * (len(unlabeled) + len(augmented)))
     logger.info(f"transfer set {len(texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + augmented "
                 f"{len(augmented)}; loss: "
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
@@ -280,15 +305,15 @@ def transfer_loader(ids, labels, teacher_logits, batch_size, length_buckets=True
     distilling, the teacher's logits. With `length_buckets`, each batch holds texts of similar length
     (`LengthBatchSampler`). `fit` re-seeds the loader's generator, the sampler's only randomness, every epoch."""
     def collate(idx):
-        input_ids, lengths = pad_batch([ids[i] for i in idx])
-        batch = {"input_ids": input_ids, "lengths": lengths, "labels": labels[idx]}
+        batch = {**batch_inputs([ids[i] for i in idx]), "labels": labels[idx]}
         if teacher_logits is not None:
             batch["logits_T"] = teacher_logits[idx]
         return batch
 
     generator = torch.Generator()
     return torch.utils.data.DataLoader(range(len(ids)), generator=generator, collate_fn=collate,
-                                       **training_batches([len(x) for x in ids], batch_size, generator, length_buckets))
+                                       **training_batches([id_length(x) for x in ids], batch_size, generator,
+                                                          length_buckets))
 
 
 # ----------------------------------------------------------------------------
@@ -354,9 +379,12 @@ def coverage_length(token_lists, texts, teacher_tokenizer, teacher_len, sample=2
 
 
 def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, teacher_len):
-    """The student's vocabulary (the words of the transfer set `texts`), tokenizer and BiLSTM, with random
-    embeddings or pretrained ones (`initial_embeddings`). Returns (model, tokenizer, its metrics.json entries)."""
+    """The student's vocabulary (the words of the transfer set `texts`), tokenizer and BiLSTM (siamese for
+    pairs), with random embeddings or pretrained ones (`initial_embeddings`). Returns (model, tokenizer, its
+    metrics.json entries)."""
+    pair = is_pairs(texts)
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
+    texts = all_texts(texts)  # a pair's two texts share the vocabulary
     tokens = tokenize(kind, texts, tok_teacher)
     vocab = build_vocab(tokens, args.min_freq)
     max_len = args.max_seq_length  # the flag stays as given: --resume compares it with the checkpoint's
@@ -367,7 +395,7 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
     weights, init, n_pretrained = initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer)
     config = BiLSTMConfig(vocab_size=len(vocab), num_labels=num_labels,
                           embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
-                          hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout)
+                          hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout, pair=pair)
     model = BiLSTMClassifier(config)
     if weights is not None:
         model.embedding.weight.data.copy_(weights)
@@ -379,9 +407,12 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
                               "num_truncated_transfer": n_cut}
 
 
-def dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts, dev_ids):
+def dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts):
     """The student vocabulary's [UNK] rate on dev, and how much of a dev text each model reads: the mean
-    number of student tokens and of teacher word pieces per text, and the share of texts each one cuts."""
+    number of student tokens and of teacher word pieces per text, and the share of texts each one cuts (a
+    pair's texts counted one by one)."""
+    dev_texts = all_texts(dev_texts)
+    dev_ids = tokenizer.encode(dev_texts)
     student_lens = np.array([len(t) for t in tokenize(tokenizer.kind, dev_texts, tokenizer.teacher_tokenizer)])
     teacher_lens = np.array(piece_counts(teacher_tokenizer, dev_texts))
     report = {"dev_unk_rate": sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids),
@@ -404,8 +435,10 @@ def make_optimizer(args, params):
 
 
 def scores_of(model, ids, labels, batch_size):
-    """Accuracy and macro-F1 of a student on encoded texts."""
-    return classification_metrics(labels, bilstm_logits(model, ids, batch_size).argmax(-1))
+    """`task_metrics` of a student on encoded texts or pairs: a classifier's, or a regressor's."""
+    logits = bilstm_logits(model, ids, batch_size)
+    regression = model.config.num_labels == 1
+    return task_metrics(labels, logits[:, 0] if regression else logits.argmax(-1), regression)
 
 
 # ----------------------------------------------------------------------------
@@ -460,28 +493,22 @@ def main(argv=None):
     if accelerator is None:
         return
 
-    # --- teacher and data (labels in the teacher's id order, so ids match its logits)
+    # --- teacher and data (labels in the teacher's id order, so ids match its logits; single texts or pairs)
     teacher, teacher_tokenizer, teacher_len = load_teacher(args, accelerator.device)
     label_list = model_label_list(teacher)
-    if reads_pairs(teacher.config) or label_list == SCORE_LABELS:  # the siamese student is not built yet
-        raise InputError(f"{args.teacher_model} reads sentence pairs or gives scores: the BiLSTM student learns "
-                         f"single texts with class labels only (TinyBERT, src/tinybert/task_distill.py, takes both)")
-    train_texts, train_labels, _ = load_split(args.data_dir, "train", label_list, args.max_train_examples,
-                                              **data_format(args))
-    dev_texts, dev_labels, _ = load_split(args.data_dir, "dev", label_list, **data_format(args))
-    test_texts, test_labels, _ = load_split(args.data_dir, "test", label_list, **data_format(args))
-    for texts, split in ((train_texts, "train"), (dev_texts, "dev"), (test_texts, "test")):
-        check_input_kind(teacher.config, args.teacher_model, texts, f"{args.data_dir}/{split}")
-    cjk = is_cjk("".join(train_texts[:500]))
+    (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels) = load_data(args, teacher,
+                                                                                                label_list)
+    cjk = is_cjk("".join(all_texts(train_texts[:500])))
+    metric = main_metric(data_task(args.data_dir), label_list == SCORE_LABELS)
 
-    # --- transfer set, the teacher's logits on it, and the student
+    # --- transfer set, the teacher's logits on it, and the student (siamese for pairs)
     texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk, {*dev_texts, *test_texts})
     teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
     model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer,
                                                        teacher_len)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
-    dev_stats = dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts, dev_ids)
+    dev_stats = dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts)
 
     # --- train at a constant learning rate, keeping the best dev checkpoint in a staging directory. `model` stays
     # the bare module (fit trains it through its DDP wrapper): every rank scores the whole (small) dev set with
@@ -492,28 +519,30 @@ def main(argv=None):
                                 args.length_buckets),
                 make_optimizer(args, model.parameters()), accelerator, tmp_dir,
                 evaluate_fn=lambda: scores_of(model, dev_ids, dev_labels, args.eval_batch_size),
-                save_fn=lambda path: save_student(path, model, tokenizer, label_list), **fit_options(args))
+                save_fn=lambda path: save_student(path, model, tokenizer, label_list), metric=metric,
+                **fit_options(args))
     if not accelerator.is_main_process:
         return
 
     # --- test the best checkpoint; time student and teacher on the same machine
     best = load_student(tmp_dir)[0]
     test = scores_of(best, test_ids, test_labels, args.eval_batch_size)
-    logger.info(f"best dev accuracy {state.best['accuracy']:.4f} (epoch {state.best['epoch']}); test accuracy "
-                f"{test['accuracy']:.4f} macro-F1 {test['macro_f1']:.4f}")
+    logger.info(f"best dev {metric} {state.best[metric]:.4f} (epoch {state.best['epoch']}); test {metric} "
+                f"{test[metric]:.4f}")
     speeds = measure_speed(args, best, tokenizer, teacher, teacher_tokenizer, teacher_len, dev_texts)
-    teacher_scores = teacher_report(args.teacher_model, test)
+    teacher_scores = teacher_report(args.teacher_model, test, metric)
     metrics = {
         "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
-        "labels": label_list, **student_stats, **dev_stats, "teacher_num_params": count_parameters(teacher),
-        **transfer_stats, "augment": args.augment, "n_iter": args.n_iter,
-        **logit_stats, "dev": state.best, "test": test, **teacher_scores, **chance_check(state.best, dev_labels),
+        "labels": label_list, "main_metric": metric, "text_pair": is_pairs(train_texts), **student_stats,
+        **dev_stats, "teacher_num_params": count_parameters(teacher), **transfer_stats, "augment": args.augment,
+        "n_iter": args.n_iter, **logit_stats, "dev": state.best, "test": test, **teacher_scores,
+        **chance_check(state.best, dev_labels, metric),
         **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }
     finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics)
     print_summary(f"BiLSTM student ({'distilled' if args.distill else 'gold labels only'})", args.output_dir,
-                  dev=state.best, test=test, teacher_test=(teacher_scores["teacher_scores"] or {}).get("test"),
-                  speed=speeds or None)
+                  dev=state.best, test=test, metric=metric, speed=speeds or None,
+                  teacher_test=(teacher_scores["teacher_scores"] or {}).get("test"))
 
 
 if __name__ == "__main__":
