@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 logger = logging.getLogger("kd")
+TRACKERS = ("none", "tensorboard", "wandb", "mlflow", "trackio", "all")  # --report_to
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -183,3 +184,11 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                         "0: epoch ends only)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its last checkpoint; a finished run is left as it is")
+    p.add_argument("--report_to", choices=TRACKERS, default="none",
+                   help="experiment trackers (through Accelerate) that get every loss term, the learning rate and "
+                        "examples/s every --logging_steps steps and the dev scores at each evaluation; tensorboard "
+                        "writes into the run directory's runs/ (pip install tensorboard; wandb, mlflow, trackio "
+                        "likewise); all: every one installed")
+    p.add_argument("--run_name", default=None, help="the run's name in the trackers (default: --output_dir's name)")
+    p.add_argument("--logging_steps", type=positive(int), default=10,
+                   help="optimizer steps between two logs to the trackers")

@@ -53,11 +53,46 @@ class TrainState:
 
 def make_accelerator(args):
     """The Accelerate engine for the flags of `add_engine_args`: device, mixed precision, accumulation,
-    and data parallelism when launched with torchrun / accelerate launch."""
+    data parallelism when launched with torchrun / accelerate launch, and the trackers of --report_to, whose
+    files (tensorboard's) go into the run's staging directory, so into the run directory once it is done."""
     from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration
 
+    run_dir = staging_dir(args.output_dir, create=False)
+    project = ProjectConfiguration(project_dir=run_dir, logging_dir=os.path.join(run_dir, "runs"))
     return Accelerator(mixed_precision="fp16" if args.fp16 else "bf16" if args.bf16 else "no",
-                       gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda)
+                       gradient_accumulation_steps=args.gradient_accumulation_steps, cpu=args.no_cuda,
+                       log_with=trackers(args.report_to), project_config=project)
+
+
+def trackers(report_to: str) -> list[str] | str | None:
+    """Accelerate's `log_with` for --report_to; a tracker whose package is missing is an InputError saying what
+    to install (none of them is a requirement of the project)."""
+    from accelerate import utils
+
+    if report_to in ("none", "all"):
+        return None if report_to == "none" else "all"
+    if not getattr(utils, f"is_{report_to}_available")():
+        raise InputError(f"--report_to {report_to}: the {report_to} package is not installed (pip install {report_to})")
+    return [report_to]
+
+
+def start_tracking(accelerator, flags: dict, run_name: str | None) -> None:
+    """Open the trackers' run, named --run_name or after the output directory, with the run's flags as its
+    configuration (the scalar ones: the trackers take no lists)."""
+    if accelerator.log_with:
+        config = {k: v for k, v in flags.items() if isinstance(v, (int, float, str, bool))}
+        accelerator.init_trackers(run_name or os.path.basename(os.path.abspath(flags.get("output_dir", "run"))),
+                                  config=config)
+
+
+def log_step(accelerator, state: "TrainState", terms: dict, optimizer, logging_steps: int) -> None:
+    """Every `logging_steps` optimizer steps, each loss term of the last batch, the learning rate and the
+    examples/s so far, to the trackers."""
+    if accelerator.log_with and logging_steps and state.step % logging_steps == 0:
+        values = {f"train/{'loss' if k == 'loss' else 'loss_' + k}": v.item() for k, v in terms.items()}
+        accelerator.log({**values, "train/learning_rate": optimizer.param_groups[0]["lr"],
+                         "train/examples_per_s": state.examples_per_s}, step=state.step)
 
 
 def start_run(args):
@@ -85,9 +120,11 @@ def start_run(args):
 
 
 def command_line_flags(args) -> dict:
-    """The flags as JSON has them (what a checkpoint saves), less those a resumed run may change."""
+    """The flags as JSON has them (what a checkpoint saves), less those a resumed run may change (they do not
+    touch the training)."""
     flags = json.loads(json.dumps(vars(args), default=str))
-    return {k: v for k, v in flags.items() if k not in ("resume", "overwrite_output_dir")}
+    free = ("resume", "overwrite_output_dir", "report_to", "run_name", "logging_steps")
+    return {k: v for k, v in flags.items() if k not in free}
 
 
 def check_resume_flags(saved: dict, flags: dict) -> None:
@@ -123,7 +160,7 @@ def fit_options(args) -> dict:
     """The keyword arguments of `fit` that come straight from the flags of `add_engine_args` and a stage."""
     return {"num_epochs": args.num_train_epochs, "seed": args.seed, "eval_step": getattr(args, "eval_step", 0),
             "save_steps": args.save_steps, "max_grad_norm": args.max_grad_norm, "resume": args.resume,
-            "flags": command_line_flags(args)}
+            "flags": command_line_flags(args), "run_name": args.run_name, "logging_steps": args.logging_steps}
 
 
 def adamw(named_parameters, learning_rate: float, weight_decay: float, embedding_params=(),
@@ -192,6 +229,8 @@ def _dev_check(state: TrainState, evaluate_fn, save_fn, accelerator, run_dir: st
         state.best = {**scores, "epoch": state.epoch, "step": state.step}
         if accelerator.is_main_process and save_fn is not None:
             save_fn(run_dir)
+    if accelerator.log_with:
+        accelerator.log({f"dev/{k}": v for k, v in scores.items()}, step=state.step)
     return {f"dev_{k}": v for k, v in scores.items()}
 
 
@@ -227,7 +266,8 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         run_dir: str, *, num_epochs: int, seed: int, schedule: Callable | None = None,
         evaluate_fn: Callable[[], dict] | None = None, save_fn: Callable[[str], None] | None = None,
         eval_step: int = 0, save_steps: int = 0, max_grad_norm: float | None = None,
-        resume: bool = False, flags: dict | None = None, metric: str = "accuracy") -> TrainState:
+        resume: bool = False, flags: dict | None = None, metric: str = "accuracy", run_name: str | None = None,
+        logging_steps: int = 0) -> TrainState:
     """Train `model` (one module, or a list trained together) on `loss_fn(model, batch)["loss"]`.
 
     `train_loader` is a plain DataLoader built with `generator=torch.Generator()` and `optimizer` holds the
@@ -235,7 +275,8 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
     learning-rate scheduler (None: constant). `evaluate_fn()` scores dev (a dict with at least `metric`, the
     selection metric, higher is better); whenever it improves, the main process calls `save_fn(run_dir)`. Checkpoints go
     to `<run_dir>/resume`, with `flags` (the command line, which `start_run` compares on --resume). Returns
-    the final `TrainState`.
+    the final `TrainState`. With trackers (--report_to), every `logging_steps` optimizer steps the loss terms,
+    learning rate and examples/s go to them, and every evaluation's dev scores, in a run named `run_name`.
     """
     generator = train_loader.generator  # the sampler draws from it: re-seeded per epoch
     model, models, optimizer, train_loader = _prepare(accelerator, model, optimizer, train_loader)
@@ -248,6 +289,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
     state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {}, metric=metric)
     logger.info(f"{num_epochs} epoch(s) x {n_batches} batches: {total_steps} optimizer steps, {state.step} done")
     eta_at, time_at_start = state.step + ETA_AFTER_STEPS, state.train_time
+    start_tracking(accelerator, state.flags, run_name)
 
     while state.epoch <= num_epochs:
         for m in models:
@@ -274,6 +316,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
             if scheduler is not None and not accelerator.optimizer_step_was_skipped:  # fp16 overflow: no step
                 scheduler.step()
             state.step += 1
+            log_step(accelerator, state, terms, optimizer, logging_steps)
             if state.step == eta_at:
                 elapsed = state.train_time + time.perf_counter() - start - time_at_start
                 log_eta(elapsed / ETA_AFTER_STEPS, total_steps - state.step)
@@ -286,5 +329,6 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         state.train_time += time.perf_counter() - start
         _end_epoch(state, n_batches, evaluate_fn, save_fn, accelerator, run_dir)
         save_checkpoint(accelerator, run_dir, state)
+    accelerator.end_training()  # closes the trackers' files
     accelerator.wait_for_everyone()
     return state

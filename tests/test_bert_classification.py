@@ -362,3 +362,29 @@ def test_pair_and_score_bad_input_is_one_line(tiny_bert, tmp_path):
     with pytest.raises(SystemExit, match=r"^error: \S+test.tsv: the score of example 2 \('high'\) is not a number$"):
         run(scores, tiny_bert, tmp_path / "t3")
     assert not any(p.name.startswith(("t1", "t2", "t3", ".t")) for p in tmp_path.iterdir())
+
+
+def test_report_to_tensorboard_writes_every_loss_term_and_the_dev_scores(tiny_bert, toy_data, tmp_path):
+    """--report_to tensorboard: event files in the run directory's runs/<run name>/, which tensorboard reads back
+    with the loss, the learning rate and the dev scores named; a missing tracker package is one line."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "teacher"
+    run(toy_data, tiny_bert, out, "--num_train_epochs", "2", "--report_to", "tensorboard", "--logging_steps", "2",
+        "--run_name", "toy")
+    events = EventAccumulator(str(out / "runs" / "toy"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/learning_rate", "train/examples_per_s", "dev/accuracy", "dev/f1"} <= tags
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(2, 17, 2))  # 8 steps an epoch, every 2nd
+    assert [e.step for e in events.Scalars("dev/accuracy")] == [8, 16]
+
+
+def test_a_missing_tracker_is_one_line(tiny_bert, toy_data, tmp_path, monkeypatch):
+    import accelerate.utils
+
+    monkeypatch.setattr(accelerate.utils, "is_wandb_available", lambda: False)
+    with pytest.raises(SystemExit, match=r"^error: --report_to wandb: the wandb package is not installed "
+                                         r"\(pip install wandb\)$"):
+        run(toy_data, tiny_bert, tmp_path / "t", "--report_to", "wandb")
