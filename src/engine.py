@@ -329,6 +329,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
         state.train_time += time.perf_counter() - start
         _end_epoch(state, n_batches, evaluate_fn, save_fn, accelerator, run_dir)
         save_checkpoint(accelerator, run_dir, state)
-    accelerator.end_training()  # closes the trackers' files
+    for tracker in accelerator.trackers:  # its files closed (end_training would also end the process group)
+        tracker.finish()
     accelerator.wait_for_everyone()
     return state

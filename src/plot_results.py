@@ -1,10 +1,14 @@
-"""Results of one run directory: a Markdown table, its JSON, and a figure of accuracy against CPU speed-up.
+"""Results of one run directory: a Markdown table, its JSON, and a figure of accuracy against CPU speed-up; or
+the training curves of several runs in one figure.
 
     python src/plot_results.py --run_dir models/sst2 --output img.png --results_dir results/sst2
+    python src/plot_results.py --curves models/sst2/bilstm_baseline models/sst2/bilstm_distill --output curves.png
 
 Reads `<run_dir>/*/metrics.json` as the stage scripts wrote them: the teacher (`--teacher_name`) and every
 student. A student's speed-up is the one it measured against the teacher in its own run (same process,
 same inputs, same threads); the teacher sits at 1x. Nothing is typed in: every number comes from a file.
+--curves draws each run's loss terms and dev main metric against the optimizer step from its metrics.json
+history (`draw_curves` draws one run's curves.png when a stage finishes).
 """
 
 try:
@@ -22,12 +26,18 @@ from src.runs import load_json, save_json
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--run_dir", required=True, help="directory whose sub-directories hold metrics.json files")
+    runs = p.add_mutually_exclusive_group(required=True)
+    runs.add_argument("--run_dir", help="directory whose sub-directories hold metrics.json files")
+    runs.add_argument("--curves", nargs="+", metavar="RUN_DIR",
+                      help="draw these runs' training curves into one figure (--output) instead")
     p.add_argument("--teacher_name", default="teacher", help="sub-directory of the teacher")
     p.add_argument("--output", default=None, help="PNG to write (default: <run_dir>/results.png)")
     p.add_argument("--results_dir", default=None, help="also write results.md and results.json here")
     p.add_argument("--title", default=None, help="figure title (default: the data set and the teacher)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.curves and not args.output:
+        p.error("--curves needs --output, the PNG to write")
+    return args
 
 
 def collect_rows(run_dir, teacher_name="teacher"):
@@ -95,12 +105,18 @@ def pareto_front(rows: list[dict]) -> list[dict]:
     return front
 
 
-def plot(rows, path, title):
+def pyplot():
+    """matplotlib's pyplot on the Agg backend: files only, no display needed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot(rows, path, title):
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 5), dpi=120)
     markers = "o^sDvP*Xh<>"
     for i, r in enumerate(rows):
@@ -122,10 +138,92 @@ def plot(rows, path, title):
     plt.close(fig)
 
 
+def loss_terms(history: list[dict]) -> list[str]:
+    """The train loss keys of a history (`train_loss`, then its terms: `train_loss_attn`, ...)."""
+    return sorted({k for entry in history for k in entry if k.startswith("train_loss")},
+                  key=lambda k: (k != "train_loss", k))
+
+
+def dev_key(metrics: dict) -> str:
+    """The history key of the run's dev main metric (accuracy when metrics.json names none)."""
+    return f"dev_{metrics.get('main_metric') or 'accuracy'}"
+
+
+def has_dev(metrics: dict) -> bool:
+    """Whether the run's history has dev scores (TinyBERT stage 1 and general distillation have none)."""
+    return any(dev_key(metrics) in entry for entry in metrics.get("history") or [])
+
+
+def series(history: list[dict], key: str) -> tuple[list[int], list[float]]:
+    """The optimizer steps and values of `key` in the history entries that have it."""
+    points = [(entry["step"], entry[key]) for entry in history if entry.get(key) is not None]
+    return [step for step, _ in points], [value for _, value in points]
+
+
+def plot_history(axes, metrics: dict, name: str = "") -> None:
+    """One run's curves: every loss term on axes[0]; its dev main metric on axes[1], when there is one, with the
+    kept checkpoint (metrics' `dev`, a masked LM's `heldout_after`) starred. `name` prefixes the legend."""
+    history, prefix = metrics.get("history") or [], f"{name}: " if name else ""
+    for key in loss_terms(history):
+        axes[0].plot(*series(history, key), marker="o", markersize=3, label=prefix + key)
+    if len(axes) < 2 or not has_dev(metrics):
+        return
+    key = dev_key(metrics)
+    (line,) = axes[1].plot(*series(history, key), marker="o", markersize=3, label=prefix + key)
+    best, metric = metrics.get("dev") or metrics.get("heldout_after") or {}, key[len("dev_"):]
+    if best.get("step") is not None and best.get(metric) is not None:
+        axes[1].plot([best["step"]], [best[metric]], marker="*", markersize=14, linestyle="none",
+                     color=line.get_color(), label=f"{prefix}kept checkpoint (step {best['step']})")
+
+
+def curves_figure(runs: list[tuple[str, dict]], path: str, title: str | None = None) -> None:
+    """The training curves of the (name, metrics) `runs` in one PNG at `path`: losses left, and right the dev main
+    metric when any run has a dev history (TinyBERT stage 1 and general distillation have none)."""
+    plt = pyplot()
+    with_dev = any(has_dev(metrics) for _, metrics in runs)
+    fig, axes = plt.subplots(1, 2 if with_dev else 1, figsize=(12 if with_dev else 6.5, 4.5), dpi=120, squeeze=False)
+    axes = axes[0]
+    for name, metrics in runs:
+        plot_history(axes, metrics, name)
+    axes[0].set(xlabel="optimizer step", ylabel="train loss (epoch mean)", title="training losses")
+    if with_dev:
+        names = sorted({dev_key(metrics).replace("_", " ", 1) for _, metrics in runs if has_dev(metrics)})
+        axes[1].set(xlabel="optimizer step", ylabel=" / ".join(names), title="dev main metric")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def draw_curves(metrics: dict, path: str) -> None:
+    """A run's curves.png from its metrics.json `history`: the train loss terms, the dev main metric, the kept
+    checkpoint."""
+    curves_figure([("", metrics)], path)
+
+
+def overlay_curves(run_dirs: list[str], path: str, title: str | None = None) -> None:
+    """The curves of finished run directories in one figure (e.g. the BiLSTM with and without distillation)."""
+    runs = []
+    for run_dir in run_dirs:
+        metrics_file = os.path.join(run_dir, "metrics.json")
+        if not os.path.isfile(metrics_file):
+            raise InputError(f"no metrics at {metrics_file}: not a finished run directory")
+        runs.append((model_name(run_dir), load_json(metrics_file)))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    curves_figure(runs, path, title)
+    logger.info(f"wrote {path}")
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    if args.curves:
+        return overlay_curves(args.curves, args.output, args.title)
     rows, teacher = collect_rows(args.run_dir, args.teacher_name)
     table = markdown_table(rows)
     print(table)

@@ -188,7 +188,7 @@ def main(argv=None):
                    "heldout_before": before, "heldout_after": state.best, "num_params": count_parameters(lm),
                    "train_time_per_epoch_s": state.train_time / args.num_train_epochs,
                    **training_report(state, accelerator)}
-        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         print_summary("masked-LM pretraining", args.output_dir, facts=(
             f"held-out masked-token accuracy {before['accuracy']:.4f} -> {state.best['accuracy']:.4f}",
             f"perplexity {before['perplexity']:.1f} -> {state.best['perplexity']:.1f}"))

@@ -1,11 +1,16 @@
 """Run directories: refusing to overwrite, staging a run beside its output and publishing it when done,
-and the `args.json`/`metrics.json` records."""
+and what a finished run holds: `args.json`, `metrics.json`, its training curves and its model card."""
 
 import json
 import os
 import shutil
+from functools import partial
 
 from src.cli import InputError, logger
+from src.model_card import model_card
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # stage scripts are named from here
+
 
 def check_output_dir(path: str, overwrite: bool = False) -> None:
     """Refuse to write into an existing non-empty directory unless asked to overwrite it."""
@@ -49,12 +54,33 @@ def publish_dir(tmp: str, output_dir: str) -> None:
     shutil.rmtree(f"{tmp}.old", ignore_errors=True)  # also one that a kill left behind earlier
 
 
-def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict) -> None:
-    """Write args.json and then metrics.json (its presence marks the run finished) into the staging
-    directory and publish it (`publish_run`)."""
+def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict, *, script: str) -> None:
+    """Write args.json, the run's curves.png and model card README.md (`write_run_report`; `script` is the stage's
+    file, `__file__`), then metrics.json (its presence marks the run finished) into the staging directory and
+    publish it (`publish_run`)."""
     save_json(args, os.path.join(tmp_dir, "args.json"))
+    write_run_report(tmp_dir, args, metrics, os.path.relpath(os.path.abspath(script), REPO_ROOT))
     save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
     publish_run(tmp_dir, output_dir)
+
+
+def write_run_report(run_dir: str, args: dict, metrics: dict, script: str) -> None:
+    """curves.png (`draw_curves`) and README.md (`model_card`) in `run_dir`. Neither may cost a finished run its
+    model: a file that fails is left out with a WARNING and its traceback, and the run goes on."""
+    from src.plot_results import draw_curves  # here, not above: plot_results imports this module
+
+    def write_card(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(model_card(args, metrics, script))
+
+    for name, write in (("curves.png", partial(draw_curves, metrics)), ("README.md", write_card)):
+        path = os.path.join(run_dir, name)
+        try:
+            write(path)
+        except Exception:
+            logger.warning(f"WARNING: could not write {name}; the run is kept without it", exc_info=True)
+            if os.path.exists(path):
+                os.remove(path)
 
 
 def publish_run(tmp_dir: str, output_dir: str) -> None:

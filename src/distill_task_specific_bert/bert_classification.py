@@ -151,7 +151,7 @@ def main(argv=None):
             "dev": state.best, "test": test, **chance_check(state.best, dev_labels, metric),
             **training_report(state, accelerator),
         }
-        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         print_summary("teacher", args.output_dir, dev=state.best, test=test, metric=metric)
     accelerator.wait_for_everyone()
 

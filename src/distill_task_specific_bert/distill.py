@@ -539,7 +539,8 @@ def main(argv=None):
         **chance_check(state.best, dev_labels, metric),
         **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }
-    finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics)
+    finish_run(tmp_dir, args.output_dir, {**vars(args), "ngram_range": list(args.ngram_range)}, metrics,
+               script=__file__)
     print_summary(f"BiLSTM student ({'distilled' if args.distill else 'gold labels only'})", args.output_dir,
                   dev=state.best, test=test, metric=metric, speed=speeds or None,
                   teacher_test=(teacher_scores["teacher_scores"] or {}).get("test"))

@@ -117,7 +117,7 @@ def main(argv=None):
                    "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
                    "num_layers": student.config.num_hidden_layers, "hidden_size": student.config.hidden_size,
                    **training_report(state, accelerator)}
-        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         print_summary("TinyBERT general distillation", args.output_dir, facts=(
             f"{metrics['num_layers']} layers x {metrics['hidden_size']}, {metrics['num_params'] / 1e6:.1f}M params",
             f"last epoch's mean loss {state.history[-1]['train_loss']:.4f}"))

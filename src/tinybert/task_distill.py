@@ -216,7 +216,7 @@ def prediction_loss(student, batch, logits_T, temperature):
     regressor (C = 1) the squared error between the two scores (`logits_mse`), as the authors' code does."""
     z_S = student(**{k: v for k, v in batch.items() if k != "idx"}).logits  # (B, C); idx only finds the row
     z_T = logits_T[batch["idx"].cpu()].to(z_S.device)
-    if is_regressor(student):
+    if z_S.shape[-1] == 1:  # a regressor (the student may be wrapped in DDP here: its config is not at hand)
         return {"loss": logits_mse(z_S.float(), z_T)}
     return {"loss": soft_cross_entropy(z_S, z_T, temperature)}
 
@@ -356,7 +356,7 @@ def main(argv=None):
                                    (train_files, len(train_texts), n_trunc), state), **results}
         if args.speed_texts:
             metrics["speed"] = speed_comparison(tmp_dir, args.teacher_model, tokenizer, dev[0][:args.speed_texts], args)
-        finish_run(tmp_dir, args.output_dir, vars(args), metrics)
+        finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         summarise(args, metrics)
     accelerator.wait_for_everyone()
 
