@@ -40,7 +40,8 @@ def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path, capsys, c
     # the plan before the first epoch, and the time left after 20 steps (8 steps of 8 examples per epoch)
     assert "6 epoch(s) x 8 batches: 48 optimizer steps, 0 done" in caplog.text
     assert re.search(r"s per optimizer step: about \d+ min for the 28 steps left", caplog.text)
-    assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json"} <= set(os.listdir(out))
+    assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", "curves.png",
+            "README.md"} <= set(os.listdir(out))  # the curves and the model card too
     assert metrics["test"]["accuracy"] >= 0.8  # chance is 0.5; the label is one token
     assert metrics["test"]["examples"] == 32
     assert metrics["dev"]["accuracy"] == max(h["dev_accuracy"] for h in metrics["history"])

@@ -104,7 +104,8 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, capsys):
     assert base["at_chance"] is False
     assert capsys.readouterr().out.startswith(f"done: BiLSTM student (gold labels only) | dev accuracy "
                                               f"{base['dev']['accuracy']:.4f}, test accuracy ")
-    assert {"config.json", "vocab.txt", "model.pt", "args.json", "metrics.json"} <= set(os.listdir(tmp_path / "base"))
+    assert {"config.json", "vocab.txt", "model.pt", "args.json", "metrics.json", "curves.png",
+            "README.md"} <= set(os.listdir(tmp_path / "base"))
     assert base["test"]["accuracy"] >= 0.8  # chance is 0.5: one token decides the label
     assert base["num_transfer_examples"] == 64 and base["student_tokenizer"] == "whitespace"
     assert base["dev"]["accuracy"] == max(h["dev_accuracy"] for h in base["history"])

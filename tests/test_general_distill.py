@@ -31,7 +31,8 @@ def test_general_student_learns_then_starts_task_stage1(tmp_path, corpus, studen
     out = tmp_path / "general"
     run("--teacher_model", teacher, "--student_config", student_config, "--corpus", corpus, "--output_dir", out,
         "--num_train_epochs", "5")
-    for name in ("config.json", "model.safetensors", "tokenizer.json", PROJECTIONS_FILE, "args.json", "metrics.json"):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", PROJECTIONS_FILE, "args.json", "metrics.json",
+                 "curves.png", "README.md"):
         assert (out / name).exists(), name
     metrics = load_json(out / "metrics.json")
     losses = [h["train_loss"] for h in metrics["history"]]

@@ -3,7 +3,9 @@ import os
 
 import pytest
 
-from src.plot_results import collect_rows, main, pareto_front
+from src.plot_results import collect_rows, draw_curves, main, pareto_front
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def write_metrics(run_dir, name, metrics):
@@ -30,7 +32,7 @@ def test_rows_table_and_figure_from_metrics_files(tmp_path):
     assert rows[1]["speedup_batch_64"] == 40.0 and rows[0]["speedup_batch_64"] == 1.0
 
     main(["--run_dir", str(run), "--output", str(tmp_path / "fig" / "img.png"), "--results_dir", str(tmp_path / "res")])
-    assert (tmp_path / "fig" / "img.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "fig" / "img.png").read_bytes()[:8] == PNG_SIGNATURE
     table = (tmp_path / "res" / "results.md").read_text()
     assert "| bilstm | 1.00M | 85.0 | 76.0 | 75.0 | 95.0 | 40.0x | 12.5x |" in table
     assert json.loads((tmp_path / "res" / "results.json").read_text())[0]["model"] == "teacher"
@@ -48,3 +50,39 @@ def test_pareto_front_keeps_the_models_nothing_beats():
     rows = [row("teacher", 0.86, 1.0), row("tiny", 0.84, 2.0), row("dominated", 0.80, 1.5),
             row("bilstm", 0.82, 60.0), row("worse_bilstm", 0.81, 50.0), row("untimed", 0.99, None)]
     assert [r["model"] for r in pareto_front(rows)] == ["bilstm", "tiny", "teacher"]
+
+
+# history entries as the engine writes them: evaluations between epochs, and each epoch's mean losses (and dev)
+CLASSIFIER = {"main_metric": "f1", "dev": {"f1": 0.8, "accuracy": 0.82, "epoch": 1, "step": 20}, "history": [
+    {"epoch": 1, "step": 10, "dev_f1": 0.7, "dev_accuracy": 0.75},
+    {"epoch": 1, "step": 20, "train_loss": 0.6, "dev_f1": 0.8, "dev_accuracy": 0.82},
+    {"epoch": 2, "step": 40, "train_loss": 0.4, "dev_f1": 0.78, "dev_accuracy": 0.8}]}
+STAGE1 = {"history": [  # TinyBERT stage 1 and general distillation: loss terms, no dev
+    {"epoch": e, "step": 100 * e, "train_loss": 3.0 / e, "train_loss_attn": 2.0 / e, "train_loss_hidn": 0.7 / e,
+     "train_loss_embd": 0.3 / e} for e in (1, 2, 3)]}
+
+
+def assert_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > 10_000  # a drawn figure, not an empty file
+
+
+@pytest.mark.parametrize("metrics", [CLASSIFIER, STAGE1], ids=["with_dev", "losses_only"])
+def test_draw_curves_writes_a_png(tmp_path, metrics):
+    draw_curves(metrics, str(tmp_path / "curves.png"))
+    assert_png(tmp_path / "curves.png")
+
+
+def test_curves_overlay_of_two_run_dirs(tmp_path):
+    write_metrics(tmp_path, "bilstm_baseline", CLASSIFIER)
+    write_metrics(tmp_path, "tinybert_stage1", STAGE1)
+    main(["--curves", str(tmp_path / "bilstm_baseline"), str(tmp_path / "tinybert_stage1"),
+          "--output", str(tmp_path / "fig" / "both.png")])
+    assert_png(tmp_path / "fig" / "both.png")
+
+
+def test_curves_needs_finished_runs_and_an_output(tmp_path):
+    with pytest.raises(SystemExit, match="--curves needs --output"):
+        main(["--curves", str(tmp_path)])
+    with pytest.raises(SystemExit, match="not a finished run directory"):
+        main(["--curves", str(tmp_path), "--output", str(tmp_path / "x.png")])

@@ -56,6 +56,7 @@ def test_pretraining_gives_a_trained_head_and_lowers_heldout_loss(tmp_path, caps
                        "--no_cuda"])
     metrics = load_json(out / "metrics.json")
     assert metrics["added_tokens"] == 2  # 电 and 影 were unknown
+    assert (out / "curves.png").exists() and (out / "README.md").exists()
     before, after = metrics["heldout_before"], metrics["heldout_after"]
     assert capsys.readouterr().out == (f"done: masked-LM pretraining | held-out masked-token accuracy "
                                        f"{before['accuracy']:.4f} -> {after['accuracy']:.4f} | perplexity "

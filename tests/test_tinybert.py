@@ -200,7 +200,8 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
         "--output_dir", out1)
     assert re.fullmatch(r"done: TinyBERT stage 1 \(intermediate layers\) \| [\d.]+x the teacher's speed \(batch 64, "
                         rf"CPU\) \| last epoch's mean loss [\d.]+ \| -> {out1}\n", capsys.readouterr().out)
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", PROJECTIONS_FILE):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", PROJECTIONS_FILE,
+                 "curves.png", "README.md"):
         assert os.path.exists(os.path.join(out1, name)), name
     m1 = load_json(os.path.join(out1, "metrics.json"))
     epoch = m1["history"][-1]
@@ -231,6 +232,7 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
         assert student["batch_size"] == teacher_speed["batch_size"] == int(batch.split("_")[1])
         assert speed[f"speedup_{batch}"] == pytest.approx(student["examples_per_s"] / teacher_speed["examples_per_s"])
     assert not os.path.exists(os.path.join(out2, PROJECTIONS_FILE))
+    assert {"curves.png", "README.md"} <= set(os.listdir(out2))
     assert load_classifier(out2).config.id2label == {0: "0", 1: "1"}
     assert len(os.listdir(cache)) == 1
 
