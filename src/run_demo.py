@@ -164,6 +164,9 @@ def main(argv=None):
             "--results_dir", args.work_dir, "--output", args.output or os.path.join(args.work_dir, "results.png")]
     if run_stage(plot, env) != 0:
         raise InputError("the results table could not be made (see above)")
+    runs = sorted(d for d in os.listdir(args.work_dir) if os.path.isfile(os.path.join(args.work_dir, d, "README.md")))
+    logger.info(f"each run directory holds its training curves (curves.png) and model card (README.md): "
+                f"{', '.join(os.path.join(args.work_dir, d) for d in runs)}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def test_tiny_demo_runs_every_stage_then_skips_them(tmp_path, monkeypatch, caplo
     table = (work / "results.md").read_text()
     assert all(f"| {r['model']} |" in table for r in rows)
     assert (tmp_path / "data" / "train_aug.tsv").exists()
+    for model in ("teacher", "bilstm_baseline", "bilstm_distilled", "tinybert"):
+        assert {"curves.png", "README.md"} <= set(os.listdir(work / model))
+    assert "each run directory holds its training curves (curves.png) and model card (README.md): " in caplog.text
 
     caplog.clear()
     run_demo.main(argv)  # a rerun finds every stage done
