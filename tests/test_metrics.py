@@ -29,7 +29,10 @@ def test_regression_metrics_by_hand():
 
 def test_at_chance_for_a_classifier_and_a_regressor(caplog):
     assert chance_check({"accuracy": 0.75}, [1, 1, 1, 0]) == {"at_chance": True, "majority_rate": 0.75}
-    assert chance_check({"accuracy": 0.8}, [1, 1, 1, 0])["at_chance"] is False
+    assert chance_check({"accuracy": 0.8, "mcc": 0.5}, [1, 1, 1, 0])["at_chance"] is False
+    # a hair above the majority rate, predictions unrelated to the labels (AFQMC's teacher)
+    assert chance_check({"accuracy": 0.6807, "mcc": 0.026}, [1] * 6805 + [0] * 3195)["at_chance"] is True
+    assert "WARNING: dev MCC 0.0260 is below 0.05 (accuracy 0.6807, majority-class rate 0.6805)" in caplog.text
     assert chance_check({"pearson": 0.05}, [0.5, 1.5], "pearson") == {"at_chance": True}
     assert "WARNING: dev Pearson 0.0500 is below 0.1" in caplog.text
     assert chance_check({"pearson": 0.5}, [0.5, 1.5], "pearson") == {"at_chance": False}
