@@ -86,13 +86,13 @@ def start_tracking(accelerator, flags: dict, run_name: str | None) -> None:
                                   config=config)
 
 
-def log_step(accelerator, state: "TrainState", terms: dict, optimizer, logging_steps: int) -> None:
+def log_step(accelerator, state: "TrainState", terms: dict, optimizer, logging_steps: int, train_time: float) -> None:
     """Every `logging_steps` optimizer steps, each loss term of the last batch, the learning rate and the
-    examples/s so far, to the trackers."""
+    examples/s so far (`train_time`: the seconds spent training until now), to the trackers."""
     if accelerator.log_with and logging_steps and state.step % logging_steps == 0:
         values = {f"train/{'loss' if k == 'loss' else 'loss_' + k}": v.item() for k, v in terms.items()}
         accelerator.log({**values, "train/learning_rate": optimizer.param_groups[0]["lr"],
-                         "train/examples_per_s": state.examples_per_s}, step=state.step)
+                         "train/examples_per_s": state.seen / max(train_time, 1e-9)}, step=state.step)
 
 
 def start_run(args):
@@ -316,8 +316,9 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
             if scheduler is not None and not accelerator.optimizer_step_was_skipped:  # fp16 overflow: no step
                 scheduler.step()
             state.step += 1
-            log_step(accelerator, state, terms, optimizer, logging_steps)
-            if state.step == eta_at:
+            log_step(accelerator, state, terms, optimizer, logging_steps,
+                     state.train_time + time.perf_counter() - start)
+            if state.step == eta_at and state.step < total_steps:
                 elapsed = state.train_time + time.perf_counter() - start - time_at_start
                 log_eta(elapsed / ETA_AFTER_STEPS, total_steps - state.step)
             at_eval = evaluate_fn is not None and eval_step and state.step % eval_step == 0

@@ -380,6 +380,8 @@ def test_report_to_tensorboard_writes_every_loss_term_and_the_dev_scores(tiny_be
     assert {"train/loss", "train/learning_rate", "train/examples_per_s", "dev/accuracy", "dev/f1"} <= tags
     assert [e.step for e in events.Scalars("train/loss")] == list(range(2, 17, 2))  # 8 steps an epoch, every 2nd
     assert [e.step for e in events.Scalars("dev/accuracy")] == [8, 16]
+    assert all(e.value > 0 for e in events.Scalars("train/examples_per_s"))
+    assert events.Scalars("train/learning_rate")[0].value == pytest.approx(3e-3 * (1 - 2 / 16))  # linear decay
 
 
 def test_a_missing_tracker_is_one_line(tiny_bert, toy_data, tmp_path, monkeypatch):
