@@ -31,10 +31,12 @@ for task in "$@"; do
     zh=(--extend_vocab --embedding_learning_rate 1e-3) student=(--student_tokenizer char --char_vectors lac);;
   esac
   [[ $STAGES == *teacher* ]] && { stage "$task teacher"; done_ $M/teacher || python \
-      src/distill_task_specific_bert/bert_classification.py --data_dir $D --output_dir $M/teacher --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
+      src/distill_task_specific_bert/bert_classification.py --data_dir $D --output_dir $M/teacher \
+      --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
       --num_train_epochs $EPOCHS --learning_rate 5e-5 --train_batch_size 32 --do_lower_case "${zh[@]}"; }
   [[ $STAGES == *tinybert* ]] && { stage "$task tinybert stage 1"; done_ $M/tinybert_trunc3_stage1 || python \
-      src/tinybert/task_distill.py --teacher_model $M/teacher --init_from_teacher --student_layers 3 --data_dir $D --task_name $task \
+      src/tinybert/task_distill.py --teacher_model $M/teacher --init_from_teacher --student_layers 3 \
+      --data_dir $D --task_name $task \
       --output_dir $M/tinybert_trunc3_stage1 --max_seq_length $LEN --max_train_examples $MAX_TRAIN \
       --num_train_epochs $STAGE1_EPOCHS --do_lower_case --speed_texts 0
   stage "$task tinybert stage 2"; done_ $M/tinybert_trunc3 || python src/tinybert/task_distill.py --pred_distill \
