@@ -294,37 +294,40 @@ def test_a_misspelt_text_column_is_refused_and_nothing_written(tmp_path, caplog)
 
 # Each GLUE/CLUE layout as the benchmark ships it: (task folder, file, its text, the first example read).
 LAYOUTS = [
-    ("cola", "train.tsv", "gj04\t1\t\tOur friends won't buy this.\ngj04\t0\t*\tThey drank the pub.\n",
-     Example("Our friends won't buy this.", "1")),
-    ("sst2", "train.tsv", "sentence\tlabel\nhide new secretions \t0\ngreat fun\t1\n",
-     Example("hide new secretions", "0")),
-    ("mrpc", "train.tsv", "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t702876\t702977\tAmrozi accused "
-     "him.\tHe accused Amrozi.\n0\t1\t2\tA b.\tC d.\n", Example("Amrozi accused him.", "1", "He accused Amrozi.")),
+    ("cola", "train.tsv", "ab01\t1\t\tThe cat sat down.\nab01\t0\t*\tSat cat the down.\n",
+     Example("The cat sat down.", "1")),
+    ("sst2", "train.tsv", "sentence\tlabel\na dull , slow film \t0\ngreat fun\t1\n",
+     Example("a dull , slow film", "0")),
+    ("mrpc", "train.tsv", "\ufeffQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t11\t12\tThe mayor left "
+     "early.\tEarly, the mayor left.\n0\t1\t2\tA b.\tC d.\n",
+     Example("The mayor left early.", "1", "Early, the mayor left.")),
     ("stsb", "train.tsv", "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n"
-     "0\tmain-captions\tMSRvid\t2012test\t0001\tnone\tnone\tA plane is taking off.\tAn air plane is taking off.\t"
-     "5.000\n1\tmain-captions\tMSRvid\t2012test\t0004\tnone\tnone\tA man plays.\tA man dances.\t0.750\n",
-     Example("A plane is taking off.", "5.000", "An air plane is taking off.")),
+     "0\tcaptions\tvid\t2020\t0001\tnone\tnone\tA dog runs.\tA dog is running.\t4.800\n"
+     "1\tcaptions\tvid\t2020\t0002\tnone\tnone\tA man sings.\tA man cooks.\t0.750\n",
+     Example("A dog runs.", "4.800", "A dog is running.")),
     ("qqp", "train.tsv", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n1\t1\t2\tHow do I learn?\tHow to learn?"
      "\t1\n2\t3\t4\tWhy?\tWhen?\t0\n", Example("How do I learn?", "1", "How to learn?")),
     ("mnli", "train.tsv", "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
      "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label\n0\t1\t1n\tgov\t( x )\t( y )\t(S x)"
-     "\t(S y)\tConceptually cream skimming.\tProduct and geography.\tneutral\tneutral\n1\t2\t2e\tgov\t( a )\t( b )\t"
+     "\t(S y)\tThe shop opens at nine.\tThe shop sells bread.\tneutral\tneutral\n1\t2\t2e\tgov\t( a )\t( b )\t"
      "(S a)\t(S b)\tYou know.\tYou do.\tentailment\tentailment\n",
-     Example("Conceptually cream skimming.", "neutral", "Product and geography.")),
+     Example("The shop opens at nine.", "neutral", "The shop sells bread.")),
     ("qnli", "train.tsv", "index\tquestion\tsentence\tlabel\n0\tWhat came first?\tThe egg did.\tentailment\n"
      "1\tWho?\tNobody.\tnot_entailment\n", Example("What came first?", "entailment", "The egg did.")),
-    ("rte", "train.tsv", "index\tsentence1\tsentence2\tlabel\n0\tNo weapons found.\tWeapons found.\tnot_entailment\n"
-     "1\tA b.\tA.\tentailment\n", Example("No weapons found.", "not_entailment", "Weapons found.")),
-    ("lcqmc", "dev.txt", "开初婚未育证明怎么弄？\t初婚未育情况证明怎么开？\t1\n谁有狂三\t这张高清图，谁有\t0\n",
-     Example("开初婚未育证明怎么弄？", "1", "初婚未育情况证明怎么开？")),
-    ("bq_corpus", "dev.csv", '\ufeffsentence1,sentence2,label\n"不要借了，我是试试",借款审核期间能否取消借款,0\n'
-     "为什么我无法申请开通,为什么我申请不了,1\n", Example("不要借了，我是试试", "0", "借款审核期间能否取消借款")),
-    ("ocnli", "train.10k.json", '{"sentence1": "一月份跟二月份肯定有一个月份有.", "sentence2": "肯定有一个月份有", '
-     '"label": "-", "genre": "tv"}\n{"sentence1": "我代表国务院", "sentence2": "委员无权", "label": "contradiction"}\n'
+    ("rte", "train.tsv", "index\tsentence1\tsentence2\tlabel\n0\tNo keys were found.\tKeys were found.\t"
+     "not_entailment\n"
+     "1\tA b.\tA.\tentailment\n", Example("No keys were found.", "not_entailment", "Keys were found.")),
+    ("lcqmc", "dev.txt", "这个手机怎么充电？\t手机如何充电？\t1\n今天天气好吗\t明天去哪里玩\t0\n",
+     Example("这个手机怎么充电？", "1", "手机如何充电？")),
+    ("bq_corpus", "dev.csv", '\ufeffsentence1,sentence2,label\n"我想还款，怎么操作",能不能提前还款,0\n'
+     "为什么借不了,为什么不能借款,1\n", Example("我想还款，怎么操作", "0", "能不能提前还款")),
+    ("ocnli", "train.10k.json", '{"sentence1": "他昨天去了北京.", "sentence2": "他去过北京", '
+     '"label": "-", "genre": "tv"}\n{"sentence1": "会议明天开始", "sentence2": "会议已经结束", '
+     '"label": "contradiction"}\n'
      '{"sentence1": "a", "sentence2": "b", "label": "neutral"}',
-     Example("我代表国务院", "contradiction", "委员无权")),
-    ("tnews", "train.tsv", "上课时学生手机响个不停\tnews_edu\n两个人的故事\tnews_story\n",
-     Example("上课时学生手机响个不停", "news_edu")),
+     Example("会议明天开始", "contradiction", "会议已经结束")),
+    ("tnews", "train.tsv", "学校明天开始放假\tnews_edu\n一个老人的故事\tnews_story\n",
+     Example("学校明天开始放假", "news_edu")),
 ]
 
 
