@@ -71,6 +71,14 @@ def input_kind(inputs: list[Text]) -> str:
     return "sentence pairs" if is_pairs(inputs) else "single texts"
 
 
+def check_input_kind(inputs: list[Text], pairs: bool, model: str, source: str, pair_hint: str = "") -> None:
+    """Refuse single texts for a model trained on sentence pairs (`pairs`), and pairs for one trained on texts;
+    `pair_hint` says how to give pairs."""
+    if inputs and is_pairs(inputs) != pairs:
+        wanted = f"sentence pairs{pair_hint}" if pairs else "single texts"
+        raise InputError(f"{source} holds {input_kind(inputs)}, but {model} was trained on {wanted}")
+
+
 def all_texts(inputs: list[Text]) -> list[str]:
     """Every text of `inputs`: the texts, or both texts of each pair."""
     return [t for x in inputs for t in ((x,) if isinstance(x, str) else x)]

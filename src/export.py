@@ -41,7 +41,7 @@ import shutil
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
-from src.data import SCORE_LABELS, Text, encode_labels, input_kind, is_pairs, read_examples, read_texts
+from src.data import SCORE_LABELS, Text, check_input_kind, encode_labels, read_examples, read_texts
 from src.evaluation import task_metrics
 from src.report import print_summary
 from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
@@ -190,9 +190,7 @@ def main(argv=None):
     graph, side, owned = check_paths(args)
     pairs = reads_pairs_at(args.model)
     check_texts = read_texts(args.check_texts) if args.check_texts else sample_inputs(pairs)
-    if is_pairs(check_texts) != pairs:
-        raise InputError(f"--check_texts {args.check_texts} holds {input_kind(check_texts)}, but {args.model} was "
-                         f"trained on {'sentence pairs' if pairs else 'single texts'}")
+    check_input_kind(check_texts, pairs, args.model, f"--check_texts {args.check_texts}")
     torch_predict, labels = torch_predictor(args.model)
     evaluation = eval_examples(args.eval_data, labels) if args.eval_data else None
 

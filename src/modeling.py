@@ -9,7 +9,7 @@ from safetensors import SafetensorError
 
 from src.batching import training_batches
 from src.cli import InputError, logger
-from src.data import SCORE_LABELS, Text, all_texts, input_kind, is_pairs
+from src.data import SCORE_LABELS, Text, all_texts, is_pairs
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
 # raises SafetensorError).
@@ -149,13 +149,6 @@ def set_labels(config, label_list: list[str], pairs: bool | None = None) -> None
 def reads_pairs(config) -> bool:
     """Whether a model (its config) was trained on sentence pairs."""
     return bool(getattr(config, "text_pair", False))
-
-
-def check_input_kind(config, name: str, inputs: list[Text], source: str) -> None:
-    """Refuse texts for a model trained on pairs, and pairs for one trained on texts."""
-    if is_pairs(inputs) != reads_pairs(config):
-        raise InputError(f"{source} holds {input_kind(inputs)}, but {name} was trained on "
-                         f"{'sentence pairs' if reads_pairs(config) else 'single texts'}")
 
 
 def model_label_list(model) -> list[str]:

@@ -39,8 +39,8 @@ import time
 import numpy as np
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
-from src.data import (FORMATS, SCORE_LABELS, Example, Text, add_data_format_args, data_format, decode_text,
-                      encode_labels, input_kind, is_pairs, read_examples, read_lines, split_lines)
+from src.data import (FORMATS, SCORE_LABELS, Example, Text, add_data_format_args, check_input_kind, data_format,
+                      decode_text, encode_labels, is_pairs, read_examples, read_lines, split_lines)
 from src.evaluation import task_metrics
 from src.runs import is_within
 from src.serving import batched_logits, export_files, load_predictor, model_kind, reads_pairs_at, softmax
@@ -172,7 +172,8 @@ def main(argv=None):
 
     predict, labels = load_predictor(args.model, args.device)
     keep = [i for i, t in enumerate(texts) if has_text(t)]
-    check_input_kind_of(pairs, [texts[i] for i in keep], args)
+    check_input_kind([texts[i] for i in keep], pairs, args.model, args.input,
+                     " (two text columns, or two tab-separated texts a line)")
     scored = [i for i in keep if gold[i] is not None] if args.eval else []
     if args.eval and not scored:
         raise InputError(f"--eval: {args.input} has no row with both a text and a label")
@@ -201,12 +202,6 @@ def main(argv=None):
         print("| " + " | ".join(m) + " |\n" + "|---" * len(m) + "|\n| " + " | ".join(
             str(v) if isinstance(v, int) else f"{v:.4f}" for v in m.values()) + " |")
 
-
-def check_input_kind_of(pairs: bool, inputs: list[Text], args) -> None:
-    """Refuse single texts for a pair model and pairs for a single-text one."""
-    wanted = "sentence pairs (two text columns, or two tab-separated texts a line)" if pairs else "single texts"
-    if inputs and is_pairs(inputs) != pairs:
-        raise InputError(f"{args.input} holds {input_kind(inputs)}, but {args.model} was trained on {wanted}")
 
 
 if __name__ == "__main__":

@@ -50,12 +50,12 @@ from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassi
                         save_student, tokenize)
 from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
                      positive, progress, run_script, setup_logging)
-from src.data import (SCORE_LABELS, Example, add_data_format_args, all_texts, data_format, is_cjk, is_pairs,
-                      load_split, load_unlabeled, read_texts, write_examples)
+from src.data import (SCORE_LABELS, Example, add_data_format_args, all_texts, check_input_kind, data_format, is_cjk,
+                      is_pairs, load_split, load_unlabeled, read_texts, write_examples)
 from src.engine import fit, fit_options, start_run, training_report
 from src.evaluation import task_metrics
 from src.losses import logits_mse
-from src.modeling import check_input_kind, count_parameters, load_classifier, load_tokenizer, model_label_list
+from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list, reads_pairs
 from src.report import chance_check, print_summary, teacher_report
 from src.runs import finish_run, load_json, staging_dir
 from src.tasks import data_task, main_metric
@@ -242,7 +242,7 @@ def load_data(args, teacher, label_list):
     for split in ("train", "dev", "test"):
         texts, labels, _ = load_split(args.data_dir, split, label_list,
                                       args.max_train_examples if split == "train" else None, **data_format(args))
-        check_input_kind(teacher.config, args.teacher_model, texts, f"{args.data_dir}/{split}")
+        check_input_kind(texts, reads_pairs(teacher.config), args.teacher_model, f"{args.data_dir}/{split}")
         splits.append((texts, labels))
     return splits
 

@@ -46,12 +46,12 @@ from functools import partial
 from src import predict
 from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, exits_on_input_error,
                      logger, run_script, setup_logging)
-from src.data import (add_data_format_args, data_format, encode_labels, load_split, load_unlabeled, read_examples,
-                      split_file)
+from src.data import (add_data_format_args, check_input_kind, data_format, encode_labels, load_split, load_unlabeled,
+                      read_examples, split_file)
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate, is_regressor
 from src.losses import logits_mse, soft_cross_entropy
-from src.modeling import (check_input_kind, count_parameters, encode_texts, load_classifier, load_tokenizer,
+from src.modeling import (count_parameters, encode_texts, load_classifier, load_tokenizer,
                           make_loader, model_label_list, reads_pairs)
 from src.report import chance_check, print_summary, teacher_report
 from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
@@ -283,7 +283,7 @@ def evaluate_only(args) -> None:
         results = {}
         for split in ("dev", "test"):
             texts, labels, _ = load_split(args.data_dir, split, label_list, **data_format(args))
-            check_input_kind(model.config, args.student_model, texts, f"{args.data_dir}/{split}")
+            check_input_kind(texts, reads_pairs(model.config), args.student_model, f"{args.data_dir}/{split}")
             features = encode_texts(tokenizer, texts, args.max_seq_length, labels)[0]
             results[split] = evaluate(model, make_loader(tokenizer, features, args.eval_batch_size), desc=split)
             print(f"{split}: " + ", ".join(f"{k} {v:.4f}" for k, v in results[split].items() if k != "examples"))
@@ -305,7 +305,7 @@ def main(argv=None):
     train_texts, train_files = load_transfer_set(args, label_list)
     dev, test = (load_split(args.data_dir, split, label_list, **data_format(args))[:2] for split in ("dev", "test"))
     for texts, source in ((train_texts, train_files[0]), (dev[0], "its dev split"), (test[0], "its test split")):
-        check_input_kind(teacher.config, args.teacher_model, texts, source)
+        check_input_kind(texts, reads_pairs(teacher.config), args.teacher_model, source)
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
