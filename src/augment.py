@@ -7,6 +7,13 @@ whole example is cut down to one random n-gram (a contiguous span of n words, n 
 ngram_range). Repeating this n_iter times per example and dropping duplicates gives the synthetic part of
 the transfer set; the teacher labels it.
 
+Sentence pairs follow the authors' own augment_paired_data.py (castorini/d-bert); section 3.3 states the
+rules for one sentence. Each draw rewrites both sentences with probability
+p_both (theirs: 1/3), otherwise one of the two, chosen by a coin flip, while the other stays as it is, so
+every synthetic pair is a variant of one training pair. The same-tag words are drawn from both sentences'
+words, and a draw where either sentence comes out empty is dropped. Their script samples no n-grams of pairs
+(window_prob 0), so `distill.py` turns n-gram sampling off for pairs unless --p_ng is given.
+
 Words and tags: Chinese text is segmented and tagged by `jieba.posseg`. English has no offline tagger in
 our requirements, so English words are whitespace words and carry no tag: POS-guided replacement is
 skipped for them (`tag_words` returns tags of None) and only masking and n-gram sampling apply.
@@ -90,21 +97,41 @@ def join_words(words, cjk):
     return "".join((" " if i and latin(words[i - 1], -1) and latin(w, 0) else "") + w for i, w in enumerate(words))
 
 
-def augment_corpus(rng, tagged, cjk, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, ngram_range=(1, 5), exclude=()):
-    """Synthetic texts for a corpus of (words, tags): n_iter draws per example, joined by `join_words`.
+def augment_pair(rng, pair, unigrams, p_both, **rule):
+    """One synthetic pair (two word lists) of a pair ((words_a, tags_a), (words_b, tags_b)): both sentences
+    rewritten by `augment_example` with probability p_both, else one of them (a coin flip) and the other kept."""
+    which, both = rng.random(), rng.random() < p_both
+    return tuple(augment_example(rng, words, tags, unigrams, **rule) if both or (which < 0.5) == (i == 0) else words
+                 for i, (words, tags) in enumerate(pair))
 
-    Duplicates are dropped, among the draws and against the original texts and `exclude` (the dev and test
-    texts, which must not enter training), so the result holds only new texts (at most n_iter per example),
-    in a reproducible order.
+
+def augment_corpus(rng, tagged, cjk, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, ngram_range=(1, 5), exclude=(),
+                   p_both=None):
+    """Synthetic texts for a corpus of (words, tags), or with `p_both` set, synthetic pairs (tuples of two
+    texts) for a corpus of pairs of (words, tags) (`augment_pair`): n_iter draws per example, joined by
+    `join_words`.
+
+    Duplicates are dropped, among the draws and against the original examples and `exclude` (the dev and test
+    examples, which must not enter training), so the result holds only new ones (at most n_iter per example),
+    in a reproducible order; so are pairs with an empty side.
     """
     tagged = list(tagged)
-    unigrams = pos_unigrams(tagged)
-    seen = {join_words(words, cjk) for words, _ in tagged} | set(exclude)
+    pairs = p_both is not None
+    unigrams = pos_unigrams(itertools.chain.from_iterable(tagged) if pairs else tagged)
+    rule = {"p_mask": p_mask, "p_pos": p_pos, "p_ng": p_ng, "ngram_range": ngram_range}
+
+    def join(words_or_pair):
+        return tuple(join_words(w, cjk) for w in words_or_pair) if pairs else join_words(words_or_pair, cjk)
+
+    def draw(ex):
+        return augment_pair(rng, ex, unigrams, p_both, **rule) if pairs else augment_example(rng, *ex, unigrams, **rule)
+
+    seen = {join([w for w, _ in ex] if pairs else ex[0]) for ex in tagged} | set(exclude)
     out = []
-    for words, tags in tagged:
+    for ex in tagged:
         for _ in range(n_iter):
-            text = join_words(augment_example(rng, words, tags, unigrams, p_mask, p_pos, p_ng, ngram_range), cjk)
-            if text and text not in seen:
+            text = join(draw(ex))
+            if (all(text) if pairs else text) and text not in seen:
                 seen.add(text)
                 out.append(text)
     return out

@@ -1,8 +1,8 @@
 import random
 from collections import Counter
 
-from src.augment import (MASK, augment_corpus, join_words, mask_and_replace, pos_unigrams, sample_ngram, sample_word,
-                         tag_words)
+from src.augment import (MASK, augment_corpus, augment_pair, join_words, mask_and_replace, pos_unigrams, sample_ngram,
+                         sample_word, tag_words)
 
 
 def test_masking_rate_is_p_mask():
@@ -78,3 +78,48 @@ def test_chinese_words_are_joined_keeping_latin_words_apart():
     assert join_words(words, cjk=True) == "iPhone 12 Pro拍照效果not bad"  # one space less, no word glued
     assert join_words([MASK, "12", "拍照", MASK, "好"], cjk=True) == "[MASK] 12拍照[MASK]好"
     assert join_words(["a", "bad", "plot"], cjk=False) == "a bad plot"
+
+
+def test_a_pair_draw_rewrites_one_sentence_or_both_at_the_authors_rates():
+    """augment_paired_data.py's rule: both sentences with probability p_both, else one chosen by a coin flip;
+    the other keeps its words, so the pair stays a variant of one training pair."""
+    a, b = [f"a{i}" for i in range(30)], [f"b{i}" for i in range(30)]
+    pair = ((a, [None] * 30), (b, [None] * 30))
+    rng, sides = random.Random(0), Counter()
+    for _ in range(3000):
+        out_a, out_b = augment_pair(rng, pair, {}, 1 / 3, p_mask=0.5, p_pos=0.0, p_ng=0.0, ngram_range=(1, 5))
+        sides[(out_a != a, out_b != b)] += 1
+        assert all(w in (MASK, o) for w, o in zip(out_a, a)) and all(w in (MASK, o) for w, o in zip(out_b, b))
+    assert sides[(False, False)] == 0  # at half the words masked, a rewritten sentence always changes
+    for key, rate in (((True, True), 1 / 3), ((True, False), 1 / 3), ((False, True), 1 / 3)):
+        assert abs(sides[key] / 3000 - rate) < 0.03
+
+
+def test_augment_corpus_of_pairs_keeps_pairs_aligned_and_new():
+    pairs = [("the film was good", "it was fine"), ("a bad plot", "terrible acting"), ("good", "fine")]
+    tagged = [tuple(tag_words(x, cjk=False) for x in p) for p in pairs]
+    out = augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0, p_both=1 / 3)
+    assert out and all(isinstance(p, tuple) and len(p) == 2 and all(p) for p in out)
+    assert len(out) == len(set(out)) and not set(out) & set(pairs)
+
+    def masked(variant, text):  # `variant` is `text` with some words masked
+        v, t = variant.split(), text.split()
+        return len(v) == len(t) and all(x in (MASK, y) for x, y in zip(v, t))
+
+    # each synthetic pair is one training pair with words masked on one side or both, never a mix of two pairs
+    assert all(any(masked(x, a) and masked(y, b) for a, b in pairs) for x, y in out)
+    assert out == augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0, p_both=1 / 3)
+    held_out = set(out[:5])  # dev or test pairs are never produced
+    assert not held_out & set(augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0,
+                                             p_both=1 / 3, exclude=held_out))
+    # an n-gram that leaves a side empty is impossible (n >= 1), but an empty text is: such pairs are dropped
+    empty = augment_corpus(random.Random(0), [((["x"], [None]), ([], []))], False, n_iter=5, p_mask=1.0, p_both=1.0)
+    assert empty == []
+
+
+def test_pair_pos_replacement_draws_from_both_sentences():
+    tagged = [(tag_words("电影很好", cjk=True), tag_words("演员很棒", cjk=True))]
+    unigrams = pos_unigrams(w for pair in tagged for w in pair)
+    assert {"电影", "演员"} <= set(unigrams["n"][0])
+    out = augment_corpus(random.Random(0), tagged, True, n_iter=30, p_mask=0.0, p_pos=1.0, p_ng=0.0, p_both=1.0)
+    assert ("演员很好", "电影很棒") in out  # the nouns swapped across the two sentences

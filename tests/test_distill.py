@@ -9,6 +9,7 @@ import src.distill_task_specific_bert.distill as distill
 import src.teacher_logits as utils
 from src import export, predict
 from src.bilstm import BiLSTMClassifier, BiLSTMConfig, load_student, pad_batch
+from src.data import read_examples
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
 from src.runs import load_json
@@ -293,21 +294,24 @@ def test_transfer_batches_repeat_with_the_generator_seed():
 def test_siamese_student_on_pairs_and_scores(tiny_bert, tmp_path, capsys, caplog, scores):
     """A pair teacher (classes, or scores) through distill.py --distill 0 and 1: the siamese student learns the
     second text's cue above chance, is chosen by the main metric, labels pairs through src/predict.py and exports
-    to ONNX with the same logits; augmentation is skipped for pairs with one line."""
+    to ONNX with the same logits. The distilled one adds unlabeled pairs and augmented pairs to its transfer set;
+    n-gram sampling, off for pairs by default, is skipped with one line."""
     pairs = write_toy_pairs(tmp_path / "pairs", scores=scores)
+    (tmp_path / "pairs" / "unlabeled.tsv").write_text("text_a\ttext_b\nthe plot\tgood good\nthe cast\tbad\n")
     teacher = str(tmp_path / "teacher")
     bert_classification.main(["--data_dir", pairs, "--bert_model", tiny_bert, "--output_dir", teacher,
                               "--num_train_epochs", "8", "--learning_rate", "3e-3", "--train_batch_size", "8",
                               "--max_seq_length", "32", "--warmup_proportion", "0"])
     metric = "pearson" if scores else "accuracy"
     base = run(teacher, pairs, tmp_path / "base", "--distill", "0")
-    kd = run(teacher, pairs, tmp_path / "kd", "--distill", "1", "--augment", "mask")
+    kd = run(teacher, pairs, tmp_path / "kd", "--distill", "1", "--augment", "mask,ngram", "--n_iter", "2")
     for m in (base, kd):
         assert m["text_pair"] is True and m["main_metric"] == metric
         assert m["test"][metric] > (0.5 if scores else 0.75)
         assert m["dev"][metric] == max(h[f"dev_{metric}"] for h in m["history"])
-    assert kd["num_augmented"] == 0 and kd[f"test_{metric}_vs_teacher"] > 0
-    assert "--augment mask skipped: the augmentation of sentence pairs is not built yet" in caplog.text
+    assert kd["num_unlabeled"] == 2 and 0 < kd["num_augmented"] <= 2 * 66 and kd[f"test_{metric}_vs_teacher"] > 0
+    assert kd["num_transfer_examples"] == 64 + 2 + kd["num_augmented"]
+    assert "n-gram sampling is skipped: --p_ng is 0 (for pairs by default" in caplog.text
     student, _, _ = load_student(str(tmp_path / "kd"))
     assert student.config.pair and student.config.num_labels == (1 if scores else 2)
     capsys.readouterr()
@@ -316,6 +320,19 @@ def test_siamese_student_on_pairs_and_scores(tiny_bert, tmp_path, capsys, caplog
     predict.main(["--model", str(tmp_path / "kd"), "--input", str(lines)])
     rows = capsys.readouterr().out.splitlines()
     assert rows[0] == ("score\ttext_a\ttext_b" if scores else "label\tp_0\tp_1\ttext_a\ttext_b") and len(rows) == 3
+    distill.main(["--do_predict", "--student_dir", str(tmp_path / "kd"), "--predict_file", f"{pairs}/test.tsv",
+                  "--predict_output", str(tmp_path / "kd.tsv")])
+    predicted = read_examples(str(tmp_path / "kd.tsv"))
+    assert len(predicted) == 32 and predicted[0].text_b is not None
+    assert all(float(ex.label) >= -1 for ex in predicted) if scores else {ex.label for ex in predicted} <= {"0", "1"}
+    single = tmp_path / "single.tsv"
+    single.write_text("text\nthe movie was good\n")
+    for call in (lambda: predict.main(["--model", str(tmp_path / "kd"), "--input", str(single)]),
+                 lambda: distill.main(["--do_predict", "--student_dir", str(tmp_path / "kd"), "--predict_file",
+                                       str(single)])):
+        with pytest.raises(SystemExit, match=r"^error: \S+single.tsv holds single texts, but \S+kd was trained on "
+                                             r"sentence pairs"):
+            call()
     export.main(["--model", str(tmp_path / "kd"), "--output_dir", str(tmp_path / "onnx"), "--eval_data", pairs])
     report = load_json(tmp_path / "onnx" / "export.json")
     assert report["inputs"] == ["input_ids", "lengths", "input_ids_b", "lengths_b"]

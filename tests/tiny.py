@@ -68,19 +68,20 @@ def write_toy_data(data_dir, n_train=64, n_dev=32, n_test=32, lang="en", header=
     return str(data_dir)
 
 
-def write_toy_pairs(data_dir, n_train=64, n_dev=32, n_test=32, scores=False):
+def write_toy_pairs(data_dir, n_train=64, n_dev=32, n_test=32, scores=False, lang="en"):
     """train/dev/test.tsv of sentence pairs (`label<TAB>text_a<TAB>text_b`, the project's own layout). Classes:
-    the label is the cue of the second text (good -> 1, bad -> 0), so that only the pair input can learn it.
+    the label is the cue of the second text (good/好 -> 1, bad/坏 -> 0), so that only the pair input can learn it.
     `scores`: a regression, the score 1.25 x the number of times `good` appears in the second text (0 to 3)."""
     os.makedirs(data_dir, exist_ok=True)
     rng = random.Random(0)
+    filler, good, bad, sep = (FILLER, "good", "bad", " ") if lang == "en" else (CJK[2:], "好", "坏", "")
     rows = []
     for i in range(n_train + n_dev + n_test):
-        words_a, words_b = (rng.choices(FILLER, k=rng.randint(2, 5)) for _ in range(2))
-        cue = ["good"] * (i % 4) if scores else ["good" if i % 2 else "bad"]
-        words_a.insert(0, rng.choice(["good", "bad"]))  # a cue in the first text that says nothing
+        words_a, words_b = (rng.choices(filler, k=rng.randint(2, 5)) for _ in range(2))
+        cue = [good] * (i % 4) if scores else [good if i % 2 else bad]
+        words_a.insert(0, rng.choice([good, bad]))  # a cue in the first text that says nothing
         label = f"{1.25 * (i % 4):.2f}" if scores else str(i % 2)
-        rows.append((label, " ".join(words_a), " ".join(words_b + cue)))
+        rows.append((label, sep.join(words_a), sep.join(words_b + cue)))
     parts = {"train": rows[:n_train], "dev": rows[n_train:n_train + n_dev], "test": rows[n_train + n_dev:]}
     for split, part in parts.items():
         with open(os.path.join(data_dir, f"{split}.tsv"), "w", encoding="utf-8") as f:

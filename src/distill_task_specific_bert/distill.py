@@ -105,7 +105,12 @@ def add_transfer_args(p):
                    help="augmentation draws per example (duplicates dropped)")
     p.add_argument("--p_mask", type=float, default=0.1, help="per-word probability of [MASK]")
     p.add_argument("--p_pos", type=float, default=0.1, help="per-word probability of a same-POS replacement")
-    p.add_argument("--p_ng", type=float, default=0.25, help="per-example probability of n-gram sampling")
+    p.add_argument("--p_ng", type=float, default=None,
+                   help="per-example probability of n-gram sampling (default: 0.25, the paper's; 0 for sentence "
+                        "pairs, as in the authors' augment_paired_data.py)")
+    p.add_argument("--p_both", type=float, default=1 / 3,
+                   help="sentence pairs: probability that a draw rewrites both sentences, else one of the two "
+                        "(a coin flip; the authors' 1/3)")
     p.add_argument("--ngram_range", default="1,5", help="smallest,largest n of the sampled n-grams")
     p.add_argument("--teacher_max_seq_length", type=positive(int), default=None,
                    help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
@@ -181,6 +186,9 @@ def parse_args(argv=None):
         p.error("--embedding_file, --char_vectors and --init_from_teacher exclude one another")
     if args.char_vectors and args.student_tokenizer in ("whitespace", "teacher"):
         p.error("--char_vectors needs Chinese student words: --student_tokenizer char, jieba or auto")
+    for flag in ("p_mask", "p_pos", "p_ng", "p_both"):
+        if getattr(args, flag) is not None and not 0 <= getattr(args, flag) <= 1:
+            p.error(f"--{flag} is a probability, in [0, 1]")
     if args.learning_rate is None:
         args.learning_rate = 1.0 if args.optimizer == "adadelta" else 1e-3
     if not 0 <= args.alpha <= 1:
@@ -248,17 +256,24 @@ def load_data(args, teacher, label_list):
 
 
 def augmented_texts(args, texts, cjk, exclude):
-    """The synthetic examples of section 3.3 drawn from `texts`, seeded by --seed, none of them in `exclude`."""
+    """The synthetic examples of section 3.3 drawn from `texts` (texts, or pairs: `augment_pair`), seeded by
+    --seed, none of them in `exclude`. A rule that cannot apply is skipped with a warning."""
+    pairs = is_pairs(texts)
     if "pos" in args.augment and not cjk:
         logger.warning("no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
+    p_ng = args.p_ng if args.p_ng is not None else 0.0 if pairs else 0.25
+    if "ngram" in args.augment and not p_ng:
+        logger.warning("n-gram sampling is skipped: --p_ng is 0 (for pairs by default, as in the authors' "
+                       "augment_paired_data.py); pass --p_ng 0.25 to cut rewritten sentences to n-grams")
     start = time.perf_counter()
-    tagged = [tag_words(t, cjk) for t in progress(texts, desc="tagging", leave=False)]
+    tagged = [tuple(tag_words(x, cjk) for x in t) if pairs else tag_words(t, cjk)
+              for t in progress(texts, desc="tagging", leave=False)]
     augmented = augment_corpus(random.Random(args.seed), tagged, cjk, args.n_iter,
                                p_mask=args.p_mask if "mask" in args.augment else 0.0,
                                p_pos=args.p_pos if "pos" in args.augment else 0.0,
-                               p_ng=args.p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range,
-                               exclude=exclude)
-    logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new texts "
+                               p_ng=p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range,
+                               exclude=exclude, p_both=args.p_both if pairs else None)
+    logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new {'pairs' if pairs else 'texts'} "
                 f"in {time.perf_counter() - start:.0f} s")
     return augmented
 
@@ -270,11 +285,7 @@ def build_transfer_set(args, train_texts, train_labels, cjk, held_out):
     unlabeled = load_unlabeled(args.data_dir, **data_format(args)) if args.distill else []
     if args.augment and not args.distill:
         logger.warning("--augment is ignored with --distill 0 (synthetic examples have no gold label)")
-    if args.augment and is_pairs(train_texts):
-        logger.warning(f"--augment {','.join(args.augment)} skipped: the augmentation of sentence pairs is not built "
-                       f"yet; the transfer set is train and unlabeled.tsv")
-    augment = args.augment and args.distill and not is_pairs(train_texts)
-    augmented = augmented_texts(args, train_texts + unlabeled, cjk, held_out) if augment else []
+    augmented = augmented_texts(args, train_texts + unlabeled, cjk, held_out) if args.augment and args.distill else []
     texts = train_texts + unlabeled + augmented
     none = float("nan") if train_labels and isinstance(train_labels[0], float) else -1  # a score, or a class id
     labels = torch.tensor(train_labels + [none] * (len(unlabeled) + len(augmented)))
@@ -460,12 +471,15 @@ def measure_speed(args, student, tokenizer, teacher, teacher_tokenizer, teacher_
     return speeds
 
 
-def predict(student_dir, texts, batch_size=256):
-    """Label names for `texts` from a trained student directory."""
+def predict(student_dir, texts, batch_size=256, source="the input"):
+    """Label names (a regressor: scores) for `texts`, or pairs for a siamese student, from a student directory."""
     if not os.path.isfile(os.path.join(student_dir, "model.pt")):
         raise InputError(f"{student_dir} is not a student directory (no model.pt)")
     model, tokenizer, labels = load_student(student_dir)
+    check_input_kind(texts, model.config.pair, student_dir, source, " (a .tsv with text_a and text_b columns)")
     logits = bilstm_logits(model, tokenizer.encode(texts), batch_size)
+    if model.config.num_labels == 1:  # a regressor: its score
+        return [f"{score:.4f}" for score in logits[:, 0].tolist()]
     return [labels[i] for i in logits.argmax(-1).tolist()]
 
 
@@ -473,7 +487,8 @@ def write_predictions(student_dir, predict_file, output=None):
     """label<TAB>text for the texts of `predict_file`, by a trained student, to `output` (a file, written under a
     temporary name and renamed) or to standard output; never into the model directory."""
     texts = read_texts(predict_file)
-    rows = [Example(t, y) for t, y in zip(texts, predict(student_dir, texts))]
+    rows = [Example(*((t, y) if isinstance(t, str) else (t[0], y, t[1])))
+            for t, y in zip(texts, predict(student_dir, texts, source=predict_file))]
     if output is None:
         print("label\ttext", *(f"{ex.label}\t{ex.text}" for ex in rows), sep="\n")
         return
