@@ -3,11 +3,12 @@
 # ../shared/data, the teacher (the bundled MiniLM-L6-H384 fine-tuned on it; Chinese tasks add the training
 # texts' characters to its vocabulary, --extend_vocab), TinyBERT on 3 of the teacher's 6 layers (stage 1,
 # then stage 2) and the BiLSTM (siamese for pairs) on gold labels and distilled, each picking its dev checkpoint
-# by the task's main metric. STAGES (default "teacher tinybert bilstm") picks stages, e.g. a third lane
-# STAGES=bilstm for tasks whose teacher is done. Runs are kept under models/tasks/<task>/
+# by the task's main metric; with STAGES including "augment", the distilled BiLSTM on a transfer set grown by
+# Tang et al.'s augmentation ($N_AUG draws an example, $AUG_EPOCHS epochs). STAGES (default "teacher tinybert
+# bilstm") picks stages, e.g. a third lane STAGES="bilstm augment" for tasks whose teacher is done. Runs are kept under models/tasks/<task>/
 # and their metrics.json and args.json under results/tasks/<task>/; bench/tasks_table.py prints the table.
 # CPU budget (2 cores, one thread per lane): at most $MAX_TRAIN training examples a task, $EPOCHS epochs for the
-# teacher, $STAGE1_EPOCHS and $STAGE2_EPOCHS for the TinyBERT stages, no augmentation, length $LEN.
+# teacher, $STAGE1_EPOCHS and $STAGE2_EPOCHS for the TinyBERT stages, augmentation only for the BiLSTM, length $LEN.
 # Usage: nohup bash bench/run_tasks.sh mrpc rte sts-b cola > logs/tasks_en.log 2>&1 &
 #        nohup bash bench/run_tasks.sh lcqmc afqmc tnews > logs/tasks_zh.log 2>&1 &
 set -euo pipefail
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 SHARED=${SHARED:-../shared/data} MAX_TRAIN=${MAX_TRAIN:-4000} EPOCHS=${EPOCHS:-3} LEN=${LEN:-128}
 STAGE1_EPOCHS=${STAGE1_EPOCHS:-1} STAGE2_EPOCHS=${STAGE2_EPOCHS:-2} STAGES=${STAGES:-teacher tinybert bilstm}
-BILSTM_EPOCHS=${BILSTM_EPOCHS:-10}
+BILSTM_EPOCHS=${BILSTM_EPOCHS:-10} N_AUG=${N_AUG:-10} AUG_EPOCHS=${AUG_EPOCHS:-4}
 declare -A FOLDER=([sts-b]=stsb [sst-2]=sst2 [bq]=bq_corpus [xnli]=xnli_zh)
 done_() { [ -f "$1/metrics.json" ]; }
 stage() { echo "== $1 ($(date +%T))"; }
@@ -51,6 +52,12 @@ for task in "$@"; do
         --speed_threads 1 "${student[@]}"
     done
   fi
+  # The distilled BiLSTM on train + Tang et al.'s synthetic examples. One flag set for every task: the rules that
+  # cannot apply are skipped with a warning (POS replacement on English, n-grams of pairs unless --p_ng is given).
+  [[ $STAGES == *augment* ]] && { stage "$task bilstm augmented x$N_AUG"; done_ $M/bilstm_aug || python \
+      src/distill_task_specific_bert/distill.py --data_dir $D --teacher_model $M/teacher --distill 1 \
+      --augment mask,pos,ngram --n_iter $N_AUG --output_dir $M/bilstm_aug --max_train_examples $MAX_TRAIN \
+      --num_train_epochs $AUG_EPOCHS --speed_threads 1 "${student[@]}"; }
   for run in $M/*/; do  # the record kept in git: metrics and flags, no weights
     kept=results/tasks/$task/$(basename $run)
     done_ $run && mkdir -p $kept && cp $run/{metrics,args}.json $kept/

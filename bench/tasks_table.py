@@ -1,15 +1,21 @@
 """The GLUE/CLUE task table from the metrics.json files that bench/run_tasks.sh keeps under results/tasks/: per
 task, its kind, the teacher's main metric on dev and test, and for each student (the 3-layer TinyBERT, the
-BiLSTM on gold labels, the distilled BiLSTM) its test score, its share of the teacher's and its CPU speed-up
-at batch 64; written as results/tasks/tasks.md and tasks.json, and printed.
+BiLSTM on gold labels, the distilled BiLSTM, and the one distilled on an augmented transfer set) its test
+score, its share of the teacher's and its CPU speed-ups at batch 64 and 1; written as results/tasks/tasks.md
+and tasks.json, and printed. Per language, a figure of the share of the teacher's score against the speed-up
+(results/tasks/pareto_<language>.png): one small marker per task and method, one large per method (its mean
+share at its median speed-up), and the Pareto front of the methods.
 
     python bench/tasks_table.py --results_dir results/tasks
 """
 
 import argparse
 import os
+import statistics
 
+from src.plot_results import pareto_front, pyplot
 from src.runs import load_json, save_json
+from src.tasks import TASKS, task_name
 
 
 def parse_args(argv=None):
@@ -18,7 +24,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-STUDENTS = {"tinybert": "tinybert_trunc3", "bilstm_gold": "bilstm_distill0", "bilstm_distilled": "bilstm_distill1"}
+STUDENTS = {"tinybert": "tinybert_trunc3", "bilstm_gold": "bilstm_distill0", "bilstm_distilled": "bilstm_distill1",
+            "bilstm_augmented": "bilstm_aug"}
+NAMES = {"teacher": "teacher (MiniLM-L6)", "tinybert": "TinyBERT 3L", "bilstm_gold": "BiLSTM, gold labels",
+         "bilstm_distilled": "BiLSTM, distilled", "bilstm_augmented": "BiLSTM, distilled + augmentation"}
 
 
 def student_cells(task_dir: str, run: str, metric: str, teacher_test: float) -> dict:
@@ -29,7 +38,8 @@ def student_cells(task_dir: str, run: str, metric: str, teacher_test: float) -> 
     m = load_json(path)
     speed = m.get("speed") or {}
     return {"test": m["test"][metric], "share": m["test"][metric] / teacher_test,
-            "speedup_64": speed.get("speedup_batch_64"), "speedup_1": speed.get("speedup_batch_1")}
+            "speedup_64": speed.get("speedup_batch_64"), "speedup_1": speed.get("speedup_batch_1"),
+            "num_transfer_examples": m.get("num_transfer_examples")}
 
 
 def task_row(task_dir: str) -> dict | None:
@@ -38,29 +48,74 @@ def task_row(task_dir: str) -> dict | None:
     if not os.path.isfile(teacher_file):
         return None
     teacher = load_json(teacher_file)
-    metric = teacher["main_metric"]
+    metric, task = teacher["main_metric"], os.path.basename(task_dir)
     kind = ("pairs" if teacher["text_pair"] else "texts") + (
         ", scores" if teacher["labels"] == ["score"] else f", {len(teacher['labels'])} classes")
-    return {"task": os.path.basename(task_dir), "kind": kind, "train": teacher["num_train_examples"], "metric": metric,
-            "teacher_dev": teacher["dev"][metric], "teacher_test": teacher["test"][metric],
+    language = TASKS[task_name(task)].language if task_name(task) else "en"
+    return {"task": task, "language": language, "kind": kind, "train": teacher["num_train_examples"],
+            "metric": metric, "teacher_dev": teacher["dev"][metric], "teacher_test": teacher["test"][metric],
+            # at chance: flagged by its run, or (runs older than that rule) a classifier's test MCC below 0.05
+            "teacher_at_chance": bool(teacher.get("at_chance")) or teacher["test"].get("mcc", 1.0) < 0.05,
             **{name: student_cells(task_dir, run, metric, teacher["test"][metric]) for name, run in STUDENTS.items()}}
 
 
 def cell(student: dict) -> str:
-    """`score (share of the teacher, speed-up at batch 64)`, or - for a run that has not finished."""
+    """`score (share of the teacher; speed-ups at batch 64 and 1)`, or - for a run that has not finished."""
     if not student:
         return "-"
-    speed = f", {student['speedup_64']:.0f}x" if student.get("speedup_64") else ""
+    speed = f"; {student['speedup_64']:.0f}x, {student['speedup_1']:.0f}x" if student.get("speedup_64") else ""
     return f"{100 * student['test']:.1f} ({100 * student['share']:.0f} %{speed})"
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| task | kind | train | metric | teacher dev / test | TinyBERT 3L | BiLSTM, gold labels | "
-             "BiLSTM, distilled |", "|---" * 8 + "|"]
+    lines = ["| task | kind | train | metric | teacher dev / test | " + " | ".join(NAMES[s] for s in STUDENTS) + " |",
+             "|---" * (5 + len(STUDENTS)) + "|"]
     for r in rows:
+        chance = " (at chance)" if r["teacher_at_chance"] else ""
         lines.append(f"| {r['task']} | {r['kind']} | {r['train']} | {r['metric']} | {100 * r['teacher_dev']:.1f} / "
-                     f"{100 * r['teacher_test']:.1f} | " + " | ".join(cell(r[name]) for name in STUDENTS) + " |")
+                     f"{100 * r['teacher_test']:.1f}{chance} | " + " | ".join(cell(r[s]) for s in STUDENTS) + " |")
     return "\n".join(lines)
+
+
+def method_points(rows: list[dict]) -> list[dict]:
+    """Per method, over the tasks whose teacher learned (not at chance): its mean share of the teacher's score
+    and its median speed-up at batch 64; the teacher at (1x, 100 %)."""
+    learned = [r for r in rows if not r["teacher_at_chance"]]
+    points = [{"model": "teacher", "speedup_batch_64": 1.0, "share": 1.0, "tasks": len(learned)}]
+    for name in STUDENTS:
+        cells = [r[name] for r in learned if r[name].get("speedup_64")]
+        if cells:
+            points.append({"model": name, "speedup_batch_64": statistics.median(c["speedup_64"] for c in cells),
+                           "share": statistics.fmean(c["share"] for c in cells), "tasks": len(cells)})
+    return points
+
+
+def pareto_figure(rows: list[dict], language: str, path: str) -> None:
+    """Share of the teacher's test score against CPU speed-up for one language's tasks (see the module doc)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 5), dpi=120)
+    points = method_points(rows)
+    colours = dict(zip(["teacher", *STUDENTS], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for name in STUDENTS:
+        cells = [r[name] for r in rows if r[name].get("speedup_64") and not r["teacher_at_chance"]]
+        ax.scatter([c["speedup_64"] for c in cells], [100 * c["share"] for c in cells], s=18, alpha=0.5,
+                   color=colours[name])
+    for p in points:
+        ax.scatter(p["speedup_batch_64"], 100 * p["share"], s=120, marker="D", color=colours[p["model"]],
+                   edgecolor="black", label=f"{NAMES[p['model']]}, {p['tasks']} tasks")
+    front = pareto_front(points, score="share")
+    ax.step([p["speedup_batch_64"] for p in front], [100 * p["share"] for p in front], where="post", color="grey",
+            linestyle="--", linewidth=1, label="Pareto front of the methods")
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU inference speed-up over the teacher (batch 64, log scale)")
+    ax.set_ylabel("test score, % of the teacher's (task's main metric)")
+    tasks = ", ".join(r["task"] for r in rows if not r["teacher_at_chance"])
+    ax.set_title(f"{language}: {tasks} (teachers at chance left out)", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def main(argv=None):
@@ -71,6 +126,9 @@ def main(argv=None):
     with open(os.path.join(args.results_dir, "tasks.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
     save_json(rows, os.path.join(args.results_dir, "tasks.json"))
+    for language in sorted({r["language"] for r in rows}):
+        pareto_figure([r for r in rows if r["language"] == language], language,
+                      os.path.join(args.results_dir, f"pareto_{language}.png"))
     print(table)
 
 

@@ -92,16 +92,16 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
-def pareto_front(rows: list[dict]) -> list[dict]:
-    """The models no other model beats on both test accuracy and speed-up (batch 64), fastest first: for a
-    given latency budget, the one to pick is on this front."""
+def pareto_front(rows: list[dict], score: str = "test_accuracy") -> list[dict]:
+    """The models no other model beats on both `score` and speed-up (batch 64), fastest first: for a given
+    latency budget, the one to pick is on this front."""
     timed = sorted((r for r in rows if r["speedup_batch_64"] is not None),
-                   key=lambda r: (-r["speedup_batch_64"], -r["test_accuracy"]))
-    front, best = [], -1.0
+                   key=lambda r: (-r["speedup_batch_64"], -r[score]))
+    front, best = [], -float("inf")
     for r in timed:
-        if r["test_accuracy"] > best:
+        if r[score] > best:
             front.append(r)
-            best = r["test_accuracy"]
+            best = r[score]
     return front
 
 

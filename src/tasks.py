@@ -12,6 +12,7 @@ class Task:
     metric: str = "accuracy"  # the main metric: the best dev checkpoint is chosen by it
     columns: str | None = None  # the column names of its headerless files (read_examples' `columns`)
     test_file: str = "dev"  # the labelled file a task directory holds besides train; it serves as test here
+    language: str = "en"  # GLUE's are English, CLUE's and the other Chinese sets Chinese (tables group by it)
 
 
 TASKS = {
@@ -24,13 +25,13 @@ TASKS = {
     "qnli": Task(),
     "rte": Task(),
     "wnli": Task(),
-    "chnsenticorp": Task(),
-    "lcqmc": Task(columns="text_a,text_b,label"),
-    "bq": Task(),
-    "afqmc": Task(),
-    "xnli": Task(),
-    "ocnli": Task(),
-    "tnews": Task(columns="text,label"),
+    "chnsenticorp": Task(language="zh"),
+    "lcqmc": Task(columns="text_a,text_b,label", language="zh"),
+    "bq": Task(language="zh"),
+    "afqmc": Task(language="zh"),
+    "xnli": Task(language="zh"),
+    "ocnli": Task(language="zh"),
+    "tnews": Task(columns="text,label", language="zh"),
 }
 # other spellings of the names: GLUE's directory names, the CLUE/Chinese folders' names
 ALIASES = {"sst2": "sst-2", "stsb": "sts-b", "bq_corpus": "bq", "xnli_zh": "xnli"}
