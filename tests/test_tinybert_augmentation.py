@@ -11,7 +11,7 @@ import jieba
 import pytest
 import torch
 
-from src import pretrain_mlm
+from src import chunks, pretrain_mlm
 from src.tinybert import data_augmentation as da
 from src.data import Example, is_cjk, read_examples, write_examples
 from tests.tiny import VOCAB, toy_examples, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
@@ -44,10 +44,16 @@ def test_split_words_keeps_text_and_skips_stop_words():
     assert [segments[i] for i in idx] == ["say", "good"]
 
 
+def augmented_rows(augmenter, examples, N, p, batch_size, seed):
+    """The originals, then every example's variants, in memory (what the output file holds)."""
+    variants = da.augment_batches(augmenter, examples, range(0, len(examples), batch_size), N, p, batch_size, seed)
+    return examples + [row for rows in variants for row in rows]
+
+
 def test_english_variants(augmenter):
     assert augmenter.has_mlm
     examples = [Example(t, str(i)) for i, t in enumerate(EN)]
-    rows = da.augment(augmenter, examples, N=6, p=0.5, batch_size=2, seed=0)
+    rows = augmented_rows(augmenter, examples, N=6, p=0.5, batch_size=2, seed=0)
     assert rows[:2] == examples
     for ex in examples:
         variants = [r.text for r in rows[2:] if r.label == ex.label]
@@ -58,7 +64,7 @@ def test_english_variants(augmenter):
             for w, new in zip(words, v.split()):
                 if w in da.STOP_WORDS_EN or not w.isalnum():
                     assert new == w
-    assert da.augment(augmenter, examples, 6, 0.5, 2, seed=0) == rows  # fixed seed, same output
+    assert augmented_rows(augmenter, examples, 6, 0.5, 2, seed=0) == rows  # fixed seed, same output
 
 
 def test_chinese_whole_word_candidates_are_dictionary_words(augmenter):
@@ -93,7 +99,7 @@ def test_batched_equals_one_at_a_time(tiny_mlm, augmenter):
     sentences = EN + ZH
     assert [c for _, c in augmenter.candidates(sentences)] == [c for _, c in single.candidates(sentences)]
     examples = [Example(t, "1") for t in sentences]
-    assert da.augment(augmenter, examples, 4, 0.4, 5, 1) == da.augment(single, examples, 4, 0.4, 1, 1)
+    assert augmented_rows(augmenter, examples, 4, 0.4, 5, 1) == augmented_rows(single, examples, 4, 0.4, 1, 1)
 
 
 def candidates_and_encoder_dtype(aug, sentences):
@@ -251,9 +257,9 @@ def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm, capsys):
 
 @pytest.mark.slow
 def test_torchrun_two_processes_write_the_one_process_file(tmp_path, tiny_mlm):
-    write_toy_data(tmp_path / "odd", n_train=9)  # 5 batches of 2: 3 on rank 0, 2 on rank 1
+    write_toy_data(tmp_path / "odd", n_train=9)  # 5 chunks of 2 (the last of 1): 3 on rank 0, 2 on rank 1
     common = ["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "odd", "--N", "3",
-              "--M", "4", "--batch_size", "2", "--seed", "7", "--no_cuda"]
+              "--M", "4", "--batch_size", "2", "--chunk_size", "2", "--seed", "7", "--no_cuda"]
     da.main([*common, "--output", str(tmp_path / "one.tsv")])
     torchrun("src/tinybert/data_augmentation.py", *common, "--output", tmp_path / "two.tsv")
     assert len(read_examples(str(tmp_path / "one.tsv"))) > 9
@@ -283,3 +289,55 @@ def test_pairs_rewrite_each_text_in_turn_keeping_the_other(tmp_path, tiny_mlm, s
         assert changed == sorted(changed) and changed.count("a") <= 3 and changed.count("b") <= 3
     assert k == len(variants)  # every variant changes exactly one text of its original
     assert {"a", "b"} <= {"b" if v.text in {ex.text for ex in original} else "a" for v in variants}
+
+
+def test_killed_augmentation_resumes_to_the_same_bytes(tmp_path, tiny_mlm, monkeypatch):
+    """A kill after 2 of 5 chunks leaves them in <output>.parts and no output; --resume augments only the 3
+    missing chunks and writes the file of a run that was never stopped, byte for byte."""
+    write_toy_data(tmp_path / "toy", n_train=9)
+    common = ["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy", "--N", "3",
+              "--M", "4", "--batch_size", "2", "--chunk_size", "2", "--seed", "7", "--no_cuda"]
+    da.main([*common, "--output", str(tmp_path / "straight.tsv")])
+    killed = tmp_path / "killed.tsv"
+    real_write, written = da.write_chunk, []
+
+    def write_then_die(parts, i, rows):
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(i)
+        real_write(parts, i, rows)
+
+    monkeypatch.setattr(da, "write_chunk", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        da.main([*common, "--output", str(killed)])
+    assert not killed.exists() and sorted(os.listdir(f"{killed}.parts")) == ["000000.tsv", "000001.tsv", "key.json"]
+    with pytest.raises(SystemExit, match=r"^error: \S+killed.tsv.parts holds the chunks of an interrupted run: add "
+                                         r"--resume to continue it, or delete it to start again$"):
+        da.main([*common, "--output", str(killed)])
+    with pytest.raises(SystemExit, match=r"^error: \S+killed.tsv.parts was started with other settings \(N 3 -> 4\): "):
+        da.main([*common, "--output", str(killed), "--resume", "--N", "4"])
+    written.clear()
+    monkeypatch.setattr(da, "write_chunk", lambda parts, i, rows: (written.append(i), real_write(parts, i, rows)))
+    da.main([*common, "--output", str(killed), "--resume"])
+    assert written == [2, 3, 4] and not os.path.exists(f"{killed}.parts")
+    assert killed.read_bytes() == (tmp_path / "straight.tsv").read_bytes()
+    written.clear()  # a kill after the output was joined (while a second file was augmented): it is kept as it is
+    da.main([*common, "--output", str(killed), "--resume"])
+    assert written == [] and killed.read_bytes() == (tmp_path / "straight.tsv").read_bytes()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_file(tmp_path, tiny_mlm, monkeypatch):
+    write_toy_data(tmp_path / "toy", n_train=4)
+    out = tmp_path / "aug.tsv"
+
+    def no_space(path, rows):
+        with open(path, "w") as f:
+            f.write("label\ttext\n1\thalf a ro")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(chunks, "write_examples", no_space)
+    with pytest.raises(SystemExit, match=r"^error: could not write \S+aug.tsv.parts/000000.tsv: No space left on "
+                                         r"device$"):
+        da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy", "--N", "2",
+                 "--M", "4", "--no_cuda", "--output", str(out)])
+    assert not out.exists() and os.listdir(f"{out}.parts") == ["key.json"]  # no chunk a rerun would take as done

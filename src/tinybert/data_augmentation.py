@@ -41,11 +41,13 @@ runs under bfloat16 autocast (the LM head stays fp32): about 1.4-1.8x faster on 
 (with AMX or on a GPU: more), but near-ties in the scores may swap, so some candidates differ from fp32's
 (on hotel reviews with a trained masked LM, 99.4 % of them are kept; 92 % of the words keep the same set).
 
-Several processes. Each takes a contiguous share of the batches of --batch_size sentences, so every sentence
-meets the same batch-mates and forward passes as in one process, and the main process writes the gathered
-variants in example order. The random draws of example k come from its own generator, seeded by
-(--seed, k): variants depend only on the seed and the example's index in train.tsv, not on the batch,
-the process or the examples before it.
+Chunks, kills and several processes. The variants are written in chunks of --chunk_size examples
+(`src/chunks.py`: `<output>.parts/`, each chunk complete or absent), and the output is joined from them at the
+end: after a kill, the same command with --resume augments only the missing chunks and writes the same file,
+byte for byte, as a run that was never stopped. The random draws of example k come from its own generator,
+seeded by (--seed, k): variants depend only on the seed and the example's index in train.tsv, not on the
+batch, the chunk, the process or the examples before it. Under `accelerate launch` or `torchrun` each process
+augments its own chunks (chunk i: process i mod the number of processes) and the main process joins them.
 """
 
 try:
@@ -54,6 +56,7 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
     raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
                      "`export PYTHONPATH=<the repository>`") from None
 
+import hashlib
 import os
 import random
 import re
@@ -63,13 +66,13 @@ from dataclasses import replace
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import gather_object
 
 from src.batching import length_chunks
+from src.chunks import join_parts, missing_chunks, parts_dir, start_parts, write_chunk
 from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, progress, run_script, set_seed,
                      setup_logging)
-from src.data import (add_data_format_args, all_texts, data_format, is_cjk, is_cjk_char, read_examples, split_file,
-                      write_examples)
+from src.data import (add_data_format_args, all_texts, data_format, input_key, is_cjk, is_cjk_char, read_examples,
+                      split_file)
 from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
 from src.report import print_summary
 from src.runs import load_json
@@ -123,6 +126,10 @@ def parse_args(argv=None):
                         "more with AMX or on a GPU; near-ties in the scores may swap, so a few candidates differ")
     p.add_argument("--max_examples", type=int, default=None,
                    help="augment only the first N rows of train.tsv (and of unlabeled.tsv)")
+    p.add_argument("--chunk_size", type=int, default=2048,
+                   help="examples per chunk of the output (<output>.parts/): a kill loses at most one chunk a process")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a killed run from its complete chunks (same flags; the result is the same file)")
     p.add_argument("--no_unlabeled", action="store_true",
                    help="leave <task>/unlabeled.tsv alone (by default it is augmented into unlabeled_aug.tsv, which "
                         "task_distill.py --aug_train reads)")
@@ -134,8 +141,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if (args.data_dir is None) == (args.task_name is None):
         p.error("give --glue_dir/--task_name (the original TinyBERT flags) or --data_dir")
-    if args.N < 1 or args.M < 1 or not 0 <= args.p <= 1 or args.batch_size < 1 or args.mlm_batch_size < 1:
-        p.error("--N, --M, --batch_size and --mlm_batch_size must be positive and --p within [0, 1]")
+    if min(args.N, args.M, args.batch_size, args.mlm_batch_size, args.chunk_size) < 1 or not 0 <= args.p <= 1:
+        p.error("--N, --M, --batch_size, --mlm_batch_size and --chunk_size must be positive and --p within [0, 1]")
     args.pretrained_bert_model = args.pretrained_bert_model or default_bert_model()
     return args
 
@@ -364,13 +371,15 @@ def apply_replacements(segments, candidates, attempts):
     return variants
 
 
-def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_progress=True):
-    """For each example of the batches `examples[start:start + batch_size]`, its list of variant rows. A pair's
-    two texts are rewritten in turn, the other one kept as it is (the authors' code rewrites each sentence
-    column of a pair task in turn, `augment_ids`): up to N variants of the first text, then of the second."""
+def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, stop=None, desc="augment", show_progress=True):
+    """For each example of the batches `examples[start:min(start + batch_size, stop)]`, its list of variant rows.
+    A pair's two texts are rewritten in turn, the other one kept as it is (the authors' code rewrites each
+    sentence column of a pair task in turn, `augment_ids`): up to N variants of the first text, then of the
+    second."""
+    stop = len(examples) if stop is None else stop
     out = []
-    for start in progress(starts, desc="augment", unit="batch", disable=not show_progress):
-        batch = range(start, min(start + batch_size, len(examples)))
+    for start in progress(starts, desc=desc, unit="batch", disable=not show_progress):
+        batch = range(start, min(start + batch_size, stop))
         jobs = [(k, field) for k in batch for field in ("text", "text_b") if getattr(examples[k], field) is not None]
         texts = [getattr(examples[k], field) for k, field in jobs]
         # Example k's draws do not depend on the examples before it. They come first, so that only the words
@@ -386,30 +395,44 @@ def augment_batches(augmenter, examples, starts, N, p, batch_size, seed, show_pr
     return out
 
 
-def augment(augmenter, examples, N, p, batch_size, seed, accelerator=None):
-    """The original examples, then the variants of each, in order. With an `accelerator` launched on several
-    processes, each augments a contiguous share of the batches and every process returns all rows."""
-    starts = list(range(0, len(examples), batch_size))
-    if accelerator is None:
-        variants = augment_batches(augmenter, examples, starts, N, p, batch_size, seed)
-    else:
-        with accelerator.split_between_processes(starts) as mine:
-            variants = augment_batches(augmenter, examples, mine, N, p, batch_size, seed,
-                                       accelerator.is_main_process)
-        variants = gather_object(variants)  # the shares in rank order, i.e. in example order
-    return list(examples) + [row for rows in variants for row in rows]
+def chunk_key(args, examples, seed) -> dict:
+    """What the variants depend on: a chunk written with another key is never reused (`start_parts`)."""
+    digest = hashlib.sha1("\n".join(f"{ex.label}\t{input_key(ex.input)}" for ex in examples).encode()).hexdigest()
+    return {"examples": len(examples), "examples_sha1": digest, "seed": str(seed), "N": args.N, "M": args.M,
+            "p": args.p, "model": args.pretrained_bert_model, "glove_embs": args.glove_embs,
+            "max_seq_length": args.max_seq_length, "do_lower_case": args.do_lower_case, "bf16": args.bf16,
+            "chunk_size": args.chunk_size}
 
 
 def augment_file(augmenter, args, examples, output, seed, accelerator):
-    """Augment `examples` into `output`, originals first; written by the main process under a temporary
-    name, then renamed. Returns the number of augmented rows."""
-    rows = augment(augmenter, examples, args.N, args.p, args.batch_size, seed, accelerator)
-    if accelerator.is_main_process:
-        write_examples(f"{output}.tmp", rows)
-        os.replace(f"{output}.tmp", output)
-        logger.info(f"wrote {output}: {len(examples)} original and {len(rows) - len(examples)} augmented rows "
-                    f"({accelerator.num_processes} process(es) on {accelerator.device.type})")
-    return len(rows) - len(examples)
+    """Augment `examples` into `output`, originals first, chunk by chunk (`src/chunks.py`): each process writes
+    its missing chunks, and the main process joins them into `output` once all are there. Returns the number of
+    augmented rows (on the main process)."""
+    if args.resume and os.path.isfile(output) and not os.path.isdir(parts_dir(output)):  # finished before the kill
+        with open(output, encoding="utf-8") as f:
+            n_rows = sum(1 for _ in f) - 1  # less the header
+        logger.info(f"{output} is complete: kept")
+        return n_rows - len(examples)
+    n_chunks = -(-len(examples) // args.chunk_size)
+    with accelerator.main_process_first():  # the main process checks and makes the parts directory
+        parts = start_parts(output, chunk_key(args, examples, seed), args.resume) if accelerator.is_main_process \
+            else parts_dir(output)
+    mine = missing_chunks(parts, n_chunks, accelerator.process_index, accelerator.num_processes)
+    if args.resume and accelerator.is_main_process:
+        logger.info(f"{parts}: {n_chunks - len(missing_chunks(parts, n_chunks))} of {n_chunks} chunk(s) complete")
+    for i in mine:
+        lo, hi = i * args.chunk_size, min((i + 1) * args.chunk_size, len(examples))
+        variants = augment_batches(augmenter, examples, range(lo, hi, args.batch_size), args.N, args.p,
+                                   args.batch_size, seed, stop=hi, desc=f"chunk {i + 1}/{n_chunks}",
+                                   show_progress=accelerator.is_main_process)
+        write_chunk(parts, i, [row for rows in variants for row in rows])
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        return 0
+    n_aug = join_parts(parts, n_chunks, output, examples)
+    logger.info(f"wrote {output}: {len(examples)} original and {n_aug} augmented rows "
+                f"({accelerator.num_processes} process(es) on {accelerator.device.type})")
+    return n_aug
 
 
 @exits_on_input_error
@@ -428,7 +451,7 @@ def main(argv=None):
         jobs.append((unlabeled, os.path.join(os.path.dirname(os.path.abspath(output)), "unlabeled_aug.tsv"),
                      f"{args.seed}:unlabeled"))
     for _, out, _ in jobs:
-        if os.path.exists(out) and not args.overwrite_output:
+        if os.path.exists(out) and not (args.overwrite_output or args.resume):
             raise InputError(f"{out} exists (use --overwrite_output to replace it)")
     # every input is read (and a bad one refused) before the model loads
     inputs = [read_examples(source, require_label=source != unlabeled, **data_format(args))[:args.max_examples]
