@@ -2,9 +2,10 @@
 task, its kind, the teacher's main metric on dev and test, and for each student (the 3-layer TinyBERT, the
 BiLSTM on gold labels, the distilled BiLSTM, and the one distilled on an augmented transfer set) its test
 score, its share of the teacher's and its CPU speed-ups at batch 64 and 1; written as results/tasks/tasks.md
-and tasks.json, and printed. Per language, a figure of the share of the teacher's score against the speed-up
-(results/tasks/pareto_<language>.png): one small marker per task and method, one large per method (its mean
-share at its median speed-up), and the Pareto front of the methods.
+(with a compact one-row-per-task table for the README) and tasks.json, and printed. Per language, a figure of
+the share of the teacher's score against the speed-up (results/tasks/pareto_<language>.png): one small marker
+per task and method, one large per method (its mean share at its median speed-up), and the Pareto front of
+the methods.
 
     python bench/tasks_table.py --results_dir results/tasks
 """
@@ -77,6 +78,21 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compact(rows: list[dict]) -> str:
+    """One row per task for the README: the teacher's test score, TinyBERT's, the gold-label BiLSTM's and the
+    better distilled BiLSTM's (plain or with augmentation, named), each with its share of the teacher's."""
+    lines = ["| task (metric) | teacher | TinyBERT, 3 layers | BiLSTM, gold labels | BiLSTM distilled (transfer set) |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        runs = [(name, r[name]) for name in ("bilstm_distilled", "bilstm_augmented") if r[name]]
+        name, best = max(runs, key=lambda run: run[1]["test"]) if runs else ("", {})
+        transfer = {"bilstm_distilled": "train", "bilstm_augmented": "train + augmentation"}.get(name, "")
+        chance = ", at chance" if r["teacher_at_chance"] else ""
+        lines.append(f"| {r['task']} ({r['metric']}) | {100 * r['teacher_test']:.1f}{chance} | {cell(r['tinybert'])} | "
+                     f"{cell(r['bilstm_gold'])} | {cell(best)}{f' ({transfer})' if transfer else ''} |")
+    return "\n".join(lines)
+
+
 def method_points(rows: list[dict]) -> list[dict]:
     """Per method, over the tasks whose teacher learned (not at chance): its mean share of the teacher's score
     and its median speed-up at batch 64; the teacher at (1x, 100 %)."""
@@ -124,7 +140,7 @@ def main(argv=None):
     rows = [row for task in tasks if (row := task_row(os.path.join(args.results_dir, task)))]
     table = markdown(rows)
     with open(os.path.join(args.results_dir, "tasks.md"), "w", encoding="utf-8") as f:
-        f.write(table + "\n")
+        f.write(table + "\n\nCompact (README):\n\n" + compact(rows) + "\n")
     save_json(rows, os.path.join(args.results_dir, "tasks.json"))
     for language in sorted({r["language"] for r in rows}):
         pareto_figure([r for r in rows if r["language"] == language], language,
