@@ -40,7 +40,13 @@ def student_cells(task_dir: str, run: str, metric: str, teacher_test: float) -> 
     speed = m.get("speed") or {}
     return {"test": m["test"][metric], "share": m["test"][metric] / teacher_test,
             "speedup_64": speed.get("speedup_batch_64"), "speedup_1": speed.get("speedup_batch_1"),
-            "num_transfer_examples": m.get("num_transfer_examples")}
+            "num_transfer_examples": m.get("num_transfer_examples"), "at_chance": at_chance(m)}
+
+
+def at_chance(m: dict) -> bool:
+    """A run that learned nothing beyond the majority class: flagged by the run itself, or (runs older than that
+    rule) a classifier's test MCC below 0.05."""
+    return bool(m.get("at_chance")) or m["test"].get("mcc", 1.0) < 0.05
 
 
 def task_row(task_dir: str) -> dict | None:
@@ -55,17 +61,17 @@ def task_row(task_dir: str) -> dict | None:
     language = TASKS[task_name(task)].language if task_name(task) else "en"
     return {"task": task, "language": language, "kind": kind, "train": teacher["num_train_examples"],
             "metric": metric, "teacher_dev": teacher["dev"][metric], "teacher_test": teacher["test"][metric],
-            # at chance: flagged by its run, or (runs older than that rule) a classifier's test MCC below 0.05
-            "teacher_at_chance": bool(teacher.get("at_chance")) or teacher["test"].get("mcc", 1.0) < 0.05,
+            "teacher_at_chance": at_chance(teacher),
             **{name: student_cells(task_dir, run, metric, teacher["test"][metric]) for name, run in STUDENTS.items()}}
 
 
 def cell(student: dict) -> str:
-    """`score (share of the teacher; speed-ups at batch 64 and 1)`, or - for a run that has not finished."""
+    """`score (share of the teacher; speed-ups at batch 64 and 1; at chance)`, or - for a run not finished."""
     if not student:
         return "-"
     speed = f"; {student['speedup_64']:.0f}x, {student['speedup_1']:.0f}x" if student.get("speedup_64") else ""
-    return f"{100 * student['test']:.1f} ({100 * student['share']:.0f} %{speed})"
+    chance = "; at chance" if student["at_chance"] else ""
+    return f"{100 * student['test']:.1f} ({100 * student['share']:.0f} %{speed}{chance})"
 
 
 def markdown(rows: list[dict]) -> str:
