@@ -3,7 +3,9 @@
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from src.cli import progress
@@ -12,7 +14,7 @@ from src.modeling import tokenize
 
 
 @torch.no_grad()
-def predict_logits(model, tokenizer, texts: list[Text], max_seq_length: int = 128, batch_size: int = 64,
+def predict_logits(model, tokenizer, texts: Sequence[Text], max_seq_length: int = 128, batch_size: int = 64,
                    show_progress: bool = True) -> torch.Tensor:
     """Logits (n_texts, num_labels) of a classifier (or scores (n_texts, 1) of a regressor) for a list of texts
     or pairs, computed in batches, pairs cut longest-first.
@@ -40,32 +42,64 @@ def _cache_file(cache_dir: str, teacher, tokenizer, max_seq_length: int) -> str:
     for name, tensor in sorted(teacher.state_dict().items()):
         key.update(name.encode())
         key.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-    return os.path.join(cache_dir, f"teacher_logits_{key.hexdigest()[:20]}.pt")
+    return os.path.join(cache_dir, f"teacher_logits_{key.hexdigest()[:20]}.bin")
 
 
-def cached_teacher_logits(teacher, tokenizer, texts: list[Text], max_seq_length: int, batch_size: int,
+def input_hashes(texts: Sequence[Text]) -> np.ndarray:
+    """(N,) uint64 keys of inputs: the first 8 bytes of the SHA-1 of each text, or of both texts of a pair
+    (`input_key`). Two of a million inputs share a key with probability about 3e-8."""
+    return np.fromiter((int.from_bytes(hashlib.sha1(input_key(t).encode("utf-8")).digest()[:8], "little")
+                        for t in texts), dtype=np.uint64, count=len(texts))
+
+
+def read_cache(path: str | None, num_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keys (n,) uint64, sorted; logits (n, C) float32) of a cache file, memory-mapped; empty when absent.
+    The file is n (int64), then the keys, then the logits."""
+    if not path or not os.path.isfile(path):
+        return np.empty(0, dtype=np.uint64), np.empty((0, num_labels), dtype=np.float32)
+    n = int(np.fromfile(path, dtype=np.int64, count=1)[0])
+    keys = np.memmap(path, dtype=np.uint64, mode="r", offset=8, shape=(n,)) if n else np.empty(0, dtype=np.uint64)
+    logits = np.memmap(path, dtype=np.float32, mode="r", offset=8 + 8 * n, shape=(n, num_labels)) if n \
+        else np.empty((0, num_labels), dtype=np.float32)
+    return keys, logits
+
+
+def write_cache(path: str, keys: np.ndarray, logits: np.ndarray) -> None:
+    """Write keys (sorted) and their logits under a temporary name, then rename: one file, complete or absent."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.array([len(keys)], dtype=np.int64).tofile(f)
+        np.ascontiguousarray(keys, dtype=np.uint64).tofile(f)
+        np.ascontiguousarray(logits, dtype=np.float32).tofile(f)
+    os.replace(tmp, path)
+
+
+def cached_teacher_logits(teacher, tokenizer, texts: Sequence[Text], max_seq_length: int, batch_size: int,
                           cache_dir: str | None) -> tuple[torch.Tensor, int]:
-    """The teacher's logits (N, C) for `texts` (or pairs), each distinct input computed once and kept in
-    `cache_dir`.
+    """The teacher's logits (N, C) for `texts` (or pairs: any sequence of inputs), each distinct input computed
+    once and kept in `cache_dir`.
 
     One file per teacher (its weights and vocabulary), sequence length and casing, holding a row per input keyed
-    by the hash of its text, or of both texts of a pair (`input_key`): any set of inputs (train, augmented
-    copies, another stage's transfer set) reuses what is there. `cache_dir=None` keeps nothing on disk.
-    Returns (logits, n_computed).
+    by `input_hashes`, sorted, so any set of inputs (train, augmented copies, another stage's transfer set)
+    finds its rows by binary search in the memory-mapped file, and memory holds only the N rows returned.
+    `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
     """
-    hashes = [hashlib.sha1(input_key(t).encode("utf-8")).hexdigest() for t in texts]
+    C = teacher.config.num_labels
     path = _cache_file(cache_dir, teacher, tokenizer, max_seq_length) if cache_dir else None
-    rows = {}
-    if path and os.path.exists(path):
-        saved = torch.load(path, weights_only=True)
-        rows = dict(zip(saved["hashes"], saved["logits"]))
-    todo = {h: t for h, t in zip(hashes, texts) if h not in rows}  # distinct texts not cached yet
-    if todo:
-        new = predict_logits(teacher, tokenizer, list(todo.values()), max_seq_length, batch_size)
-        rows.update(zip(todo, new))
+    keys = input_hashes(texts)
+    cached_keys, cached = read_cache(path, C)
+    pos = np.searchsorted(cached_keys, keys).clip(max=max(len(cached_keys) - 1, 0))
+    found = cached_keys[pos] == keys if len(cached_keys) else np.zeros(len(keys), dtype=bool)
+    new_keys, first, inverse = np.unique(keys[~found], return_index=True, return_inverse=True)
+    out = np.empty((len(texts), C), dtype=np.float32)
+    out[found] = cached[pos[found]]
+    if len(new_keys):
+        todo = np.flatnonzero(~found)[first]  # one input per distinct new key
+        new = predict_logits(teacher, tokenizer, [texts[i] for i in todo], max_seq_length, batch_size).numpy()
+        out[~found] = new[inverse.ravel()]
         if path:
-            os.makedirs(cache_dir, exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"  # a crash never leaves a half-written cache
-            torch.save({"hashes": list(rows), "logits": torch.stack(list(rows.values()))}, tmp)
-            os.replace(tmp, path)
-    return torch.stack([rows[h] for h in hashes]) if texts else torch.empty(0, teacher.config.num_labels), len(todo)
+            merged = np.concatenate([cached_keys, new_keys])
+            order = np.argsort(merged, kind="stable")
+            write_cache(path, merged[order], np.concatenate([cached, new])[order])
+    return torch.from_numpy(out), len(new_keys)

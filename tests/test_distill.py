@@ -1,6 +1,7 @@
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -97,6 +98,10 @@ def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
     theirs, computed = utils.cached_teacher_logits(other, tok, texts, 32, 8, str(tmp_path / "c"))
     assert computed == 2 and not torch.allclose(theirs, first)
     assert not [f for f in os.listdir(tmp_path / "c") if f.endswith(".tmp")]
+    # the file: sorted 64-bit keys and their rows, mapped from disk, not loaded
+    keys, rows = utils.read_cache(utils._cache_file(str(tmp_path / "c"), other, tok, 32), 2)
+    assert isinstance(rows, np.memmap) and keys.tolist() == sorted(keys.tolist())
+    torch.testing.assert_close(torch.from_numpy(rows[np.searchsorted(keys, utils.input_hashes(texts))]), theirs)
 
 
 def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, capsys):
