@@ -204,9 +204,19 @@ def tokenize(kind, texts, teacher_tokenizer=None):
     return [[tok for piece in _split_mask(text) for tok in _tokenize_piece(kind, piece)] for text in texts]
 
 
-def build_vocab(token_lists, min_freq=1):
-    """[PAD], [UNK], [MASK], then the tokens seen at least `min_freq` times, most frequent first."""
-    counts = Counter(tok for tokens in token_lists for tok in tokens)
+def token_counts(kind, texts, teacher_tokenizer=None, chunk=4096) -> tuple[Counter, np.ndarray]:
+    """How often each token occurs in `texts` (any sequence of texts), and each text's number of tokens (N,),
+    tokenized `chunk` texts at a time: the token lists are not kept, so memory grows with the vocabulary only."""
+    counts, lengths = Counter(), []
+    for start in range(0, len(texts), chunk):
+        tokens = tokenize(kind, texts[start:start + chunk], teacher_tokenizer)
+        counts.update(tok for t in tokens for tok in t)
+        lengths.append(np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens)))
+    return counts, np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)
+
+
+def build_vocab(counts: Counter, min_freq=1):
+    """[PAD], [UNK], [MASK], then the tokens counted at least `min_freq` times, most frequent first."""
     words = sorted((w for w, n in counts.items() if n >= min_freq and w not in SPECIALS), key=lambda w: (-counts[w], w))
     return list(SPECIALS) + words
 

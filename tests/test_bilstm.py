@@ -2,7 +2,7 @@ import torch
 
 from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, batch_inputs, bilstm_logits,
                         build_vocab, fold, folded_logits, load_student, pad_batch, pair_features, save_student,
-                        tokenize)
+                        token_counts, tokenize)
 
 
 def small_model(seed=0):
@@ -46,9 +46,11 @@ def test_tokenize_and_vocab():
     assert tokenize("whitespace", ["The Movie  [MASK] good"]) == [["the", "movie", MASK, "good"]]
     assert tokenize("char", ["好[MASK]电影"]) == [["好", MASK, "电", "影"]]
     assert tokenize("jieba", ["这部电影[MASK]"])[0][-1] == MASK
-    vocab = build_vocab([["b", "a", "b"], ["c", MASK]], min_freq=1)
+    counts, lengths = token_counts("whitespace", ["b a b", "c [MASK]"], chunk=1)
+    assert lengths.tolist() == [3, 2]
+    vocab = build_vocab(counts, min_freq=1)
     assert vocab == ["[PAD]", "[UNK]", "[MASK]", "b", "a", "c"]
-    assert build_vocab([["b", "a", "b"]], min_freq=2) == ["[PAD]", "[UNK]", "[MASK]", "b"]
+    assert build_vocab(token_counts("whitespace", ["b a b"])[0], min_freq=2) == ["[PAD]", "[UNK]", "[MASK]", "b"]
     tok = StudentTokenizer("whitespace", vocab, max_seq_length=2)
     assert tok.encode(["B a c", "zzz", "[MASK] b"]) == [[3, 4], [UNK_ID], [2, 3]]
 

@@ -11,6 +11,7 @@ import src.teacher_logits as utils
 from src import export, predict
 from src.bilstm import BiLSTMClassifier, BiLSTMConfig, load_student, pad_batch
 from src.data import read_examples
+from src.ragged import Ragged, write_ragged
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
 from src.runs import load_json
@@ -281,8 +282,9 @@ def test_optimizer_choice_and_its_learning_rate():
     assert distill.parse_args(base + ["--optimizer", "adadelta", "--learning_rate", "0.5"]).learning_rate == 0.5
 
 
-def test_transfer_batches_repeat_with_the_generator_seed():
-    ids = [[3] * n for n in (1, 5, 2, 5, 1, 2, 5, 1)]
+def test_transfer_batches_repeat_with_the_generator_seed(tmp_path):
+    write_ragged(str(tmp_path / "ids"), [[3] * n for n in (1, 5, 2, 5, 1, 2, 5, 1)], np.int32)
+    ids = [Ragged(str(tmp_path / "ids"), np.int32)]
     labels = torch.arange(8)
     for buckets in (True, False):
         loader = distill.transfer_loader(ids, labels, None, 3, buckets)

@@ -13,7 +13,7 @@ import torch
 
 from src import export, predict, serving
 from src.distill_task_specific_bert import bert_classification
-from src.bilstm import BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, save_student, tokenize
+from src.bilstm import BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, save_student, token_counts
 from src.modeling import load_tokenizer
 from src.runs import load_json
 from src.serving import PaddedBiLSTM, onnx_predictor
@@ -209,7 +209,7 @@ def test_overwrite_replaces_an_export_only_when_it_succeeds(exported, tmp_path, 
 def test_bilstm_on_teacher_word_pieces(exported, tmp_path):
     """A BiLSTM whose tokenizer is the teacher's: its tokenizer travels with the export."""
     teacher = load_tokenizer(exported["bert"][0])
-    vocab = build_vocab(tokenize("teacher", TEXTS, teacher))
+    vocab = build_vocab(token_counts("teacher", TEXTS, teacher)[0])
     torch.manual_seed(1)
     model = BiLSTMClassifier(BiLSTMConfig(len(vocab), 2, embedding_dim=8, hidden_size=4, fc_dim=4))
     save_student(tmp_path / "bilstm", model, StudentTokenizer("teacher", vocab, 16, teacher), LABELS)

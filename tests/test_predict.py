@@ -14,7 +14,7 @@ import torch
 
 from src import predict
 from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
-                        save_student, tokenize)
+                        save_student, token_counts)
 from src.evaluation import paired_comparison
 from src.modeling import load_classifier, load_tokenizer
 from src.teacher_logits import predict_logits
@@ -27,7 +27,7 @@ TEXTS = ["the movie was good", "", "bad film , bad plot", "   ", "这个故事�
 def write_tiny_bilstm(path, seed=0) -> str:
     """A BiLSTM student directory (whitespace words of the toy data, 16 words at most) with random weights."""
     torch.manual_seed(seed)
-    vocab = build_vocab(tokenize("whitespace", [text for _, text in toy_examples(64)]))
+    vocab = build_vocab(token_counts("whitespace", [text for _, text in toy_examples(64)])[0])
     model = BiLSTMClassifier(BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=16, hidden_size=8, fc_dim=8))
     save_student(path, model, StudentTokenizer("whitespace", vocab, 16), LABELS)
     return str(path)

@@ -34,6 +34,8 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
                      "`export PYTHONPATH=<the repository>`") from None
 
 import functools
+import hashlib
+import json
 import math
 import os
 import random
@@ -43,11 +45,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from src import ragged
 from src.augment import augment_corpus, tag_words
 from src.batching import training_batches
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
-                        batch_inputs, bilstm_logits, build_vocab, fast_predictor, id_length, load_student,
-                        save_student, tokenize)
+                        batch_inputs, bilstm_logits, build_vocab, fast_predictor, load_student, save_student,
+                        token_counts, tokenize)
 from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
                      positive, progress, run_script, setup_logging)
 from src.data import (SCORE_LABELS, Example, add_data_format_args, all_texts, check_input_kind, data_format, is_cjk,
@@ -60,7 +63,7 @@ from src.report import chance_check, print_summary, teacher_report
 from src.runs import finish_run, load_json, staging_dir
 from src.tasks import data_task, main_metric
 from src.speed import classifier_predictor, compare_speed
-from src.teacher_logits import cached_teacher_logits
+from src.teacher_logits import cached_teacher_logits, input_hashes
 from src.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
@@ -115,7 +118,8 @@ def add_transfer_args(p):
     p.add_argument("--teacher_max_seq_length", type=positive(int), default=None,
                    help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
     p.add_argument("--teacher_batch_size", type=int, default=64, help="batch size of the teacher's logit pass")
-    p.add_argument("--cache_dir", default=None, help="teacher-logit cache (default: <teacher_dir>/../.logit_cache)")
+    p.add_argument("--cache_dir", default=None,
+                   help="teacher-logit cache and the transfer set's word ids (default: <teacher_dir>/../.logit_cache)")
 
 
 def add_training_args(p):
@@ -296,12 +300,11 @@ def build_transfer_set(args, train_texts, train_labels, cjk, held_out):
                            "num_augmented": len(augmented), "num_transfer_examples": len(texts)}
 
 
-def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts):
+def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts, cache_dir):
     """z_T for the transfer set (None with --distill 0), each distinct text computed once and cached on disk.
     Returns (logits, its metrics.json entries)."""
     if not args.distill:
         return None, {"teacher_logits_computed": 0, "teacher_logits_time_s": 0.0}
-    cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
     start = time.perf_counter()
     with accelerator.main_process_first():  # the other ranks then read the main process's cache
         logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, texts, teacher_len,
@@ -312,19 +315,39 @@ def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len
 
 
 def transfer_loader(ids, labels, teacher_logits, batch_size, length_buckets=True):
-    """Shuffled batches of the transfer set: padded word ids, lengths, gold labels (-1: none) and, when
-    distilling, the teacher's logits. With `length_buckets`, each batch holds texts of similar length
-    (`LengthBatchSampler`). `fit` re-seeds the loader's generator, the sampler's only randomness, every epoch."""
+    """Shuffled batches of the transfer set: padded word ids (read from `ids`, the student-id stores of
+    `student_ids`: one, or two for pairs), lengths, gold labels (-1: none) and, when distilling, the teacher's
+    logits. With `length_buckets`, each batch holds texts of similar length (`LengthBatchSampler`). `fit`
+    re-seeds the loader's generator, the sampler's only randomness, every epoch."""
     def collate(idx):
-        batch = {**batch_inputs([ids[i] for i in idx]), "labels": labels[idx]}
+        rows = [tuple(side[i] for side in ids) if len(ids) == 2 else ids[0][i] for i in idx]
+        batch = {**batch_inputs(rows), "labels": labels[idx]}
         if teacher_logits is not None:
             batch["logits_T"] = teacher_logits[idx]
         return batch
 
     generator = torch.Generator()
-    return torch.utils.data.DataLoader(range(len(ids)), generator=generator, collate_fn=collate,
-                                       **training_batches([id_length(x) for x in ids], batch_size, generator,
-                                                          length_buckets))
+    lengths = sum(side.lengths() for side in ids)  # a pair's two texts together
+    return torch.utils.data.DataLoader(range(len(ids[0])), generator=generator, collate_fn=collate,
+                                       **training_batches(lengths, batch_size, generator, length_buckets))
+
+
+def student_ids(accelerator, tokenizer, texts, cache_dir, chunk=4096):
+    """The student's word ids of the transfer set in memory-mapped stores (`src/ragged.py`; one per text of a
+    pair), built once per (inputs, tokenizer, vocabulary, length) in `cache_dir` by the main process, a chunk at
+    a time, and reused by the other processes and by later runs with the same key."""
+    key = hashlib.sha1(input_hashes(texts).tobytes())
+    key.update(json.dumps([tokenizer.kind, tokenizer.max_seq_length, tokenizer.vocab]).encode())
+    sides = [list(side) for side in zip(*texts)] if is_pairs(texts) else [texts]
+    paths = [os.path.join(cache_dir, f"student_ids_{key.hexdigest()[:20]}_{i}") for i in range(len(sides))]
+    with accelerator.main_process_first():
+        for side, path in zip(sides, paths):
+            if accelerator.is_main_process and not ragged.exists(path):
+                os.makedirs(cache_dir, exist_ok=True)
+                ragged.write_ragged(path, (ids for start in progress(range(0, len(side), chunk), desc="student ids",
+                                                                      leave=False)
+                                           for ids in tokenizer.encode(side[start:start + chunk])), np.int32)
+    return [ragged.Ragged(path, np.int32) for path in paths]
 
 
 # ----------------------------------------------------------------------------
@@ -382,10 +405,10 @@ def piece_counts(teacher_tokenizer, texts):
     return [len(x) for x in teacher_tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]]
 
 
-def coverage_length(token_lists, texts, teacher_tokenizer, teacher_len, sample=2000):
+def coverage_length(token_lists, texts, teacher_tokenizer, teacher_len):
     """Student tokens that cover the text of the teacher's `teacher_len` (less [CLS] and [SEP]) word pieces:
-    ceil((teacher_len - 2) * student tokens / teacher pieces), both counted over the first `sample` texts."""
-    n_T, n_S = sum(piece_counts(teacher_tokenizer, texts[:sample])), sum(len(t) for t in token_lists[:sample])
+    ceil((teacher_len - 2) * student tokens / teacher pieces), both counted over `texts` (a sample)."""
+    n_T, n_S = sum(piece_counts(teacher_tokenizer, texts)), sum(len(t) for t in token_lists)
     return max(1, math.ceil((teacher_len - 2) * n_S / max(n_T, 1)))
 
 
@@ -396,11 +419,12 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
     pair = is_pairs(texts)
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
     texts = all_texts(texts)  # a pair's two texts share the vocabulary
-    tokens = tokenize(kind, texts, tok_teacher)
-    vocab = build_vocab(tokens, args.min_freq)
+    counts, lengths = token_counts(kind, texts, tok_teacher)
+    vocab = build_vocab(counts, args.min_freq)
     max_len = args.max_seq_length  # the flag stays as given: --resume compares it with the checkpoint's
     if args.match_teacher_coverage:
-        max_len = coverage_length(tokens, texts, teacher_tokenizer, teacher_len)
+        sample = texts[:2000]
+        max_len = coverage_length(tokenize(kind, sample, tok_teacher), sample, teacher_tokenizer, teacher_len)
         logger.info(f"student length {max_len} covers the teacher's {teacher_len} word pieces")
     tokenizer = StudentTokenizer(kind, vocab, max_len, tok_teacher)
     weights, init, n_pretrained = initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer)
@@ -410,7 +434,7 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
     model = BiLSTMClassifier(config)
     if weights is not None:
         model.embedding.weight.data.copy_(weights)
-    n_cut, n_params = sum(len(t) > max_len for t in tokens), count_parameters(model)
+    n_cut, n_params = int((lengths > max_len).sum()), count_parameters(model)
     logger.info(f"student: {kind} words, vocab {len(vocab)} ({len(SPECIALS)} special), embeddings {init}, "
                 f"{n_params / 1e6:.2f}M params; {n_cut} transfer texts cut to {max_len} words")
     return model, tokenizer, {"student_tokenizer": kind, "vocab_size": len(vocab), "embedding_init": init,
@@ -518,7 +542,9 @@ def main(argv=None):
 
     # --- transfer set, the teacher's logits on it, and the student (siamese for pairs)
     texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk, {*dev_texts, *test_texts})
-    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts)
+    cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
+    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts,
+                                                    cache_dir)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
     model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer,
                                                        teacher_len)
@@ -530,8 +556,8 @@ def main(argv=None):
     # the same weights, no gathering needed.
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
     state = fit(model, functools.partial(student_loss, alpha=args.alpha),
-                transfer_loader(tokenizer.encode(texts), labels, teacher_logits, args.train_batch_size,
-                                args.length_buckets),
+                transfer_loader(student_ids(accelerator, tokenizer, texts, cache_dir), labels, teacher_logits,
+                                args.train_batch_size, args.length_buckets),
                 make_optimizer(args, model.parameters()), accelerator, tmp_dir,
                 evaluate_fn=lambda: scores_of(model, dev_ids, dev_labels, args.eval_batch_size),
                 save_fn=lambda path: save_student(path, model, tokenizer, label_list), metric=metric,
