@@ -20,6 +20,7 @@ skipped for them (`tag_words` returns tags of None) and only masking and n-gram 
 """
 
 import bisect
+import hashlib
 import itertools
 from collections import Counter, defaultdict
 
@@ -109,15 +110,15 @@ def augment_corpus(rng, tagged, cjk, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, n
                    p_both=None):
     """Synthetic texts for a corpus of (words, tags), or with `p_both` set, synthetic pairs (tuples of two
     texts) for a corpus of pairs of (words, tags) (`augment_pair`): n_iter draws per example, joined by
-    `join_words`.
+    `join_words`, yielded one by one. `tagged` is read twice (first the originals and their same-tag words,
+    then the draws), so it may be a re-iterable that tags each text afresh instead of a list that holds them.
 
     Duplicates are dropped, among the draws and against the original examples and `exclude` (the dev and test
     examples, which must not enter training), so the result holds only new ones (at most n_iter per example),
-    in a reproducible order; so are pairs with an empty side.
+    in a reproducible order; so are pairs with an empty side. They are recognised by 64-bit hashes
+    (`text_hash`), so memory holds 8 bytes and a set entry per text, not the text.
     """
-    tagged = list(tagged)
     pairs = p_both is not None
-    unigrams = pos_unigrams(itertools.chain.from_iterable(tagged) if pairs else tagged)
     rule = {"p_mask": p_mask, "p_pos": p_pos, "p_ng": p_ng, "ngram_range": ngram_range}
 
     def join(words_or_pair):
@@ -126,12 +127,23 @@ def augment_corpus(rng, tagged, cjk, n_iter, p_mask=0.1, p_pos=0.1, p_ng=0.25, n
     def draw(ex):
         return augment_pair(rng, ex, unigrams, p_both, **rule) if pairs else augment_example(rng, *ex, unigrams, **rule)
 
-    seen = {join([w for w, _ in ex] if pairs else ex[0]) for ex in tagged} | set(exclude)
-    out = []
+    seen = {text_hash(x) for x in exclude}
+
+    def originals():  # the first pass: each original's key, while the same-tag words are counted
+        for ex in tagged:
+            seen.add(text_hash(join([w for w, _ in ex] if pairs else ex[0])))
+            yield from ex if pairs else (ex,)
+
+    unigrams = pos_unigrams(originals())
     for ex in tagged:
         for _ in range(n_iter):
             text = join(draw(ex))
-            if (all(text) if pairs else text) and text not in seen:
-                seen.add(text)
-                out.append(text)
-    return out
+            if (all(text) if pairs else text) and (key := text_hash(text)) not in seen:
+                seen.add(key)
+                yield text
+
+
+def text_hash(x) -> int:
+    """A 64-bit key of a text or a pair (its texts joined by a tab)."""
+    key = x if isinstance(x, str) else "\t".join(x)
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")

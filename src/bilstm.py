@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from src.data import all_texts
+
 PAD, UNK, MASK = "[PAD]", "[UNK]", "[MASK]"
 SPECIALS = (PAD, UNK, MASK)  # ids 0, 1, 2
 PAD_ID, UNK_ID = 0, 1
@@ -204,12 +206,13 @@ def tokenize(kind, texts, teacher_tokenizer=None):
     return [[tok for piece in _split_mask(text) for tok in _tokenize_piece(kind, piece)] for text in texts]
 
 
-def token_counts(kind, texts, teacher_tokenizer=None, chunk=4096) -> tuple[Counter, np.ndarray]:
-    """How often each token occurs in `texts` (any sequence of texts), and each text's number of tokens (N,),
-    tokenized `chunk` texts at a time: the token lists are not kept, so memory grows with the vocabulary only."""
+def token_counts(kind, inputs, teacher_tokenizer=None, chunk=4096) -> tuple[Counter, np.ndarray]:
+    """How often each token occurs in `inputs` (any sequence of texts or pairs), and each text's number of tokens
+    (a pair's texts one after the other), tokenized `chunk` inputs at a time: the token lists are not kept, so
+    memory grows with the vocabulary, not with the inputs."""
     counts, lengths = Counter(), []
-    for start in range(0, len(texts), chunk):
-        tokens = tokenize(kind, texts[start:start + chunk], teacher_tokenizer)
+    for start in range(0, len(inputs), chunk):
+        tokens = tokenize(kind, all_texts(inputs[start:start + chunk]), teacher_tokenizer)
         counts.update(tok for t in tokens for tok in t)
         lengths.append(np.fromiter(map(len, tokens), dtype=np.int32, count=len(tokens)))
     return counts, np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int32)

@@ -38,44 +38,85 @@ def exists(path: str) -> bool:
     return os.path.isfile(f"{path}.offsets")
 
 
-def write_ragged(path: str, rows: Iterable, dtype, chunk_rows: int = 65536) -> None:
-    """Write `rows` (arrays or lists) as a store at `path`, streaming: at most `chunk_rows` rows are held at once.
-    Both files are written under temporary names; the offsets file, renamed last, marks the store complete."""
-    offsets, total, chunk = [np.zeros(1, dtype=np.int64)], 0, []
-    with open(f"{path}.data.tmp", "wb") as data:
-        def flush():
-            nonlocal total
-            if chunk:
-                lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
-                values = np.concatenate([np.asarray(r, dtype=dtype) for r in chunk]) if lengths.sum() else ()
-                np.asarray(values, dtype=dtype).tofile(data)
-                offsets.append(total + np.cumsum(lengths))
-                total += int(lengths.sum())
-                chunk.clear()
+class RaggedWriter:
+    """Appends rows to a new store at `path`, holding at most `chunk_rows` of them before writing; used as a
+    context manager. Both files are written under temporary names, and the offsets file, renamed last on a
+    clean exit, marks the store complete (an exception leaves no store)."""
 
+    def __init__(self, path: str, dtype, chunk_rows: int = 65536):
+        self.path, self.dtype, self.chunk_rows = path, dtype, chunk_rows
+        self.offsets, self.total, self.chunk = [np.zeros(1, dtype=np.int64)], 0, []
+
+    def __enter__(self):
+        self.data = open(f"{self.path}.data.tmp", "wb")
+        return self
+
+    def append(self, row) -> None:
+        self.chunk.append(row)
+        if len(self.chunk) == self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        lengths = np.fromiter(map(len, self.chunk), dtype=np.int64, count=len(self.chunk))
+        if lengths.sum():
+            np.concatenate([np.asarray(r, dtype=self.dtype) for r in self.chunk]).astype(self.dtype).tofile(self.data)
+        self.offsets.append(self.total + np.cumsum(lengths))
+        self.total += int(lengths.sum())
+        self.chunk.clear()
+
+    def __exit__(self, error, *_):
+        self.flush()
+        self.data.close()
+        if error is None:
+            np.concatenate(self.offsets).tofile(f"{self.path}.offsets.tmp")
+            os.replace(f"{self.path}.data.tmp", f"{self.path}.data")
+            os.replace(f"{self.path}.offsets.tmp", f"{self.path}.offsets")
+
+
+def write_ragged(path: str, rows: Iterable, dtype, chunk_rows: int = 65536) -> None:
+    """Write `rows` (arrays or lists) as a store at `path`, streaming (`RaggedWriter`)."""
+    with RaggedWriter(path, dtype, chunk_rows) as writer:
         for row in rows:
-            chunk.append(row)
-            if len(chunk) == chunk_rows:
-                flush()
-        flush()
-    np.concatenate(offsets).tofile(f"{path}.offsets.tmp")
-    os.replace(f"{path}.data.tmp", f"{path}.data")
-    os.replace(f"{path}.offsets.tmp", f"{path}.offsets")
+            writer.append(row)
+
+
+def encode_text(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
 
 def write_texts(path: str, texts: Iterable[str]) -> None:
     """Texts as a store of their UTF-8 bytes."""
-    write_ragged(path, (np.frombuffer(t.encode("utf-8"), dtype=np.uint8) for t in texts), np.uint8)
+    write_ragged(path, map(encode_text, texts), np.uint8)
 
 
 class Texts(Ragged):
-    """A store of texts written by `write_texts`: row i decoded."""
+    """A store of texts written by `write_texts`: row i decoded; a slice gives a list."""
 
     def __init__(self, path: str):
         super().__init__(path, np.uint8)
 
-    def __getitem__(self, i: int) -> str:
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
         return super().__getitem__(i).tobytes().decode("utf-8")
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
+
+
+class Inputs(Texts):
+    """A store of model inputs written by `write_inputs`: texts, or with `pairs` sentence pairs (tuples of two
+    texts, kept tab-joined: a cleaned text holds no tab)."""
+
+    def __init__(self, path: str, pairs: bool):
+        super().__init__(path)
+        self.pairs = pairs
+
+    def __getitem__(self, i):
+        x = super().__getitem__(i)
+        return tuple(x.split("\t")) if self.pairs and not isinstance(i, slice) else x
+
+
+def write_inputs(path: str, inputs: Iterable) -> None:
+    """Texts or pairs (`Inputs`) as a store."""
+    write_texts(path, (x if isinstance(x, str) else "\t".join(x) for x in inputs))

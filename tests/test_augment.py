@@ -5,6 +5,10 @@ from src.augment import (MASK, augment_corpus, augment_pair, join_words, mask_an
                          sample_word, tag_words)
 
 
+def corpus(*args, **kwargs):
+    return list(augment_corpus(*args, **kwargs))
+
+
 def test_masking_rate_is_p_mask():
     words = [f"w{i}" for i in range(10_000)]
     out = mask_and_replace(random.Random(0), words, [None] * len(words), {}, p_mask=0.1, p_pos=0.0)
@@ -59,17 +63,17 @@ def test_ngrams_are_contiguous_sub_spans():
 def test_augment_corpus_deduplicates_and_drops_originals_and_held_out_texts():
     texts = ["the movie was good", "a bad plot", "good"]
     tagged = [tag_words(t, cjk=False) for t in texts]
-    out = augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.5)
+    out = corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.5)
     assert len(out) == len(set(out)) and not set(out) & set(texts)
     assert 0 < len(out) <= 20 * len(texts)
     assert any(MASK in t for t in out) and any(len(t.split()) < 3 for t in out)
     # nothing can change: no new texts at all
-    assert augment_corpus(random.Random(0), tagged, False, n_iter=5, p_mask=0.0, p_pos=0.0, p_ng=0.0) == []
+    assert corpus(random.Random(0), tagged, False, n_iter=5, p_mask=0.0, p_pos=0.0, p_ng=0.0) == []
     # reproducible from the seed
-    assert out == augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.5)
+    assert out == corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.5)
     # a dev or test text that an n-gram happens to rebuild never enters training
     held_out = {t for t in out if len(t.split()) <= 2}  # short n-grams, as a dev text may be
-    assert held_out and not held_out & set(augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3,
+    assert held_out and not held_out & set(corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3,
                                                           p_ng=0.5, exclude=held_out))
 
 
@@ -98,7 +102,7 @@ def test_a_pair_draw_rewrites_one_sentence_or_both_at_the_authors_rates():
 def test_augment_corpus_of_pairs_keeps_pairs_aligned_and_new():
     pairs = [("the film was good", "it was fine"), ("a bad plot", "terrible acting"), ("good", "fine")]
     tagged = [tuple(tag_words(x, cjk=False) for x in p) for p in pairs]
-    out = augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0, p_both=1 / 3)
+    out = corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0, p_both=1 / 3)
     assert out and all(isinstance(p, tuple) and len(p) == 2 and all(p) for p in out)
     assert len(out) == len(set(out)) and not set(out) & set(pairs)
 
@@ -108,12 +112,12 @@ def test_augment_corpus_of_pairs_keeps_pairs_aligned_and_new():
 
     # each synthetic pair is one training pair with words masked on one side or both, never a mix of two pairs
     assert all(any(masked(x, a) and masked(y, b) for a, b in pairs) for x, y in out)
-    assert out == augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0, p_both=1 / 3)
+    assert out == corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0, p_both=1 / 3)
     held_out = set(out[:5])  # dev or test pairs are never produced
-    assert not held_out & set(augment_corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0,
+    assert not held_out & set(corpus(random.Random(0), tagged, False, n_iter=20, p_mask=0.3, p_ng=0.0,
                                              p_both=1 / 3, exclude=held_out))
     # an n-gram that leaves a side empty is impossible (n >= 1), but an empty text is: such pairs are dropped
-    empty = augment_corpus(random.Random(0), [((["x"], [None]), ([], []))], False, n_iter=5, p_mask=1.0, p_both=1.0)
+    empty = corpus(random.Random(0), [((["x"], [None]), ([], []))], False, n_iter=5, p_mask=1.0, p_both=1.0)
     assert empty == []
 
 
@@ -121,5 +125,20 @@ def test_pair_pos_replacement_draws_from_both_sentences():
     tagged = [(tag_words("电影很好", cjk=True), tag_words("演员很棒", cjk=True))]
     unigrams = pos_unigrams(w for pair in tagged for w in pair)
     assert {"电影", "演员"} <= set(unigrams["n"][0])
-    out = augment_corpus(random.Random(0), tagged, True, n_iter=30, p_mask=0.0, p_pos=1.0, p_ng=0.0, p_both=1.0)
+    out = corpus(random.Random(0), tagged, True, n_iter=30, p_mask=0.0, p_pos=1.0, p_ng=0.0, p_both=1.0)
     assert ("演员很好", "电影很棒") in out  # the nouns swapped across the two sentences
+
+
+def test_the_corpus_may_be_tagged_afresh_on_each_of_its_two_passes():
+    texts = ["the film was good", "a bad plot"]
+
+    class Tagged:  # tags on demand, as distill.py does for a large transfer set
+        passes = 0
+
+        def __iter__(self):
+            Tagged.passes += 1
+            return (tag_words(t, cjk=False) for t in texts)
+
+    lazy = corpus(random.Random(0), Tagged(), False, n_iter=10, p_mask=0.3)
+    assert Tagged.passes == 2
+    assert lazy == corpus(random.Random(0), [tag_words(t, cjk=False) for t in texts], False, n_iter=10, p_mask=0.3)

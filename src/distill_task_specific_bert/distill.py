@@ -23,7 +23,7 @@ similar length (--length_buckets 1), about twice as fast as the paper's plain sh
 Writes a student directory (config.json, vocab.txt, model.pt) with args.json and metrics.json: best dev
 and its test accuracy/macro-F1, and the inference speed of student and teacher measured in the same run.
 Multi-GPU: `accelerate launch` or `torchrun --nproc_per_node N` run this script unchanged (each process
-trains on its share of every batch; --fp16/--bf16 and --gradient_accumulation_steps go through
+trains on whole batches in turn, one step covering N of them; --fp16/--bf16 and --gradient_accumulation_steps go through
 Accelerate); `--resume` continues a killed run from its last checkpoint.
 """
 
@@ -33,8 +33,10 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
     raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
                      "`export PYTHONPATH=<the repository>`") from None
 
+import contextlib
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -259,45 +261,77 @@ def load_data(args, teacher, label_list):
     return splits
 
 
+class TaggedInputs:
+    """The (words, tags) of texts, or pairs of them for pairs (`tag_words`), tagged afresh on each pass over
+    them, so that a large transfer set's tags are never all held at once."""
+
+    def __init__(self, inputs, cjk):
+        self.inputs, self.cjk = inputs, cjk
+
+    def __iter__(self):
+        for x in progress(self.inputs, desc="tagging", leave=False):
+            yield tag_words(x, self.cjk) if isinstance(x, str) else tuple(tag_words(t, self.cjk) for t in x)
+
+
 def augmented_texts(args, texts, cjk, exclude):
     """The synthetic examples of section 3.3 drawn from `texts` (texts, or pairs: `augment_pair`), seeded by
-    --seed, none of them in `exclude`. A rule that cannot apply is skipped with a warning."""
+    --seed, none of them in `exclude`, yielded one by one. A rule that cannot apply is skipped with a warning."""
     pairs = is_pairs(texts)
     if "pos" in args.augment and not cjk:
         logger.warning("no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
-    p_ng = args.p_ng if args.p_ng is not None else 0.0 if pairs else 0.25
-    if "ngram" in args.augment and not p_ng:
+    if "ngram" in args.augment and not ngram_probability(args, pairs):
         logger.warning("n-gram sampling is skipped: --p_ng is 0 (for pairs by default, as in the authors' "
                        "augment_paired_data.py); pass --p_ng 0.25 to cut rewritten sentences to n-grams")
-    start = time.perf_counter()
-    tagged = [tuple(tag_words(x, cjk) for x in t) if pairs else tag_words(t, cjk)
-              for t in progress(texts, desc="tagging", leave=False)]
-    augmented = augment_corpus(random.Random(args.seed), tagged, cjk, args.n_iter,
-                               p_mask=args.p_mask if "mask" in args.augment else 0.0,
-                               p_pos=args.p_pos if "pos" in args.augment else 0.0,
-                               p_ng=p_ng if "ngram" in args.augment else 0.0, ngram_range=args.ngram_range,
-                               exclude=exclude, p_both=args.p_both if pairs else None)
-    logger.info(f"augmentation {args.augment} x{args.n_iter}: {len(augmented)} new {'pairs' if pairs else 'texts'} "
-                f"in {time.perf_counter() - start:.0f} s")
-    return augmented
+    return augment_corpus(random.Random(args.seed), TaggedInputs(texts, cjk), cjk, args.n_iter,
+                          p_mask=args.p_mask if "mask" in args.augment else 0.0,
+                          p_pos=args.p_pos if "pos" in args.augment else 0.0,
+                          p_ng=ngram_probability(args, pairs) if "ngram" in args.augment else 0.0,
+                          ngram_range=args.ngram_range, exclude=exclude, p_both=args.p_both if pairs else None)
 
 
-def build_transfer_set(args, train_texts, train_labels, cjk, held_out):
-    """Texts and gold labels of the transfer set: labelled train, then (when distilling) unlabeled.tsv and
-    the synthetic examples, whose label is -1 (none), none of them a `held_out` (dev or test) text.
-    Returns (texts, labels, its metrics.json entries)."""
+def ngram_probability(args, pairs):
+    """--p_ng, by default the paper's 0.25 for single texts and, as in the authors' pair script, 0 for pairs."""
+    return args.p_ng if args.p_ng is not None else 0.0 if pairs else 0.25
+
+
+def transfer_key(args, originals, held_out, cjk, augment) -> str:
+    """What the transfer set's texts depend on: the original inputs and, with augmentation, its settings and the
+    held-out (dev and test) inputs it must avoid."""
+    key = hashlib.sha1(input_hashes(originals).tobytes())
+    if augment:
+        key.update(np.sort(input_hashes(list(held_out))).tobytes())
+        key.update(json.dumps([args.augment, args.n_iter, args.p_mask, args.p_pos, ngram_probability(
+            args, is_pairs(originals)), list(args.ngram_range), args.p_both, args.seed, cjk]).encode())
+    return key.hexdigest()[:20]
+
+
+def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_out, cache_dir):
+    """Inputs and gold labels of the transfer set: labelled train, then (when distilling) unlabeled.tsv and the
+    synthetic examples, whose label is -1 (none; a regressor's NaN), none of them a `held_out` (dev or test)
+    input. The inputs are streamed into a store on disk (`ragged.Inputs` in `cache_dir`, built once per
+    `transfer_key` by the main process) and read from it. Returns (inputs, labels, its metrics.json entries)."""
     unlabeled = load_unlabeled(args.data_dir, **data_format(args)) if args.distill else []
     if args.augment and not args.distill:
         logger.warning("--augment is ignored with --distill 0 (synthetic examples have no gold label)")
-    augmented = augmented_texts(args, train_texts + unlabeled, cjk, held_out) if args.augment and args.distill else []
-    texts = train_texts + unlabeled + augmented
+    augment = bool(args.augment and args.distill)
+    originals = train_texts + unlabeled
+    path = os.path.join(cache_dir, f"transfer_{transfer_key(args, originals, held_out, cjk, augment)}")
+    with accelerator.main_process_first():
+        if accelerator.is_main_process and not ragged.exists(path):
+            start = time.perf_counter()
+            os.makedirs(cache_dir, exist_ok=True)
+            synthetic = augmented_texts(args, originals, cjk, held_out) if augment else ()
+            ragged.write_inputs(path, itertools.chain(originals, synthetic))
+            logger.info(f"transfer set written to {path} in {time.perf_counter() - start:.0f} s")
+    texts = ragged.Inputs(path, is_pairs(train_texts))
+    n_augmented = len(texts) - len(originals)
     none = float("nan") if train_labels and isinstance(train_labels[0], float) else -1  # a score, or a class id
-    labels = torch.tensor(train_labels + [none] * (len(unlabeled) + len(augmented)))
+    labels = torch.tensor(train_labels + [none] * (len(unlabeled) + n_augmented))
     logger.info(f"transfer set {len(texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + augmented "
-                f"{len(augmented)}; loss: "
+                f"{n_augmented} ({args.augment} x{args.n_iter}); loss: "
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
     return texts, labels, {"num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled),
-                           "num_augmented": len(augmented), "num_transfer_examples": len(texts)}
+                           "num_augmented": n_augmented, "num_transfer_examples": len(texts)}
 
 
 def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts, cache_dir):
@@ -338,15 +372,16 @@ def student_ids(accelerator, tokenizer, texts, cache_dir, chunk=4096):
     a time, and reused by the other processes and by later runs with the same key."""
     key = hashlib.sha1(input_hashes(texts).tobytes())
     key.update(json.dumps([tokenizer.kind, tokenizer.max_seq_length, tokenizer.vocab]).encode())
-    sides = [list(side) for side in zip(*texts)] if is_pairs(texts) else [texts]
-    paths = [os.path.join(cache_dir, f"student_ids_{key.hexdigest()[:20]}_{i}") for i in range(len(sides))]
+    paths = [os.path.join(cache_dir, f"student_ids_{key.hexdigest()[:20]}_{i}") for i in range(1 + is_pairs(texts))]
     with accelerator.main_process_first():
-        for side, path in zip(sides, paths):
-            if accelerator.is_main_process and not ragged.exists(path):
-                os.makedirs(cache_dir, exist_ok=True)
-                ragged.write_ragged(path, (ids for start in progress(range(0, len(side), chunk), desc="student ids",
-                                                                      leave=False)
-                                           for ids in tokenizer.encode(side[start:start + chunk])), np.int32)
+        if accelerator.is_main_process and not all(map(ragged.exists, paths)):
+            os.makedirs(cache_dir, exist_ok=True)
+            with contextlib.ExitStack() as stack:
+                sides = [stack.enter_context(ragged.RaggedWriter(path, np.int32)) for path in paths]
+                for start in progress(range(0, len(texts), chunk), desc="student ids", leave=False):
+                    for ids in tokenizer.encode(texts[start:start + chunk]):
+                        for side, x in zip(sides, ids if len(sides) == 2 else (ids,)):
+                            side.append(x)
     return [ragged.Ragged(path, np.int32) for path in paths]
 
 
@@ -418,12 +453,11 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
     metrics.json entries)."""
     pair = is_pairs(texts)
     tok_teacher = teacher_tokenizer if kind == "teacher" else None
-    texts = all_texts(texts)  # a pair's two texts share the vocabulary
-    counts, lengths = token_counts(kind, texts, tok_teacher)
+    counts, lengths = token_counts(kind, texts, tok_teacher)  # a pair's two texts share the vocabulary
     vocab = build_vocab(counts, args.min_freq)
     max_len = args.max_seq_length  # the flag stays as given: --resume compares it with the checkpoint's
     if args.match_teacher_coverage:
-        sample = texts[:2000]
+        sample = all_texts(texts[:2000])
         max_len = coverage_length(tokenize(kind, sample, tok_teacher), sample, teacher_tokenizer, teacher_len)
         logger.info(f"student length {max_len} covers the teacher's {teacher_len} word pieces")
     tokenizer = StudentTokenizer(kind, vocab, max_len, tok_teacher)
@@ -541,8 +575,9 @@ def main(argv=None):
     metric = main_metric(data_task(args.data_dir), label_list == SCORE_LABELS)
 
     # --- transfer set, the teacher's logits on it, and the student (siamese for pairs)
-    texts, labels, transfer_stats = build_transfer_set(args, train_texts, train_labels, cjk, {*dev_texts, *test_texts})
     cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
+    texts, labels, transfer_stats = build_transfer_set(args, accelerator, train_texts, train_labels, cjk,
+                                                       {*dev_texts, *test_texts}, cache_dir)
     teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts,
                                                     cache_dir)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
