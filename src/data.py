@@ -384,6 +384,8 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
         found, body = _find_columns(path, rows, fmt, require_label) if rows else (None, [])
     if found is None:
         raise InputError(f"{path} is empty")
+    if not body:
+        raise InputError(f"{path} has a header row but no data rows")
     examples, lines = _parse_rows(path, body, found, keep_rows)
     joined, skipped = lines["joined"], lines["skipped"]
     if joined:

@@ -157,6 +157,10 @@ def empty_train(case):
     (case.data / "train.tsv").write_text("")
 
 
+def header_only_train(case):
+    (case.data / "train.tsv").write_text("label\tsentence\n")
+
+
 def one_malformed_line(case):
     edit_train(case, lambda rows: ["this line has no tab", *rows])
 
@@ -297,6 +301,7 @@ init_from_teacher_3 = use_flags(student_config=None, student_model=None, init_fr
 ROWS = [  # row, problem, expected (regex: a one-line error; function: a check of a successful run), stages
     ("missing_data", missing_data, r"data (directory|file) \S+/nothing(/train.tsv)? does not exist$", ALL),
     ("empty_train", empty_train, r"train.tsv is empty$", ALL),
+    ("header_only_train", header_only_train, r"train.tsv has a header row but no data rows$", ALL),
     ("one_malformed_line", one_malformed_line, skipped_one_line, ALL),
     ("mostly_malformed", mostly_malformed, MALFORMED.format(50, N_TRAIN, 3), ALL),
     ("unknown_dev_label", append_row("dev", "7\tgood movie"), UNKNOWN_LABEL.format("dev"), TRAINING),

@@ -316,13 +316,14 @@ def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_o
     augment = bool(args.augment and args.distill)
     originals = train_texts + unlabeled
     path = os.path.join(cache_dir, f"transfer_{transfer_key(args, originals, held_out, cjk, augment)}")
+    start = time.perf_counter()
     with accelerator.main_process_first():
         if accelerator.is_main_process and not ragged.exists(path):
-            start = time.perf_counter()
             os.makedirs(cache_dir, exist_ok=True)
             synthetic = augmented_texts(args, originals, cjk, held_out) if augment else ()
             ragged.write_inputs(path, itertools.chain(originals, synthetic))
             logger.info(f"transfer set written to {path} in {time.perf_counter() - start:.0f} s")
+    seconds = time.perf_counter() - start
     texts = ragged.Inputs(path, is_pairs(train_texts))
     n_augmented = len(texts) - len(originals)
     none = float("nan") if train_labels and isinstance(train_labels[0], float) else -1  # a score, or a class id
@@ -331,7 +332,8 @@ def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_o
                 f"{n_augmented} ({args.augment} x{args.n_iter}); loss: "
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
     return texts, labels, {"num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled),
-                           "num_augmented": n_augmented, "num_transfer_examples": len(texts)}
+                           "num_augmented": n_augmented, "num_transfer_examples": len(texts),
+                           "transfer_set_time_s": seconds}
 
 
 def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts, cache_dir):
