@@ -19,19 +19,32 @@ def predict_logits(model, tokenizer, texts: Sequence[Text], max_seq_length: int 
     """Logits (n_texts, num_labels) of a classifier (or scores (n_texts, 1) of a regressor) for a list of texts
     or pairs, computed in batches, pairs cut longest-first.
 
-    Inputs are sorted by length so each batch pads little; the output keeps the input order.
+    Inputs are sorted by length so each batch pads little; the output keeps the input order. `texts` may be any
+    sequence (a store on disk): only a batch of them is held at a time.
     """
     model.eval()
     device = next(model.parameters()).device
-    order = sorted(range(len(texts)), key=lambda i: len(input_key(texts[i])))
+    lengths = np.fromiter((len(input_key(t)) for t in texts), dtype=np.int64, count=len(texts))
+    order = torch.from_numpy(np.argsort(lengths, kind="stable"))
     out = torch.empty(len(texts), model.config.num_labels)
-    for start in progress(range(0, len(texts), batch_size), desc="teacher logits", leave=False,
-                      disable=not show_progress):
-        idx = order[start:start + batch_size]
-        batch = tokenize(tokenizer, [texts[i] for i in idx], truncation="longest_first", max_length=max_seq_length,
-                         padding=True, return_tensors="pt").to(device)
+    for idx in progress(order.split(batch_size), desc="teacher logits", leave=False, disable=not show_progress):
+        batch = tokenize(tokenizer, [texts[i] for i in idx.tolist()], truncation="longest_first",
+                         max_length=max_seq_length, padding=True, return_tensors="pt").to(device)
         out[idx] = model(**batch).logits.float().cpu()
     return out
+
+
+class Rows(Sequence):
+    """Rows `index` of a sequence, read only when asked for (a view, not a copy)."""
+
+    def __init__(self, seq: Sequence, index: np.ndarray):
+        self.seq, self.index = seq, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i):
+        return self.seq[int(self.index[i])]
 
 
 def _cache_file(cache_dir: str, teacher, tokenizer, max_seq_length: int) -> str:
@@ -96,7 +109,7 @@ def cached_teacher_logits(teacher, tokenizer, texts: Sequence[Text], max_seq_len
     out[found] = cached[pos[found]]
     if len(new_keys):
         todo = np.flatnonzero(~found)[first]  # one input per distinct new key
-        new = predict_logits(teacher, tokenizer, [texts[i] for i in todo], max_seq_length, batch_size).numpy()
+        new = predict_logits(teacher, tokenizer, Rows(texts, todo), max_seq_length, batch_size).numpy()
         out[~found] = new[inverse.ravel()]
         if path:
             merged = np.concatenate([cached_keys, new_keys])
