@@ -228,18 +228,22 @@ def encode_texts(tokenizer, inputs: list[Text], max_seq_length: int,
     return features, len(long)
 
 
-def make_loader(tokenizer, features: list[dict], batch_size: int, shuffle: bool = False,
+def make_loader(tokenizer, features: list[dict] | torch.utils.data.Dataset, batch_size: int, shuffle: bool = False,
                 length_buckets: bool = False) -> torch.utils.data.DataLoader:
     """Batches padded to their longest row. Training (`shuffle`): shuffled rows, or with `length_buckets`
     shuffled batches of rows of similar length (`LengthBatchSampler`). Evaluation: rows shortest first, so
     little padding; scores do not depend on the order. The loader has its own random generator
     (`loader.generator`, re-seed it per epoch), so iterating never draws from the global RNG that dropout
-    uses: a resumed run then reproduces an uninterrupted one."""
+    uses: a resumed run then reproduces an uninterrupted one.
+
+    `features`: a list of `encode_texts` features, or for training a dataset of them on disk with a `lengths()`
+    (`src.encoded.Encoded`), whose lengths then come from its offsets rather than from reading every row."""
     from transformers import DataCollatorWithPadding
 
     generator = torch.Generator()
     if shuffle:
-        batching = training_batches([len(f["input_ids"]) for f in features], batch_size, generator, length_buckets)
+        lengths = features.lengths() if hasattr(features, "lengths") else [len(f["input_ids"]) for f in features]
+        batching = training_batches(lengths, batch_size, generator, length_buckets)
     else:
         features, batching = sorted(features, key=lambda f: len(f["input_ids"])), {"batch_size": batch_size}
     return torch.utils.data.DataLoader(features, generator=generator, collate_fn=DataCollatorWithPadding(tokenizer),

@@ -47,11 +47,17 @@ class Rows(Sequence):
         return self.seq[int(self.index[i])]
 
 
+def tokenizer_key(tokenizer, max_seq_length: int) -> bytes:
+    """What a tokenization depends on besides its inputs: the length, the casing and the vocabulary (added
+    tokens included), as bytes to hash."""
+    return json.dumps([max_seq_length, getattr(tokenizer, "do_lower_case", None),
+                       sorted(tokenizer.get_vocab().items())]).encode()
+
+
 def _cache_file(cache_dir: str, teacher, tokenizer, max_seq_length: int) -> str:
     """The cache file of one teacher, length and casing. The teacher is known by a hash of its weights and its
     tokenizer's vocabulary, not by its files' names or times (a copy over a directory can keep both)."""
-    key = hashlib.sha1(json.dumps([max_seq_length, getattr(tokenizer, "do_lower_case", None),
-                                   sorted(tokenizer.get_vocab().items())]).encode())
+    key = hashlib.sha1(tokenizer_key(tokenizer, max_seq_length))
     for name, tensor in sorted(teacher.state_dict().items()):
         key.update(name.encode())
         key.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())

@@ -15,7 +15,7 @@ from src.distill_task_specific_bert import bert_classification
 from src.data import Example, write_examples
 from src.losses import attention_mse, hidden_mse, intermediate_layer_loss, soft_cross_entropy, uniform_layer_map
 from src.modeling import load_classifier
-from src.runs import load_json
+from src.runs import is_within, load_json, staging_dir
 from src.tinybert import task_distill
 from src.tinybert.attention import SCORES
 from src.tinybert.student import PROJECTIONS_FILE, Projection, copy_teacher_layers, layer_map, task_data_dir
@@ -157,6 +157,14 @@ def test_aug_train_with_max_train_examples_is_refused():
     assert str(e.value.code).startswith("error: --max_train_examples cannot be combined with --aug_train")
 
 
+def test_tokenized_transfer_set_in_the_cache_or_beside_the_output_never_inside():
+    flags = ["--teacher_model", "t", "--init_from_teacher", "--student_layers", "1", "--data_dir", "d"]
+    args = task_distill.parse_args([*flags, "--output_dir", "runs/s1"])
+    assert task_distill.stores_dir(args) == os.path.abspath("runs/.s1.stores")
+    assert not is_within(task_distill.stores_dir(args), staging_dir("runs/s1", create=False))
+    assert task_distill.stores_dir(task_distill.parse_args([*flags, "--output_dir", "o", "--cache_dir", "c"])) == "c"
+
+
 def test_unlabeled_texts_join_the_transfer_set(tmp_path, teacher, toy_data, student_config, caplog):
     write_examples(os.path.join(toy_data, "unlabeled.tsv"), [Example(f"good film {i}", None) for i in range(10)])
     out1, out2 = str(tmp_path / "with"), str(tmp_path / "without")
@@ -203,6 +211,7 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
     for name in ("config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", PROJECTIONS_FILE,
                  "curves.png", "README.md"):
         assert os.path.exists(os.path.join(out1, name)), name
+    assert sorted(os.listdir(tmp_path)) == ["stage1", "student.json", "teacher", "toy"]  # the stores were removed
     m1 = load_json(os.path.join(out1, "metrics.json"))
     epoch = m1["history"][-1]
     assert m1["layer_map"] == [[1, 2]] and {"train_loss_embd", "train_loss_hidn", "train_loss_attn"} <= set(epoch)
@@ -234,7 +243,10 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
     assert not os.path.exists(os.path.join(out2, PROJECTIONS_FILE))
     assert {"curves.png", "README.md"} <= set(os.listdir(out2))
     assert load_classifier(out2).config.id2label == {0: "0", 1: "1"}
-    assert len(os.listdir(cache)) == 1
+    # the teacher's logits and the tokenized transfer set, kept for later runs; none of it in the output
+    assert len([f for f in os.listdir(cache) if f.startswith("teacher_logits_")]) == 1
+    assert len([f for f in os.listdir(cache) if f.startswith("encoded_") and f.endswith(".json")]) == 1
+    assert not [f for f in os.listdir(out2) if f.startswith("encoded_")]
 
 
 def test_stage1_init_from_teacher(tmp_path, teacher, toy_data):

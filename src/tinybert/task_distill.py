@@ -25,7 +25,10 @@ input, cut longest-first). Stage 2 keeps the dev checkpoint best by the task's m
 data directory's task: F1 for MRPC and QQP, MCC for CoLA, Pearson for STS-B, else accuracy).
 Neither stage needs gold labels, so the transfer set is train.tsv plus unlabeled.tsv when there is one
 (--no_unlabeled leaves it out); --aug_train reads train_aug.tsv and unlabeled_aug.tsv instead
-(src/tinybert/data_augmentation.py). Stage 1 keeps its learning rate constant (--lr_schedule). Writes a
+(src/tinybert/data_augmentation.py). The transfer set is tokenized a chunk at a time into memory-mapped
+stores (src/encoded.py) that the training loader reads a row at a time: in --cache_dir when given (kept, and reused
+by any run with the same inputs, tokenizer and --max_seq_length), else in `.<output_dir name>.stores/` beside
+--output_dir, removed when the run ends. Stage 1 keeps its learning rate constant (--lr_schedule). Writes a
 `save_pretrained` student (with the teacher's tokenizer and label names), stage 1 also `projections.pt`
 (the shared student-to-teacher width map W, not needed by stage 2), `args.json` and `metrics.json` (losses; in stage 2
 dev/test accuracy and macro-F1 of the best dev checkpoint; parameters; CPU inference speed of student and
@@ -40,6 +43,7 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
 
 import contextlib
 import os
+import shutil
 from functools import partial
 
 
@@ -48,6 +52,7 @@ from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_len
                      logger, run_script, setup_logging)
 from src.data import (add_data_format_args, check_input_kind, data_format, encode_labels, load_split, load_unlabeled,
                       read_examples, split_file)
+from src.encoded import encode_to_disk
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate, is_regressor
 from src.losses import logits_mse, soft_cross_entropy
@@ -96,7 +101,10 @@ def parse_args(argv=None):
     add_bert_training_args(p, learning_rate=5e-5)
     add_length_buckets_arg(p)
     p.add_argument("--cache_dir", default=None,
-                   help="stage 2: keep teacher logits on disk here, keyed by teacher and text (default: memory only)")
+                   help="keep the tokenized transfer set (keyed by inputs, tokenizer and length) and in stage 2 the "
+                        "teacher's logits (keyed by teacher and input) on disk here, reused by later runs (default: "
+                        "the tokenized set in .<output_dir name>.stores/ beside --output_dir until the run ends, the "
+                        "logits in memory)")
     p.add_argument("--do_eval", action="store_true",
                    help="no training: dev and test accuracy and macro-F1 of --student_model, in "
                         "<output_dir>/eval_results.json (the original TinyBERT's flag)")
@@ -180,6 +188,25 @@ def load_transfer_set(args, label_list):
         texts += unlabeled
         files.append(split_file(args.data_dir, "unlabeled"))
     return texts, files
+
+
+def stores_dir(args) -> str:
+    """Where the tokenized transfer set lives: --cache_dir, kept for later runs; else `.<output_dir name>.stores/`
+    beside --output_dir, removed by `main` at the end. A fixed name rather than a `tempfile` one, so that every
+    rank of a torchrun finds the main process's set, and a --resume after a kill reuses it; beside the output
+    directory, never inside the staging directory that `publish_dir` moves into place."""
+    if args.cache_dir:
+        return args.cache_dir
+    output_dir = os.path.abspath(args.output_dir)
+    return os.path.join(os.path.dirname(output_dir), f".{os.path.basename(output_dir)}.stores")
+
+
+def encode_transfer_set(args, accelerator, tokenizer, texts):
+    """The transfer set tokenized into memory-mapped stores (`src/encoded.py`) in `stores_dir`, a chunk at a
+    time, and read from them by the training loader; stage 2's rows carry their index into the teacher's
+    logits. The main process writes them, the other ranks then open them. Returns (dataset, number truncated)."""
+    with accelerator.main_process_first():
+        return encode_to_disk(tokenizer, texts, args.max_seq_length, stores_dir(args), row_index=args.pred_distill)
 
 
 def teacher_logits(args, accelerator, teacher, tokenizer, texts):
@@ -307,7 +334,7 @@ def main(argv=None):
     for texts, source in ((train_texts, train_files[0]), (dev[0], "its dev split"), (test[0], "its test split")):
         check_input_kind(texts, reads_pairs(teacher.config), args.teacher_model, source)
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
-    train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length)
+    train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
                 f"{args.max_seq_length}) / "
                 f"dev {len(dev[0])} / test {len(test[0])}; {accelerator.num_processes} x {accelerator.device}")
@@ -318,9 +345,7 @@ def main(argv=None):
 
     if args.pred_distill:
         # --- stage 2: the prediction layer learns the teacher's logits; dev picks the checkpoint to test
-        logits_T = teacher_logits(args, accelerator, teacher, tokenizer, train_texts)
-        for i, feature in enumerate(train_features):
-            feature["idx"] = i  # the example's row of logits_T
+        logits_T = teacher_logits(args, accelerator, teacher, tokenizer, train_texts)  # (N, C); row idx = i
         dev_loader, test_loader = make_eval_loaders(args, tokenizer, (dev, test), accelerator)
         models, loss_fn = student, partial(prediction_loss, logits_T=logits_T, temperature=args.temperature)
         optimizer = adamw(trainable_parameters(student), args.learning_rate, args.weight_decay)
@@ -334,7 +359,7 @@ def main(argv=None):
         models, loss_fn = [student, projection], partial(intermediate_loss, teacher=teacher, pairs=pairs)
         optimizer = adamw(trainable_parameters(student, projection), args.learning_rate, args.weight_decay)
         evaluate_fn = None  # no dev selection: stage 1 keeps its last student
-    train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True,
+    train_loader = make_loader(tokenizer, train_set, args.train_batch_size, shuffle=True,
                                length_buckets=bool(args.length_buckets))
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
     state = fit(models, loss_fn, train_loader, optimizer, accelerator, tmp_dir,
@@ -359,6 +384,8 @@ def main(argv=None):
         finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         summarise(args, metrics)
     accelerator.wait_for_everyone()
+    if accelerator.is_main_process and not args.cache_dir:  # every rank is done with the stores
+        shutil.rmtree(stores_dir(args), ignore_errors=True)
 
 
 if __name__ == "__main__":
