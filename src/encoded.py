@@ -1,8 +1,9 @@
 """Tokenized inputs on disk: a transfer set's BERT input ids and token types in memory-mapped stores
 (`src/ragged.py`), written a chunk at a time and read a row at a time, so memory does not grow with the rows.
 
-A set at `<path>` is the stores `<path>.input_ids` (int32) and `<path>.token_type_ids` (uint8), then
-`<path>.json` (rows and number truncated), renamed into place last: its presence marks the set complete.
+A set at `<path>` is the stores `<path>.input_ids` (int32) and `<path>.token_type_ids` (uint8; empty rows for a
+tokenizer without token types), then `<path>.json` (rows, number truncated, whether there are token types),
+renamed into place last: its presence marks the set complete.
 """
 
 import hashlib
@@ -37,6 +38,7 @@ def write_encoded(path: str, tokenizer, inputs: Sequence[Text], max_seq_length: 
     """Tokenize texts or pairs `chunk_size` at a time with `encode_texts` (its longest-first truncation, counted)
     and stream the rows into the stores at `path`; only a chunk of tokenized rows is held at a time."""
     truncated = 0
+    token_types = "token_type_ids" in tokenizer.model_input_names  # not for a DistilBERT or RoBERTa tokenizer
     with (RaggedWriter(f"{path}.input_ids", np.int32) as ids,
           RaggedWriter(f"{path}.token_type_ids", np.uint8) as types):
         for start in progress(range(0, len(inputs), chunk_size), desc="tokenizing", leave=False):
@@ -46,9 +48,9 @@ def write_encoded(path: str, tokenizer, inputs: Sequence[Text], max_seq_length: 
             truncated += n
             for feature in features:
                 ids.append(feature["input_ids"])
-                types.append(feature["token_type_ids"])
+                types.append(feature["token_type_ids"] if token_types else ())
     with open(f"{path}.json.tmp", "w", encoding="utf-8") as f:
-        json.dump({"rows": len(inputs), "truncated": truncated}, f)
+        json.dump({"rows": len(inputs), "truncated": truncated, "token_types": token_types}, f)
     os.replace(f"{path}.json.tmp", f"{path}.json")
 
 
@@ -61,14 +63,17 @@ class Encoded(torch.utils.data.Dataset):
         self.token_type_ids = Ragged(f"{path}.token_type_ids", np.uint8)
         self.row_index = row_index
         with open(f"{path}.json", encoding="utf-8") as f:
-            self.num_truncated = json.load(f)["truncated"]
+            meta = json.load(f)
+        self.num_truncated, self.token_types = meta["truncated"], meta["token_types"]
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
     def __getitem__(self, i: int) -> dict:
         ids = self.input_ids[i].tolist()
-        row = {"input_ids": ids, "token_type_ids": self.token_type_ids[i].tolist(), "attention_mask": [1] * len(ids)}
+        row = {"input_ids": ids, "attention_mask": [1] * len(ids)}
+        if self.token_types:
+            row["token_type_ids"] = self.token_type_ids[i].tolist()
         if self.row_index:
             row["idx"] = i
         return row
