@@ -340,10 +340,11 @@ def test_siamese_student_on_pairs_and_scores(tiny_bert, tmp_path, capsys, caplog
         with pytest.raises(SystemExit, match=r"^error: \S+single.tsv holds single texts, but \S+kd was trained on "
                                              r"sentence pairs"):
             call()
-    export.main(["--model", str(tmp_path / "kd"), "--output_dir", str(tmp_path / "onnx"), "--eval_data", pairs])
+    export.main(["--model", str(tmp_path / "kd"), "--output_dir", str(tmp_path / "onnx"), "--eval_data", pairs,
+                 "--int8"])
     report = load_json(tmp_path / "onnx" / "export.json")
     assert report["inputs"] == ["input_ids", "lengths", "input_ids_b", "lengths_b"]
-    assert report["checks"]["onnx_fp32"]["max_abs_diff"] < 1e-4
+    assert report["checks"]["onnx_fp32"]["max_abs_diff"] < 1e-4 and report["checks"]["onnx_int8"]["max_abs_diff"] < 0.1
     assert report["eval"]["onnx_fp32"][metric] == pytest.approx(report["eval"]["pytorch"][metric], abs=1e-4)
 
 
