@@ -13,6 +13,10 @@ training epoch), and the peak resident memory. Written to results/scale/scale.js
 (log-log). --repo runs another checkout's distill.py (a "before" measurement).
 
     python bench/scale.py --sizes 10000,100000,1000000 --output_dir results/scale
+    python bench/scale.py --pipeline tinybert --sizes 10000,100000,1000000 --output_dir results/scale
+
+With --pipeline tinybert: task_distill.py's stage 1 (a 1-layer student cut from the teacher) and stage 2, one
+epoch each, on train and n - 1,000 unlabeled sentences (no augmentation).
 """
 
 import argparse
@@ -47,6 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                    help="the checkout whose src/distill_task_specific_bert/distill.py runs")
     p.add_argument("--label", default="after", help="this measurement's name in the table (e.g. before, after)")
+    p.add_argument("--pipeline", choices=("bilstm", "tinybert"), default="bilstm",
+                   help="distill.py, or task_distill.py's two stages")
     return p.parse_args(argv)
 
 
@@ -69,14 +75,14 @@ def sentences(rng, words, weights, n, labelled):
         yield (str(i % 2) if labelled else None), " ".join(text)
 
 
-def write_data(data_dir, size, words):
-    """train/dev/test.tsv and unlabeled.tsv of one size, written once."""
+def write_data(data_dir, size, words, inputs_per_original):
+    """train/dev/test.tsv and unlabeled.tsv of one size (size / inputs_per_original originals), written once."""
     if os.path.isfile(os.path.join(data_dir, "test.tsv")):
         return
     os.makedirs(data_dir, exist_ok=True)
     rng = random.Random(size)
     weights = [1 / (rank + 10) for rank in range(len(words) - 2)]  # Zipf-like
-    for split, n, labelled in (("train", TRAIN, True), ("unlabeled", round(size / YIELD) - TRAIN, False),
+    for split, n, labelled in (("train", TRAIN, True), ("unlabeled", round(size / inputs_per_original) - TRAIN, False),
                                ("dev", HELD_OUT, True), ("test", HELD_OUT, True)):
         if n <= 0:
             continue
@@ -102,56 +108,79 @@ def write_teacher(path, words):
     BertTokenizer(os.path.join(path, "vocab.txt")).save_pretrained(path)
 
 
-def run_size(args, size, teacher):
-    """One distill.py run on a transfer set of about `size` inputs: its metrics and peak memory."""
-    data, out = os.path.join(args.work_dir, f"data_{size}"), os.path.join(args.work_dir, f"{args.label}_{size}")
-    write_data(data, size, vocabulary())
-    rss_file = f"{out}.rss"
-    script = os.path.join(args.repo, "src/distill_task_specific_bert/distill.py")
-    cmd = [sys.executable, "-c", MEASURE, rss_file, script, "--data_dir", data, "--teacher_model", teacher,
-           "--output_dir", out, "--overwrite_output_dir",
-           "--cache_dir", os.path.join(args.work_dir, f"cache_{args.label}_{size}"), "--teacher_max_seq_length",
-           "32", "--max_seq_length", "32", "--augment", "mask,ngram", "--n_iter", str(N_ITER),
-           "--num_train_epochs", "1", "--train_batch_size", "256", "--embedding_dim", "64", "--hidden_size", "64",
-           "--fc_dim", "64", "--speed_texts", "0", "--no_cuda"]
+def measured(args, script, argv, out):
+    """Run a stage script on `argv` in a fresh process, in the checkout (whose `src` then comes first on the
+    path: `python -c` puts the working directory there). Returns (wall s, peak RSS MB, its metrics.json)."""
+    cmd = [sys.executable, "-c", MEASURE, f"{out}.rss", os.path.join(args.repo, script), *argv,
+           "--output_dir", out, "--overwrite_output_dir", "--max_seq_length", "32", "--num_train_epochs", "1",
+           "--train_batch_size", "256", "--speed_texts", "0", "--no_cuda"]
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": args.repo, "OMP_NUM_THREADS": "1"})
+    subprocess.run(cmd, check=True, cwd=args.repo, env={**os.environ, "PYTHONPATH": args.repo, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - start
-    m = load_json(os.path.join(out, "metrics.json"))
-    with open(rss_file, encoding="utf-8") as f:
-        rss = float(f.read())
-    return {"version": args.label, "size": size, "transfer_inputs": m["num_transfer_examples"], "wall_s": wall,
-            "transfer_set_s": m.get("transfer_set_time_s"), "teacher_logits_s": m["teacher_logits_time_s"],
-            "epoch_s": m["train_time_s"], "peak_rss_mb": rss}
+    with open(f"{out}.rss", encoding="utf-8") as f:
+        return wall, float(f.read()), load_json(os.path.join(out, "metrics.json"))
+
+
+def bilstm_row(args, size, teacher):
+    """distill.py on about `size` transfer inputs (train, unlabeled, augmentation)."""
+    data, out = os.path.join(args.work_dir, f"data_{size}"), os.path.join(args.work_dir, f"{args.label}_{size}")
+    write_data(data, size, vocabulary(), YIELD)
+    wall, rss, m = measured(args, "src/distill_task_specific_bert/distill.py", [
+        "--data_dir", data, "--teacher_model", teacher, "--teacher_max_seq_length", "32",
+        "--cache_dir", os.path.join(args.work_dir, f"cache_{args.label}_{size}"), "--augment", "mask,ngram",
+        "--n_iter", str(N_ITER), "--embedding_dim", "64", "--hidden_size", "64", "--fc_dim", "64"], out)
+    return {"pipeline": "bilstm", "version": args.label, "size": size, "transfer_inputs": m["num_transfer_examples"],
+            "wall_s": wall, "transfer_set_s": m.get("transfer_set_time_s"),
+            "teacher_logits_s": m["teacher_logits_time_s"], "epoch_s": m["train_time_s"], "peak_rss_mb": rss}
+
+
+def tinybert_rows(args, size, teacher):
+    """task_distill.py stage 1 (one teacher layer's student), then stage 2, on `size` transfer texts (train and
+    unlabeled, no augmentation): one row each."""
+    data = os.path.join(args.work_dir, f"data_tinybert_{size}")
+    write_data(data, size, vocabulary(), 1)
+    stage_1 = os.path.join(args.work_dir, f"{args.label}_tinybert_stage_1_{size}")
+    rows = []
+    for stage, extra in (("tinybert stage 1", ["--init_from_teacher", "--student_layers", "1"]),
+                         ("tinybert stage 2", ["--pred_distill", "--student_model", stage_1])):
+        out = os.path.join(args.work_dir, f"{args.label}_{stage.replace(' ', '_')}_{size}")
+        wall, rss, m = measured(args, "src/tinybert/task_distill.py", [
+            "--teacher_model", teacher, "--data_dir", data, "--task_name", "synthetic", *extra], out)
+        rows.append({"pipeline": stage, "version": args.label, "size": size, "transfer_inputs": size, "wall_s": wall,
+                     "transfer_set_s": None, "teacher_logits_s": None, "epoch_s": m["train_time_s"],
+                     "peak_rss_mb": rss})
+    return rows
 
 
 def markdown(rows):
-    lines = ["| version | transfer inputs | wall s | transfer set (augmentation) s | teacher logits s | BiLSTM epoch s "
-             "| peak RSS MB |", "|---" * 7 + "|"]
+    lines = ["| stage | version | transfer inputs | wall s | transfer set (augmentation) s | teacher logits s "
+             "| epoch s | peak RSS MB |", "|---" * 8 + "|"]
     for r in rows:
-        build = "-" if r["transfer_set_s"] is None else f"{r['transfer_set_s']:.0f}"
-        lines.append(f"| {r['version']} | {r['transfer_inputs']:,} | {r['wall_s']:.0f} | {build} | "
-                     f"{r['teacher_logits_s']:.0f} | {r['epoch_s']:.0f} | {r['peak_rss_mb']:.0f} |")
+        build, logits = ("-" if r[k] is None else f"{r[k]:.0f}" for k in ("transfer_set_s", "teacher_logits_s"))
+        lines.append(f"| {r['pipeline']} | {r['version']} | {r['transfer_inputs']:,} | {r['wall_s']:.0f} | {build} | "
+                     f"{logits} | {r['epoch_s']:.0f} | {r['peak_rss_mb']:.0f} |")
     return "\n".join(lines)
 
 
 def figure(rows, path):
+    """Log-log: each stage's epoch time and whole run against the inputs (left), its peak memory (right)."""
     plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
-    for version in dict.fromkeys(r["version"] for r in rows):
-        mine = [r for r in rows if r["version"] == version]
-        x = [r["transfer_inputs"] for r in mine]
-        left.plot(x, [r["wall_s"] for r in mine], marker="o", label=f"{version}: whole run")
-        left.plot(x, [r["epoch_s"] for r in mine], marker="s", linestyle="--", label=f"{version}: BiLSTM epoch")
-        right.plot(x, [r["peak_rss_mb"] for r in mine], marker="o", label=version)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    for key in dict.fromkeys((r["pipeline"], r["version"]) for r in rows):
+        mine = sorted((r for r in rows if (r["pipeline"], r["version"]) == key), key=lambda r: r["size"])
+        x, name = [r["transfer_inputs"] for r in mine], " ".join(key)
+        left.plot(x, [r["wall_s"] for r in mine], marker="o", label=f"{name}: whole run")
+        left.plot(x, [r["epoch_s"] for r in mine], marker="s", linestyle="--", label=f"{name}: one epoch")
+        right.plot(x, [r["peak_rss_mb"] for r in mine], marker="o", label=name)
     for ax, label in ((left, "seconds"), (right, "peak resident memory (MB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("transfer-set inputs (log)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("distill.py on synthetic transfer sets (1 CPU thread)", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.suptitle("distill.py and task_distill.py on synthetic transfer sets (1 CPU thread, shared cores)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -165,7 +194,9 @@ def main(argv=None):
     record = os.path.join(args.output_dir, "scale.json")
     rows = load_json(record) if os.path.isfile(record) else []
     for size in map(int, args.sizes.split(",")):
-        rows = [r for r in rows if (r["version"], r["size"]) != (args.label, size)] + [run_size(args, size, teacher)]
+        new = [bilstm_row(args, size, teacher)] if args.pipeline == "bilstm" else tinybert_rows(args, size, teacher)
+        done = {(r["pipeline"], r["version"], r["size"]) for r in new}
+        rows = [r for r in rows if (r["pipeline"], r["version"], r["size"]) not in done] + new
         save_json(rows, record)  # after each size: a long run keeps what it measured
     with open(os.path.join(args.output_dir, "scale.md"), "w", encoding="utf-8") as f:
         f.write(markdown(rows) + "\n")
