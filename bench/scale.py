@@ -192,7 +192,8 @@ def main(argv=None):
     teacher = os.path.join(args.work_dir, "teacher")
     write_teacher(teacher, vocabulary())
     record = os.path.join(args.output_dir, "scale.json")
-    rows = load_json(record) if os.path.isfile(record) else []
+    # rows recorded before --pipeline existed are distill.py's
+    rows = [{"pipeline": "bilstm", **r} for r in load_json(record)] if os.path.isfile(record) else []
     for size in map(int, args.sizes.split(",")):
         new = [bilstm_row(args, size, teacher)] if args.pipeline == "bilstm" else tinybert_rows(args, size, teacher)
         done = {(r["pipeline"], r["version"], r["size"]) for r in new}
