@@ -1,53 +1,80 @@
-"""Plain-text corpora (one text per line) packed into full-length BERT sequences, for the stages that learn
-from unlabelled text (TinyBERT general distillation, masked-LM pretraining)."""
+"""Plain-text corpora (one text per line), read a line at a time and packed a sequence at a time into
+full-length BERT sequences, for the stages that learn from unlabelled text (TinyBERT general distillation,
+masked-LM pretraining), which stream them into stores on disk (`encoded.corpus_to_disk`)."""
 
+import hashlib
 import os
 import re
+from collections.abc import Iterable, Iterator
 
 from src.cli import InputError
-from src.data import read_lines
+from src.data import decode_text, read_lines
 
 
-def read_corpus(path: str, max_lines: int | None = None) -> list[str]:
-    """The non-blank lines of a UTF-8 corpus file (the first `max_lines`), whitespace-normalised."""
-    lines = [" ".join(line.split()) for line in read_lines(path, what="corpus")]
-    lines = [line for line in lines if line][:max_lines]
-    if not lines:
+def corpus_lines(path: str, max_lines: int | None = None) -> Iterator[str]:
+    """The non-blank lines of a UTF-8 corpus file (the first `max_lines`), whitespace-normalised, read lazily a
+    line at a time, so that a corpus of millions of lines is never held in memory. A missing file, bytes that
+    are not UTF-8 (naming the file's byte) and a file without text are InputErrors, as `read_lines` words them;
+    a BOM is dropped at the start of a line (any line, not only the first)."""
+    if not os.path.isfile(path):
+        raise InputError(f"corpus {path} does not exist")
+    n, offset = 0, 0
+    with open(path, "rb") as f:
+        for raw in f:  # up to each \n; a lone \r (and the \r of \r\n) also ends a line, as in `split_lines`
+            for line in decode_text(raw, path, offset=offset).split("\r"):
+                if line := " ".join(line.split()):
+                    yield line
+                    n += 1
+                    if n == max_lines:
+                        return
+            offset += len(raw)
+    if not n:
         raise InputError(f"corpus {path} has no text")
-    return lines
 
 
-def pack_sequences(pieces: list[list[int]], cls_id: int, sep_id: int, max_seq_length: int,
-                   word_starts: list[list[int]] | None = None) -> list[dict]:
+def corpus_digest(path: str, max_lines: int | None = None) -> tuple[int, str]:
+    """The number of lines `corpus_lines` gives and the SHA-1 of them, which keys a corpus's stores (another
+    corpus or another `max_lines` never reuses them). One pass, which also raises `corpus_lines`' errors before
+    a stage loads its models."""
+    key, n = hashlib.sha1(), 0
+    for line in corpus_lines(path, max_lines):
+        key.update(line.encode("utf-8") + b"\n")
+        n += 1
+    return n, key.hexdigest()
+
+
+def pack_sequences(lines: Iterable[tuple[list[int], list[int]]], cls_id: int, sep_id: int, max_seq_length: int,
+                   word_start: bool = False) -> Iterator[dict]:
     """Consecutive lines' word pieces packed into sequences `[CLS] line [SEP] line [SEP] ...` of at most
     `max_seq_length`, so that short lines waste no compute on padding; a line longer than a sequence is cut.
+    A generator: a stream of lines is packed one sequence at a time.
 
-    pieces: word-piece ids per line, without special tokens. word_starts (optional, parallel to `pieces`):
-    1 where a piece begins a word, carried into the features as `word_start` (special tokens count as
-    starts). Returns features for `DataCollatorWithPadding`: input_ids, token_type_ids, attention_mask.
+    lines: per line, its word-piece ids without special tokens and, parallel to them, 1 where a piece begins a
+    word (`masking.word_pieces`). Yields features for `DataCollatorWithPadding`: input_ids, token_type_ids,
+    attention_mask, and with `word_start` the word starts (special tokens count as starts).
     """
     if max_seq_length < 3:
         raise InputError("--max_seq_length must be at least 3")
     budget = max_seq_length - 1  # [CLS] comes first
-    starts = word_starts or [[1] * len(ids) for ids in pieces]
-    sequences, current = [], ([], [])
-    for ids, line_starts in zip(pieces, starts):
-        for i in range(0, len(ids), budget - 1):
-            piece = (ids[i:i + budget - 1] + [sep_id], line_starts[i:i + budget - 1] + [1])
-            if len(current[0]) + len(piece[0]) > budget:
-                sequences.append(current)
-                current = ([], [])
-            current = (current[0] + piece[0], current[1] + piece[1])
-    if current[0]:
-        sequences.append(current)
-    features = []
-    for ids, seq_starts in sequences:
-        feature = {"input_ids": [cls_id] + ids, "token_type_ids": [0] * (len(ids) + 1),
-                   "attention_mask": [1] * (len(ids) + 1)}
-        if word_starts is not None:
-            feature["word_start"] = [1] + seq_starts
-        features.append(feature)
-    return features
+    ids, starts = [], []
+    for line_ids, line_starts in lines:
+        for i in range(0, len(line_ids), budget - 1):
+            piece = line_ids[i:i + budget - 1] + [sep_id]
+            if len(ids) + len(piece) > budget:
+                yield _feature(cls_id, ids, starts, word_start)
+                ids, starts = [], []
+            ids += piece
+            starts += line_starts[i:i + budget - 1] + [1]
+    if ids:
+        yield _feature(cls_id, ids, starts, word_start)
+
+
+def _feature(cls_id: int, ids: list[int], starts: list[int], word_start: bool) -> dict:
+    n = len(ids) + 1
+    feature = {"input_ids": [cls_id] + ids, "token_type_ids": [0] * n, "attention_mask": [1] * n}
+    if word_start:
+        feature["word_start"] = [1] + starts
+    return feature
 
 
 def peoples_daily_lines() -> list[str]:

@@ -10,6 +10,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from src.cli import InputError, logger
@@ -79,9 +80,14 @@ def check_input_kind(inputs: list[Text], pairs: bool, model: str, source: str, p
         raise InputError(f"{source} holds {input_kind(inputs)}, but {model} was trained on {wanted}")
 
 
+def iter_texts(inputs: Iterable[Text]) -> Iterator[str]:
+    """Every text of `inputs`, lazily: the texts, or both texts of each pair."""
+    return (t for x in inputs for t in ((x,) if isinstance(x, str) else x))
+
+
 def all_texts(inputs: list[Text]) -> list[str]:
-    """Every text of `inputs`: the texts, or both texts of each pair."""
-    return [t for x in inputs for t in ((x,) if isinstance(x, str) else x)]
+    """Every text of `inputs` (`iter_texts`) as a list."""
+    return list(iter_texts(inputs))
 
 
 def input_key(x: Text) -> str:
@@ -130,9 +136,10 @@ def read_text(path: str, what: str = "data file", encoding: str = DEFAULT_ENCODI
         return decode_text(f.read(), path, encoding)
 
 
-def decode_text(data: bytes, source: str, encoding: str = DEFAULT_ENCODING) -> str:
+def decode_text(data: bytes, source: str, encoding: str = DEFAULT_ENCODING, offset: int = 0) -> str:
     """`data` (read from `source`, a file or stdin) as text, a leading BOM dropped; an unknown encoding or bytes
-    that do not decode are an InputError (with a hint when the bytes decode as GBK)."""
+    that do not decode are an InputError (with a hint when the bytes decode as GBK). `offset`: where `data`
+    starts in `source` (a file read a line at a time), so the error names the file's byte."""
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
@@ -141,7 +148,7 @@ def decode_text(data: bytes, source: str, encoding: str = DEFAULT_ENCODING) -> s
         return data.decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         kind = "UTF-8" if name.startswith("utf-8") else encoding
-        message = f"{source} is not {kind} text (byte {e.start}: {e.reason})"
+        message = f"{source} is not {kind} text (byte {offset + e.start}: {e.reason})"
     try:
         data.decode("gbk")
     except UnicodeDecodeError:

@@ -57,12 +57,14 @@ def mask_tokens(input_ids: torch.Tensor, word_start: torch.Tensor, special: torc
 
 def mlm_batch(features: list[dict], pad_id: int, mask_id: int, vocab_size: int, special_ids: list[int],
               p: float = 0.15, generator: torch.Generator | None = None) -> dict:
-    """Pad packed features (input_ids, token_type_ids, attention_mask, word_start) and mask them: a
-    masked-LM batch with `labels`."""
+    """Pad packed features (input_ids, token_type_ids, attention_mask, and word_start, where absent every
+    piece begins a word: masking by pieces) and mask them: a masked-LM batch with `labels`."""
     L = max(len(f["input_ids"]) for f in features)
     pad = {"input_ids": pad_id, "token_type_ids": 0, "attention_mask": 0, "word_start": 1}
-    batch = {k: torch.tensor([f[k] + [v] * (L - len(f[k])) for f in features]) for k, v in pad.items()}
+    batch = {k: torch.tensor([f[k] + [v] * (L - len(f[k])) for f in features]) for k, v in pad.items()
+             if k in features[0]}
+    word_start = batch.pop("word_start", torch.ones_like(batch["input_ids"]))
     special = torch.isin(batch["input_ids"], torch.tensor(special_ids))
-    batch["input_ids"], batch["labels"] = mask_tokens(batch["input_ids"], batch.pop("word_start"), special, mask_id,
-                                                      vocab_size, p, generator)
+    batch["input_ids"], batch["labels"] = mask_tokens(batch["input_ids"], word_start, special, mask_id, vocab_size, p,
+                                                      generator)
     return batch

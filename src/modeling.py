@@ -3,13 +3,14 @@ extension, and encoding texts into padded batches."""
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 
 import torch
 from safetensors import SafetensorError
 
 from src.batching import training_batches
 from src.cli import InputError, logger
-from src.data import SCORE_LABELS, Text, all_texts, is_pairs
+from src.data import SCORE_LABELS, Text, all_texts, is_pairs, iter_texts
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
 # raises SafetensorError).
@@ -167,7 +168,7 @@ def unk_rate(tokenizer, texts: list[Text], max_texts: int = 2000) -> float:
     return sum(x.count(tokenizer.unk_token_id) for x in ids) / max(total, 1)
 
 
-def unknown_words(tokenizer, texts: list[str]) -> list[str]:
+def unknown_words(tokenizer, texts: Iterable[str]) -> list[str]:
     """Pre-tokenized units (words, or single CJK characters) that the tokenizer maps to its unknown token,
     most frequent first."""
     from tokenizers import pre_tokenizers
@@ -184,7 +185,7 @@ def unknown_words(tokenizer, texts: list[str]) -> list[str]:
     return sorted(unk, key=lambda w: (-counts[w], w))
 
 
-def extend_vocab(tokenizer, model, texts: list[Text]) -> list[str]:
+def extend_vocab(tokenizer, model, texts: Iterable[Text]) -> list[str]:
     """Add the corpus's unknown words/characters to the tokenizer and resize the model's embeddings.
 
     The new tokens match the raw text (normalized=False), so a CJK character is split out on its own as
@@ -192,7 +193,7 @@ def extend_vocab(tokenizer, model, texts: list[Text]) -> list[str]:
     """
     from transformers import AddedToken
 
-    new = unknown_words(tokenizer, all_texts(texts))
+    new = unknown_words(tokenizer, iter_texts(texts))  # lazily: a corpus streamed from its file stays there
     tokenizer.add_tokens([AddedToken(w, normalized=False) for w in new])
     model.resize_token_embeddings(len(tokenizer))
     return new

@@ -17,7 +17,12 @@ without an MLM head gets a new one whose decoder is tied to the input embeddings
 sequences; 15 % of the word pieces (with --whole_word_mask, of the words: jieba words in Chinese lines,
 whole words otherwise) are chosen, and of those 80 % become [MASK], 10 % a random piece, 10 % stay.
 --heldout_lines lines are kept out of training; masked-token accuracy and perplexity on them are reported
-before and after, and the best checkpoint by that accuracy is kept. Writes a save_pretrained
+before and after, and the best checkpoint by that accuracy is kept. The training lines are streamed from the
+file a chunk at a time and their packed sequences written to memory-mapped stores (src/encoded.py, keyed by
+the corpus's lines, the held-out draw, the tokenizer, --max_seq_length and --whole_word_mask) that the loader
+reads a row at a time, so memory does not grow with the corpus; only the held-out lines stay in memory. The
+stores live in `.<output_dir name>.stores/` beside --output_dir (a --resume after a kill reuses them) and are
+removed when the run ends: no --cache_dir, since packing is cheap beside training on it. Writes a save_pretrained
 BertForMaskedLM directory with its tokenizer, args.json and metrics.json. Resume, several processes and
 mixed precision come from src/engine.py.
 """
@@ -31,14 +36,17 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
 import logging
 import math
 import random
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_vocab_args, exits_on_input_error, logger,
                      run_script)
-from src.corpus import pack_sequences, read_corpus
+from src.corpus import corpus_digest, corpus_lines, pack_sequences
+from src.encoded import Encoded, corpus_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.masking import mlm_batch, word_pieces
 from src.modeling import count_parameters, default_bert_model, extend_vocab, load_masked_lm, load_tokenizer
@@ -68,7 +76,7 @@ def parse_args(argv=None):
     return args
 
 
-def load_model(args, train_lines):
+def load_model(args, train_lines: Iterable[str]):
     """Tokenizer and masked LM, the vocabulary extended with the corpus's unknown characters when asked.
     Returns (tokenizer, model, added tokens)."""
     tokenizer = load_tokenizer(args.bert_model, args.do_lower_case)
@@ -82,19 +90,48 @@ def load_model(args, train_lines):
     return tokenizer, model, added
 
 
-def make_batches(args, tokenizer, lines, shuffle, generator=None):
-    """A loader of packed, masked sequences. Training batches draw their masks from the global RNG (restored
-    on resume); held-out batches are masked once, with `generator`, and kept, so every evaluation is alike."""
-    pieces, starts = word_pieces(tokenizer, lines, args.whole_word_mask)
-    features = pack_sequences(pieces, tokenizer.cls_token_id, tokenizer.sep_token_id, args.max_seq_length, starts)
-    collate = partial(mlm_batch, pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id,
-                      vocab_size=len(tokenizer), special_ids=tokenizer.all_special_ids, p=args.mlm_probability,
-                      generator=generator)
-    if shuffle:
-        return torch.utils.data.DataLoader(features, batch_size=args.train_batch_size, shuffle=True,
-                                           generator=torch.Generator(), collate_fn=collate), features
-    batches = [collate(features[i:i + args.eval_batch_size]) for i in range(0, len(features), args.eval_batch_size)]
-    return batches, features
+def heldout_numbers(num_lines: int, heldout_lines: int, seed: int) -> set[int]:
+    """The numbers of the lines kept out of training: the first `heldout_lines` of range(num_lines) shuffled by
+    random.Random(seed), the draw made when the corpus was read into a list, so a corpus keeps its held-out
+    lines. The shuffle runs on a numpy array: 8 bytes a line while drawing, not a Python list of ints."""
+    order = np.arange(num_lines)
+    random.Random(seed).shuffle(order)
+    return set(order[:heldout_lines].tolist())
+
+
+def corpus_part(args, heldout: set[int], held: bool) -> Iterator[str]:
+    """The corpus's held-out lines (`held`) or its training lines, in corpus order, streamed from the file."""
+    lines = enumerate(corpus_lines(args.corpus, args.max_train_examples))
+    return (line for i, line in lines if (i in heldout) == held)
+
+
+def mlm_collate(args, tokenizer, generator: torch.Generator | None = None) -> Callable[[list[dict]], dict]:
+    """Pads and masks a batch of packed sequences (`mlm_batch`), drawing from `generator`, else the global RNG."""
+    return partial(mlm_batch, pad_id=tokenizer.pad_token_id, mask_id=tokenizer.mask_token_id,
+                   vocab_size=len(tokenizer), special_ids=tokenizer.all_special_ids, p=args.mlm_probability,
+                   generator=generator)
+
+
+def training_loader(args, accelerator, tokenizer, heldout: set[int], digest: str
+                    ) -> tuple[torch.utils.data.DataLoader, Encoded]:
+    """A loader of the training lines' packed sequences, read a row at a time from the stores in `stores_dir`
+    (the main process writes them, the others then read), masked as drawn from the global RNG (restored on
+    resume). Returns (loader, sequences)."""
+    key = {"lines": digest, "heldout": [args.heldout_lines, args.seed]}
+    with accelerator.main_process_first():
+        sequences = corpus_to_disk(tokenizer, corpus_part(args, heldout, held=False), key, args.max_seq_length,
+                                   stores_dir(args), args.whole_word_mask)
+    return torch.utils.data.DataLoader(sequences, batch_size=args.train_batch_size, shuffle=True,
+                                       generator=torch.Generator(), collate_fn=mlm_collate(args, tokenizer)), sequences
+
+
+def heldout_batches(args, tokenizer, lines: list[str]) -> list[dict]:
+    """The held-out lines packed, masked once with a seeded generator and kept, so every evaluation is alike."""
+    pieces = zip(*word_pieces(tokenizer, lines, args.whole_word_mask))
+    features = list(pack_sequences(pieces, tokenizer.cls_token_id, tokenizer.sep_token_id, args.max_seq_length,
+                                   args.whole_word_mask))
+    collate = mlm_collate(args, tokenizer, torch.Generator().manual_seed(args.seed))
+    return [collate(features[i:i + args.eval_batch_size]) for i in range(0, len(features), args.eval_batch_size)]
 
 
 class MaskedPositionsLM(torch.nn.Module):
@@ -142,20 +179,18 @@ def main(argv=None):
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
         return
 
-    # --- corpus: held-out lines apart (drawn with the seed), the rest packed into full sequences
-    lines = read_corpus(args.corpus, args.max_train_examples)
-    if len(lines) <= args.heldout_lines:
-        raise InputError(f"corpus {args.corpus} has {len(lines)} lines: too few to keep {args.heldout_lines} out")
-    order = list(range(len(lines)))
-    random.Random(args.seed).shuffle(order)
-    heldout_lines = [lines[i] for i in sorted(order[:args.heldout_lines])]
-    train_lines = [lines[i] for i in sorted(order[args.heldout_lines:])]
-    tokenizer, lm, added = load_model(args, train_lines)
+    # --- corpus: held-out lines apart (drawn with the seed), the rest packed into full sequences on disk
+    num_lines, digest = corpus_digest(args.corpus, args.max_train_examples)
+    if num_lines <= args.heldout_lines:
+        raise InputError(f"corpus {args.corpus} has {num_lines} lines: too few to keep {args.heldout_lines} out")
+    heldout_set = heldout_numbers(num_lines, args.heldout_lines, args.seed)
+    heldout_lines = list(corpus_part(args, heldout_set, held=True))
+    num_train_lines = num_lines - len(heldout_lines)
+    tokenizer, lm, added = load_model(args, corpus_part(args, heldout_set, held=False))
     model = MaskedPositionsLM(lm)
-    train_loader, features = make_batches(args, tokenizer, train_lines, shuffle=True)
-    heldout, _ = make_batches(args, tokenizer, heldout_lines, shuffle=False,
-                              generator=torch.Generator().manual_seed(args.seed))
-    logger.info(f"corpus {args.corpus}: {len(train_lines)} training lines in {len(features)} sequences of at most "
+    train_loader, sequences = training_loader(args, accelerator, tokenizer, heldout_set, digest)
+    heldout = heldout_batches(args, tokenizer, heldout_lines)
+    logger.info(f"corpus {args.corpus}: {num_train_lines} training lines in {len(sequences)} sequences of at most "
                 f"{args.max_seq_length}, {len(heldout_lines)} held out; {len(added)} tokens added; "
                 f"{count_parameters(lm) / 1e6:.1f}M params")
     model.to(accelerator.device)
@@ -182,9 +217,9 @@ def main(argv=None):
     logger.info(f"held-out masked-token accuracy {before['accuracy']:.4f} -> {state.best['accuracy']:.4f}, "
                 f"perplexity {before['perplexity']:.1f} -> {state.best['perplexity']:.1f}")
     if accelerator.is_main_process:
-        metrics = {"model": args.bert_model, "corpus": args.corpus, "num_train_lines": len(train_lines),
-                   "num_heldout_lines": len(heldout_lines), "num_sequences": len(features),
-                   "num_tokens": sum(len(f["input_ids"]) for f in features), "added_tokens": len(added),
+        metrics = {"model": args.bert_model, "corpus": args.corpus, "num_train_lines": num_train_lines,
+                   "num_heldout_lines": len(heldout_lines), "num_sequences": len(sequences),
+                   "num_tokens": sequences.meta["tokens"], "added_tokens": len(added),
                    "heldout_before": before, "heldout_after": state.best, "num_params": count_parameters(lm),
                    "train_time_per_epoch_s": state.train_time / args.num_train_epochs,
                    **training_report(state, accelerator)}
@@ -193,6 +228,8 @@ def main(argv=None):
             f"held-out masked-token accuracy {before['accuracy']:.4f} -> {state.best['accuracy']:.4f}",
             f"perplexity {before['perplexity']:.1f} -> {state.best['perplexity']:.1f}"))
     accelerator.wait_for_everyone()
+    if accelerator.is_main_process:  # every rank is done with the stores
+        remove_stores(args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import torch
 
 from src import pretrain_mlm
 from src.distill_task_specific_bert import bert_classification
-from src.masking import mask_tokens, word_pieces
+from src.masking import mask_tokens, mlm_batch, word_pieces
 from src.modeling import load_classifier, load_masked_lm, load_tokenizer
 from src.runs import load_json
 from tests.tiny import VOCAB, kill_then_resume, toy_examples, write_tiny_bert, write_toy_data
@@ -36,6 +36,18 @@ def test_whole_words_are_masked_together():
         chosen = (labels != -100)[0].tolist()
         for word in ([1, 2, 3], [4, 5], [7, 8, 9, 10]):
             assert len({chosen[i] for i in word}) == 1  # all of a word or none of it
+
+
+def test_rows_without_word_starts_are_masked_by_pieces():
+    """A packed corpus stored without word starts (no whole-word masking) is masked as if every piece began a
+    word, the same draws as rows that carry word starts of 1."""
+    rows = [{"input_ids": [2, 10, 11, 12, 3], "token_type_ids": [0] * 5, "attention_mask": [1] * 5},
+            {"input_ids": [2, 13, 3], "token_type_ids": [0] * 3, "attention_mask": [1] * 3}]
+    starts = [{**row, "word_start": [1] * len(row["input_ids"])} for row in rows]
+    a, b = (mlm_batch(features, pad_id=0, mask_id=4, vocab_size=40, special_ids=[0, 2, 3], p=0.5,
+                      generator=torch.Generator().manual_seed(0)) for features in (rows, starts))
+    assert a.keys() == b.keys() == {"input_ids", "token_type_ids", "attention_mask", "labels"}
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_word_starts_follow_jieba_words_and_word_pieces(tmp_path):

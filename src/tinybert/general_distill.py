@@ -10,7 +10,11 @@ Tiny CPU run:
     python src/tinybert/general_distill.py --student_config student.json --corpus corpus.txt \
         --output_dir /tmp/general --max_train_examples 500 --num_train_epochs 1 --max_seq_length 64
 
-The corpus is one text per line; consecutive lines are packed into full sequences. The student is a random
+The corpus is one text per line; consecutive lines are packed into full sequences, streamed from the file a
+chunk of lines at a time into memory-mapped stores (src/encoded.py, keyed by the corpus's lines, the tokenizer
+and --max_seq_length) that the training loader reads a row at a time, so memory does not grow with the corpus.
+They live in `.<output_dir name>.stores/` beside --output_dir (a --resume after a kill reuses them) and are
+removed when the run ends: no --cache_dir, since packing is cheap beside training on it. The student is a random
 BERT from --student_config with the teacher's vocabulary and as many attention heads (--student_model
 continues an earlier general student, and its projection). The loss is task stage 1's:
 L = L_embd + sum over the layer map of (L_hidn + L_attn), hidden states through one shared projection W and
@@ -28,7 +32,8 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
 from functools import partial
 
 from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
-from src.corpus import pack_sequences, read_corpus
+from src.corpus import corpus_digest, corpus_lines
+from src.encoded import corpus_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.modeling import count_parameters, default_bert_model, load_encoder, load_tokenizer, make_loader
 from src.report import print_summary
@@ -87,20 +92,22 @@ def main(argv=None):
     args = parse_args(argv)
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
         return
-    lines = read_corpus(args.corpus, args.max_train_examples)  # --max_train_examples: the first N lines
+    # --max_train_examples: the first N lines; this pass also refuses a missing or unreadable corpus early
+    num_lines, digest = corpus_digest(args.corpus, args.max_train_examples)
     tokenizer, teacher, student, pairs, projection = load_models(args, accelerator.device)
 
-    # --- corpus: lines packed into full sequences
-    pieces = tokenizer(lines, add_special_tokens=False, verbose=False)["input_ids"]
-    features = pack_sequences(pieces, tokenizer.cls_token_id, tokenizer.sep_token_id, args.max_seq_length)
-    if len(features) < accelerator.num_processes:
-        raise InputError(f"corpus {args.corpus} packs into {len(features)} sequence(s): too few to train on")
-    num_tokens = sum(len(f["input_ids"]) for f in features)
-    logger.info(f"corpus {args.corpus}: {len(lines)} lines, {len(features)} sequences of at most "
+    # --- corpus: lines packed into full sequences on disk; the main process writes them, the others then read
+    with accelerator.main_process_first():
+        sequences = corpus_to_disk(tokenizer, corpus_lines(args.corpus, args.max_train_examples), {"lines": digest},
+                                   args.max_seq_length, stores_dir(args))
+    if len(sequences) < accelerator.num_processes:
+        raise InputError(f"corpus {args.corpus} packs into {len(sequences)} sequence(s): too few to train on")
+    num_tokens = sequences.meta["tokens"]
+    logger.info(f"corpus {args.corpus}: {num_lines} lines, {len(sequences)} sequences of at most "
                 f"{args.max_seq_length}, {num_tokens} word pieces")
 
     # --- train the student and W together; no dev set: the last student is kept
-    train_loader = make_loader(tokenizer, features, args.train_batch_size, shuffle=True)
+    train_loader = make_loader(tokenizer, sequences, args.train_batch_size, shuffle=True)
     optimizer = adamw([(n, p) for m in (student, projection) for n, p in m.named_parameters()], args.learning_rate,
                       args.weight_decay)
     tmp_dir = staging_dir(args.output_dir, create=accelerator.is_main_process and not args.resume)
@@ -112,8 +119,8 @@ def main(argv=None):
         accelerator.unwrap_model(student).save_pretrained(tmp_dir)
         tokenizer.save_pretrained(tmp_dir)
         projection.save(tmp_dir)
-        metrics = {"teacher": args.teacher_model, "corpus": args.corpus, "num_lines": len(lines),
-                   "num_sequences": len(features), "num_tokens": num_tokens, "layer_map": pairs,
+        metrics = {"teacher": args.teacher_model, "corpus": args.corpus, "num_lines": num_lines,
+                   "num_sequences": len(sequences), "num_tokens": num_tokens, "layer_map": pairs,
                    "num_params": count_parameters(student), "teacher_num_params": count_parameters(teacher),
                    "num_layers": student.config.num_hidden_layers, "hidden_size": student.config.hidden_size,
                    **training_report(state, accelerator)}
@@ -122,6 +129,8 @@ def main(argv=None):
             f"{metrics['num_layers']} layers x {metrics['hidden_size']}, {metrics['num_params'] / 1e6:.1f}M params",
             f"last epoch's mean loss {state.history[-1]['train_loss']:.4f}"))
     accelerator.wait_for_everyone()
+    if accelerator.is_main_process:  # every rank is done with the stores
+        remove_stores(args)
 
 
 if __name__ == "__main__":

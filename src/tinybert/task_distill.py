@@ -43,7 +43,6 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
 
 import contextlib
 import os
-import shutil
 from functools import partial
 
 
@@ -52,7 +51,7 @@ from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_len
                      logger, run_script, setup_logging)
 from src.data import (add_data_format_args, check_input_kind, data_format, encode_labels, load_split, load_unlabeled,
                       read_examples, split_file)
-from src.encoded import encode_to_disk
+from src.encoded import encode_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate, is_regressor
 from src.losses import logits_mse, soft_cross_entropy
@@ -188,17 +187,6 @@ def load_transfer_set(args, label_list):
         texts += unlabeled
         files.append(split_file(args.data_dir, "unlabeled"))
     return texts, files
-
-
-def stores_dir(args) -> str:
-    """Where the tokenized transfer set lives: --cache_dir, kept for later runs; else `.<output_dir name>.stores/`
-    beside --output_dir, removed by `main` at the end. A fixed name rather than a `tempfile` one, so that every
-    rank of a torchrun finds the main process's set, and a --resume after a kill reuses it; beside the output
-    directory, never inside the staging directory that `publish_dir` moves into place."""
-    if args.cache_dir:
-        return args.cache_dir
-    output_dir = os.path.abspath(args.output_dir)
-    return os.path.join(os.path.dirname(output_dir), f".{os.path.basename(output_dir)}.stores")
 
 
 def encode_transfer_set(args, accelerator, tokenizer, texts):
@@ -384,8 +372,8 @@ def main(argv=None):
         finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         summarise(args, metrics)
     accelerator.wait_for_everyone()
-    if accelerator.is_main_process and not args.cache_dir:  # every rank is done with the stores
-        shutil.rmtree(stores_dir(args), ignore_errors=True)
+    if accelerator.is_main_process:  # every rank is done with the stores
+        remove_stores(args)
 
 
 if __name__ == "__main__":
