@@ -9,10 +9,11 @@ several processes write their own chunks and the main one joins them.
 
 import os
 import shutil
+from functools import partial
 
 from src.cli import InputError
 from src.data import Example, write_examples
-from src.runs import load_json, save_json
+from src.runs import load_json, save_json, write_atomically
 
 
 def parts_dir(output: str) -> str:
@@ -40,8 +41,7 @@ def start_parts(output: str, key: dict, resume: bool) -> str:
                              f"or delete it to start again")
     else:
         os.makedirs(parts)
-        save_json(key, f"{key_file}.tmp")
-        os.replace(f"{key_file}.tmp", key_file)
+        write_atomically(key_file, partial(save_json, key))
     return parts
 
 
@@ -50,21 +50,9 @@ def missing_chunks(parts: str, n_chunks: int, rank: int = 0, world: int = 1) -> 
     return [i for i in range(rank, n_chunks, world) if not os.path.isfile(chunk_path(parts, i))]
 
 
-def _write_or_fail(path: str, write) -> None:
-    """`write(tmp)`, then rename tmp to `path`; a failed write (a full disk) removes tmp and is one line."""
-    tmp = f"{path}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise InputError(f"could not write {path}: {e.strerror or e}") from None
-
-
 def write_chunk(parts: str, i: int, rows: list[Example]) -> None:
     """Chunk i's rows in the project's layout, complete or not at all."""
-    _write_or_fail(chunk_path(parts, i), lambda tmp: write_examples(tmp, rows))
+    write_atomically(chunk_path(parts, i), lambda tmp: write_examples(tmp, rows))
 
 
 def join_parts(parts: str, n_chunks: int, output: str, head: list[Example]) -> int:
@@ -81,6 +69,6 @@ def join_parts(parts: str, n_chunks: int, output: str, head: list[Example]) -> i
                 counts.append(len(lines))
                 out.writelines(lines)
 
-    _write_or_fail(output, join)
+    write_atomically(output, join)
     shutil.rmtree(parts)
     return sum(counts)

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import islice
 
 import numpy as np
@@ -27,6 +28,7 @@ from src.data import Text
 from src.masking import word_pieces
 from src.modeling import encode_texts
 from src.ragged import Ragged, RaggedWriter
+from src.runs import save_json, write_atomically
 from src.teacher_logits import input_hashes, tokenizer_key
 
 
@@ -63,9 +65,7 @@ def write_encoded(path: str, tokenizer, inputs: Sequence[Text], max_seq_length: 
 
 def _write_json(path: str, meta: dict) -> None:
     """The set's JSON, under a temporary name and then renamed: the last step, which marks the set complete."""
-    with open(f"{path}.json.tmp", "w", encoding="utf-8") as f:
-        json.dump(meta, f)
-    os.replace(f"{path}.json.tmp", f"{path}.json")
+    write_atomically(f"{path}.json", partial(save_json, meta))
 
 
 def write_corpus(path: str, tokenizer, lines: Iterable[str], max_seq_length: int, whole_word: bool = False,

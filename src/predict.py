@@ -42,7 +42,7 @@ from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, ru
 from src.data import (FORMATS, SCORE_LABELS, Example, Text, add_data_format_args, check_input_kind, data_format,
                       decode_text, encode_labels, is_pairs, read_examples, read_lines, split_lines)
 from src.evaluation import task_metrics
-from src.runs import is_within
+from src.runs import is_within, write_atomically
 from src.serving import batched_logits, export_files, load_predictor, model_kind, reads_pairs_at, softmax
 
 OUTPUT_FORMATS = (".tsv", ".jsonl")
@@ -134,15 +134,11 @@ def format_rows(output: str | None, texts: list[Text], outputs: list, labels: li
 
 def write_rows(path: str, rows) -> None:
     """Write lines to a temporary name beside `path`, then rename: never a partial file at `path`."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
+    def write(tmp):
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:
             f.writelines(row + "\n" for row in rows)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    write_atomically(path, write)
 
 
 def check_output(output: str | None, model: str, source: str) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from src.cli import InputError
+
 
 class Ragged:
     """A store written by `write_ragged`, opened read-only."""
@@ -41,7 +43,8 @@ def exists(path: str) -> bool:
 class RaggedWriter:
     """Appends rows to a new store at `path`, holding at most `chunk_rows` of them before writing; used as a
     context manager. Both files are written under temporary names, and the offsets file, renamed last on a
-    clean exit, marks the store complete (an exception leaves no store)."""
+    clean exit, marks the store complete. An exception removes the temporary files; a failed write (a full
+    disk) becomes one line, an InputError naming the store."""
 
     def __init__(self, path: str, dtype, chunk_rows: int = 65536):
         self.path, self.dtype, self.chunk_rows = path, dtype, chunk_rows
@@ -64,13 +67,23 @@ class RaggedWriter:
         self.total += int(lengths.sum())
         self.chunk.clear()
 
-    def __exit__(self, error, *_):
-        self.flush()
-        self.data.close()
+    def __exit__(self, error_type, error, traceback):
         if error is None:
-            np.concatenate(self.offsets).tofile(f"{self.path}.offsets.tmp")
-            os.replace(f"{self.path}.data.tmp", f"{self.path}.data")
-            os.replace(f"{self.path}.offsets.tmp", f"{self.path}.offsets")
+            try:
+                self.flush()
+                self.data.close()
+                np.concatenate(self.offsets).tofile(f"{self.path}.offsets.tmp")
+                os.replace(f"{self.path}.data.tmp", f"{self.path}.data")
+                os.replace(f"{self.path}.offsets.tmp", f"{self.path}.offsets")
+                return
+            except OSError as e:
+                error = e
+        self.data.close()
+        for tmp in (f"{self.path}.data.tmp", f"{self.path}.offsets.tmp"):
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        if isinstance(error, OSError):  # a full disk: one line, and no half store left behind
+            raise InputError(f"could not write {self.path}: {error.strerror or error}") from None
 
 
 def write_ragged(path: str, rows: Iterable, dtype, chunk_rows: int = 65536) -> None:

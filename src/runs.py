@@ -4,6 +4,7 @@ and what a finished run holds: `args.json`, `metrics.json`, its training curves 
 import json
 import os
 import shutil
+from collections.abc import Callable
 from functools import partial
 
 from src.cli import InputError, logger
@@ -90,6 +91,22 @@ def publish_run(tmp_dir: str, output_dir: str) -> None:
     publish_dir(tmp_dir, output_dir)
     shutil.rmtree(checkpoint_dir(output_dir), ignore_errors=True)
     logger.info(f"wrote {output_dir}")
+
+
+def write_atomically(path: str, write: Callable[[str], None]) -> None:
+    """`write(tmp)` to a temporary name beside `path` (unique to the process), then rename it to `path`: `path`
+    is complete or absent, never half written. A failed write (a full disk) removes the temporary file and is
+    one line, an InputError naming `path`."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise InputError(f"could not write {path}: {e.strerror or e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def save_json(obj, path: str) -> None:

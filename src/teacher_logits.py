@@ -11,6 +11,7 @@ import torch
 from src.cli import progress
 from src.data import Text, input_key
 from src.modeling import tokenize
+from src.runs import write_atomically
 
 
 @torch.no_grad()
@@ -84,14 +85,14 @@ def read_cache(path: str | None, num_labels: int) -> tuple[np.ndarray, np.ndarra
 
 
 def write_cache(path: str, keys: np.ndarray, logits: np.ndarray) -> None:
-    """Write keys (sorted) and their logits under a temporary name, then rename: one file, complete or absent."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        np.array([len(keys)], dtype=np.int64).tofile(f)
-        np.ascontiguousarray(keys, dtype=np.uint64).tofile(f)
-        np.ascontiguousarray(logits, dtype=np.float32).tofile(f)
-    os.replace(tmp, path)
+    """Write keys (sorted) and their logits as one file, complete or absent (`write_atomically`)."""
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.array([len(keys)], dtype=np.int64).tofile(f)
+            np.ascontiguousarray(keys, dtype=np.uint64).tofile(f)
+            np.ascontiguousarray(logits, dtype=np.float32).tofile(f)
+
+    write_atomically(path, write)
 
 
 def cached_teacher_logits(teacher, tokenizer, texts: Sequence[Text], max_seq_length: int, batch_size: int,

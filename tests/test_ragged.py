@@ -1,6 +1,9 @@
 import numpy as np
+import pytest
 
+from src.cli import InputError
 from src.ragged import Ragged, Texts, exists, write_ragged, write_texts
+from src.teacher_logits import write_cache
 
 
 def test_rows_of_any_length_round_trip_through_the_mapped_files(tmp_path):
@@ -31,3 +34,27 @@ def test_a_store_whose_offsets_were_never_renamed_is_incomplete(tmp_path):
     write_ragged(path, [[1]], np.int32)
     (tmp_path / "ids.offsets").rename(tmp_path / "ids.offsets.tmp")  # as a kill before the last rename leaves it
     assert not exists(path)
+
+
+class Unwritable(np.ndarray):
+    """An array whose write fails as on a full disk."""
+
+    def tofile(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_store(tmp_path, monkeypatch):
+    path = str(tmp_path / "ids")
+    concatenate = np.concatenate
+    monkeypatch.setattr(np, "concatenate", lambda *args, **kwargs: concatenate(*args, **kwargs).view(Unwritable))
+    with pytest.raises(InputError, match=r"^could not write \S+ids: No space left on device$"):
+        write_ragged(path, [[1, 2], [3]], np.int32)
+    assert not exists(path) and list(tmp_path.iterdir()) == []
+
+
+def test_teacher_logit_cache_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    array = np.array
+    monkeypatch.setattr(np, "array", lambda *args, **kwargs: array(*args, **kwargs).view(Unwritable))
+    with pytest.raises(InputError, match=r"^could not write \S+cache.bin: No space left on device$"):
+        write_cache(str(tmp_path / "cache.bin"), np.arange(3, dtype=np.uint64), np.zeros((3, 2), np.float32))
+    assert list(tmp_path.iterdir()) == []

@@ -62,7 +62,7 @@ from src.evaluation import task_metrics
 from src.losses import logits_mse
 from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list, reads_pairs
 from src.report import chance_check, print_summary, teacher_report
-from src.runs import finish_run, load_json, staging_dir
+from src.runs import finish_run, load_json, staging_dir, write_atomically
 from src.tasks import data_task, main_metric
 from src.speed import classifier_predictor, compare_speed
 from src.teacher_logits import cached_teacher_logits, input_hashes
@@ -552,8 +552,7 @@ def write_predictions(student_dir, predict_file, output=None):
     if output is None:
         print("label\ttext", *(f"{ex.label}\t{ex.text}" for ex in rows), sep="\n")
         return
-    write_examples(f"{output}.tmp", rows)
-    os.replace(f"{output}.tmp", output)
+    write_atomically(output, lambda tmp: write_examples(tmp, rows))
     logger.info(f"wrote {len(rows)} predictions to {output}")
 
 
