@@ -14,9 +14,11 @@ training epoch), and the peak resident memory. Written to results/scale/scale.js
 
     python bench/scale.py --sizes 10000,100000,1000000 --output_dir results/scale
     python bench/scale.py --pipeline tinybert --sizes 10000,100000,1000000 --output_dir results/scale
+    python bench/scale.py --pipeline augmentation --sizes 10000,100000 --output_dir results/scale
 
 With --pipeline tinybert: task_distill.py's stage 1 (a 1-layer student cut from the teacher) and stage 2, one
-epoch each, on train and n - 1,000 unlabeled sentences (no augmentation).
+epoch each, on train and n - 1,000 unlabeled sentences (no augmentation). With --pipeline augmentation:
+data_augmentation.py (--N 20 --M 15, the same random BERT with a masked-LM head) on those n sentences.
 """
 
 import argparse
@@ -51,8 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                    help="the checkout whose src/distill_task_specific_bert/distill.py runs")
     p.add_argument("--label", default="after", help="this measurement's name in the table (e.g. before, after)")
-    p.add_argument("--pipeline", choices=("bilstm", "tinybert"), default="bilstm",
-                   help="distill.py, or task_distill.py's two stages")
+    p.add_argument("--pipeline", choices=("bilstm", "tinybert", "augmentation"), default="bilstm",
+                   help="distill.py, task_distill.py's two stages, or TinyBERT's data_augmentation.py")
     return p.parse_args(argv)
 
 
@@ -93,45 +95,55 @@ def write_data(data_dir, size, words, inputs_per_original):
 
 
 def write_teacher(path, words):
-    """A random 2-layer, 64-wide BERT classifier and its word-level tokenizer."""
-    if os.path.isfile(os.path.join(path, "config.json")):
-        return
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+    """A random 2-layer, 64-wide BERT classifier and its word-level tokenizer at `path`, and the same BERT
+    with a masked-LM head at `<path>_mlm` (for TinyBERT's augmentation)."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizer
 
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, "vocab.txt"), "w", encoding="utf-8") as f:
-        f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    torch.manual_seed(0)
     config = BertConfig(vocab_size=len(words) + 5, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128, max_position_embeddings=64, num_labels=2,
                         id2label={0: "0", 1: "1"}, label2id={"0": 0, "1": 1})
-    BertForSequenceClassification(config).save_pretrained(path)
-    BertTokenizer(os.path.join(path, "vocab.txt")).save_pretrained(path)
+    for model_class, out in ((BertForSequenceClassification, path), (BertForMaskedLM, f"{path}_mlm")):
+        if os.path.isfile(os.path.join(out, "config.json")):  # written by an earlier run: kept
+            continue
+        model = model_class(config)
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+        model.save_pretrained(out)
+        BertTokenizer(os.path.join(out, "vocab.txt")).save_pretrained(out)
+
+
+TRAINING = ["--overwrite_output_dir", "--max_seq_length", "32", "--num_train_epochs", "1", "--train_batch_size",
+            "256", "--speed_texts", "0", "--no_cuda"]
 
 
 def measured(args, script, argv, out):
     """Run a stage script on `argv` in a fresh process, in the checkout (whose `src` then comes first on the
-    path: `python -c` puts the working directory there). Returns (wall s, peak RSS MB, its metrics.json)."""
-    cmd = [sys.executable, "-c", MEASURE, f"{out}.rss", os.path.join(args.repo, script), *argv,
-           "--output_dir", out, "--overwrite_output_dir", "--max_seq_length", "32", "--num_train_epochs", "1",
-           "--train_batch_size", "256", "--speed_texts", "0", "--no_cuda"]
+    path: `python -c` puts the working directory there). Returns (wall s, peak RSS MB, its metrics.json or {})."""
+    cmd = [sys.executable, "-c", MEASURE, f"{out}.rss", os.path.join(args.repo, script), *argv]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=args.repo, env={**os.environ, "PYTHONPATH": args.repo, "OMP_NUM_THREADS": "1"})
     wall = time.perf_counter() - start
     with open(f"{out}.rss", encoding="utf-8") as f:
-        return wall, float(f.read()), load_json(os.path.join(out, "metrics.json"))
+        rss = float(f.read())
+    metrics = os.path.join(out, "metrics.json")
+    return wall, rss, load_json(metrics) if os.path.isfile(metrics) else {}
 
 
-def bilstm_row(args, size, teacher):
-    """distill.py on about `size` transfer inputs (train, unlabeled, augmentation)."""
+def bilstm_rows(args, size, teacher):
+    """distill.py on about `size` transfer inputs (train, unlabeled, augmentation): one row."""
     data, out = os.path.join(args.work_dir, f"data_{size}"), os.path.join(args.work_dir, f"{args.label}_{size}")
     write_data(data, size, vocabulary(), YIELD)
     wall, rss, m = measured(args, "src/distill_task_specific_bert/distill.py", [
         "--data_dir", data, "--teacher_model", teacher, "--teacher_max_seq_length", "32",
         "--cache_dir", os.path.join(args.work_dir, f"cache_{args.label}_{size}"), "--augment", "mask,ngram",
-        "--n_iter", str(N_ITER), "--embedding_dim", "64", "--hidden_size", "64", "--fc_dim", "64"], out)
-    return {"pipeline": "bilstm", "version": args.label, "size": size, "transfer_inputs": m["num_transfer_examples"],
-            "wall_s": wall, "transfer_set_s": m.get("transfer_set_time_s"),
-            "teacher_logits_s": m["teacher_logits_time_s"], "epoch_s": m["train_time_s"], "peak_rss_mb": rss}
+        "--n_iter", str(N_ITER), "--embedding_dim", "64", "--hidden_size", "64", "--fc_dim", "64",
+        "--output_dir", out, *TRAINING], out)
+    return [{"pipeline": "bilstm", "version": args.label, "size": size, "transfer_inputs": m["num_transfer_examples"],
+             "wall_s": wall, "transfer_set_s": m.get("transfer_set_time_s"),
+             "teacher_logits_s": m["teacher_logits_time_s"], "epoch_s": m["train_time_s"], "peak_rss_mb": rss}]
 
 
 def tinybert_rows(args, size, teacher):
@@ -145,11 +157,28 @@ def tinybert_rows(args, size, teacher):
                          ("tinybert stage 2", ["--pred_distill", "--student_model", stage_1])):
         out = os.path.join(args.work_dir, f"{args.label}_{stage.replace(' ', '_')}_{size}")
         wall, rss, m = measured(args, "src/tinybert/task_distill.py", [
-            "--teacher_model", teacher, "--data_dir", data, "--task_name", "synthetic", *extra], out)
+            "--teacher_model", teacher, "--data_dir", data, "--task_name", "synthetic", *extra, "--output_dir", out,
+            *TRAINING], out)
         rows.append({"pipeline": stage, "version": args.label, "size": size, "transfer_inputs": size, "wall_s": wall,
                      "transfer_set_s": None, "teacher_logits_s": None, "epoch_s": m["train_time_s"],
                      "peak_rss_mb": rss})
     return rows
+
+
+def augmentation_rows(args, size, teacher):
+    """data_augmentation.py (--N 20 --M 15, the random masked LM) on the `size` texts of train and unlabeled:
+    one row."""
+    data = os.path.join(args.work_dir, f"data_tinybert_{size}")
+    write_data(data, size, vocabulary(), 1)
+    out = os.path.join(args.work_dir, f"{args.label}_augmentation_{size}")
+    wall, rss, _ = measured(args, "src/tinybert/data_augmentation.py", [
+        "--pretrained_bert_model", f"{teacher}_mlm", "--data_dir", data, "--output",
+        f"{out}.tsv", "--overwrite_output", "--max_seq_length", "32", "--no_cuda"], out)
+    return [{"pipeline": "tinybert augmentation", "version": args.label, "size": size, "transfer_inputs": size,
+             "wall_s": wall, "transfer_set_s": None, "teacher_logits_s": None, "epoch_s": wall, "peak_rss_mb": rss}]
+
+
+PIPELINES = {"bilstm": bilstm_rows, "tinybert": tinybert_rows, "augmentation": augmentation_rows}
 
 
 def markdown(rows):
@@ -195,7 +224,7 @@ def main(argv=None):
     # rows recorded before --pipeline existed are distill.py's
     rows = [{"pipeline": "bilstm", **r} for r in load_json(record)] if os.path.isfile(record) else []
     for size in map(int, args.sizes.split(",")):
-        new = [bilstm_row(args, size, teacher)] if args.pipeline == "bilstm" else tinybert_rows(args, size, teacher)
+        new = PIPELINES[args.pipeline](args, size, teacher)
         done = {(r["pipeline"], r["version"], r["size"]) for r in new}
         rows = [r for r in rows if (r["pipeline"], r["version"], r["size"]) not in done] + new
         save_json(rows, record)  # after each size: a long run keeps what it measured
