@@ -233,6 +233,9 @@ def test_errors_are_one_line(tiny_bert, toy_data, tmp_path):
         distill.main(["--do_predict", "--student_dir", str(tmp_path), "--predict_file", toy_data + "/dev.tsv"])
     with pytest.raises(SystemExit, match="--do_predict needs --student_dir and --predict_file"):  # two flags needed
         distill.main(["--do_predict", "--student_dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"^error: --p_both is a probability, in \[0, 1\]"):
+        distill.main(["--data_dir", toy_data, "--teacher_model", tiny_bert, "--output_dir", str(tmp_path / "o"),
+                      "--p_both", "1.5"])
 
 
 def test_embeddings_from_word2vec_text_vectors(tmp_path):
