@@ -192,24 +192,26 @@ def markdown(rows):
 
 
 def figure(rows, path):
-    """Log-log: each stage's epoch time and whole run against the inputs (left), its peak memory (right)."""
+    """Log-log, one colour per stage, solid after and dashed before: each stage's epoch time (the augmentation's
+    whole run) against the inputs (left), and its peak memory (right)."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    colours = dict(zip(dict.fromkeys(r["pipeline"] for r in rows), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for key in dict.fromkeys((r["pipeline"], r["version"]) for r in rows):
         mine = sorted((r for r in rows if (r["pipeline"], r["version"]) == key), key=lambda r: r["size"])
-        x, name = [r["transfer_inputs"] for r in mine], " ".join(key)
-        left.plot(x, [r["wall_s"] for r in mine], marker="o", label=f"{name}: whole run")
-        left.plot(x, [r["epoch_s"] for r in mine], marker="s", linestyle="--", label=f"{name}: one epoch")
-        right.plot(x, [r["peak_rss_mb"] for r in mine], marker="o", label=name)
-    for ax, label in ((left, "seconds"), (right, "peak resident memory (MB)")):
+        style = {"color": colours[key[0]], "marker": "o", "linestyle": "--" if key[1] == "before" else "-",
+                 "label": " ".join(key)}
+        left.plot([r["transfer_inputs"] for r in mine], [r["epoch_s"] for r in mine], **style)
+        right.plot([r["transfer_inputs"] for r in mine], [r["peak_rss_mb"] for r in mine], **style)
+    for ax, label in ((left, "seconds: one epoch (augmentation: the run)"), (right, "peak resident memory (MB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("transfer-set inputs (log)")
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("distill.py and task_distill.py on synthetic transfer sets (1 CPU thread, shared cores)",
-                 fontsize=10)
+    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.suptitle("distill.py, task_distill.py and data_augmentation.py on synthetic transfer sets "
+                 "(1 CPU thread, shared cores)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
