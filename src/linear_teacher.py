@@ -1,0 +1,135 @@
+"""A linear teacher: TF-IDF character and word n-grams + logistic regression (scikit-learn), C picked on dev.
+
+    python src/linear_teacher.py --data_dir data/reviews --output_dir models/linear_teacher
+
+On Chinese reviews such a model knows about as much as the offline BERT teacher (docs/benchmarks.md: the
+TF-IDF rows), so it is worth having as a teacher of its own. Features: character n-grams (1-3, within word
+boundaries) and word n-grams (1-2; jieba words for Chinese text, whitespace words otherwise), sublinear TF,
+words seen at least twice. The regularisation C is the one of --C_grid with the best dev score by the task's
+main metric. Writes `model.joblib` (the fitted scikit-learn pipeline), `config.json` (model_type, the labels in
+the order the BERT teacher uses for the same training file: `label_list_from`), `args.json` and `metrics.json`
+(dev and test scores of the chosen C, every C tried). The teacher's "logits" are its log-probabilities
+(`linear_log_probs`). Single texts with class labels only: pairs and scores are refused in one line.
+"""
+
+try:
+    import src  # noqa: F401
+except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one line, not a traceback
+    raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
+                     "`export PYTHONPATH=<the repository>`") from None
+
+import json
+import os
+import time
+
+import numpy as np
+
+from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script,
+                     setup_logging)
+from src.data import SCORE_LABELS, add_data_format_args, data_format, is_cjk, is_pairs, load_split
+from src.evaluation import task_metrics
+from src.report import print_summary
+from src.runs import check_output_dir, publish_dir, save_json, staging_dir
+from src.tasks import data_task, main_metric
+
+MODEL_TYPE = "linear_tfidf"
+
+
+def parse_args(argv=None):
+    p = ArgumentParser(description=__doc__)
+    p.add_argument("--data_dir", required=True, help="directory with train/dev/test (any layout prepare_data reads)")
+    p.add_argument("--output_dir", required=True, help="where model.joblib, config.json and metrics.json go")
+    p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
+    p.add_argument("--max_train_examples", type=positive(int), default=None, help="use only the first N examples")
+    p.add_argument("--C_grid", default="0.25,1,4,16", help="inverse regularisation strengths tried on dev")
+    add_data_format_args(p)
+    args = p.parse_args(argv)
+    try:
+        args.C_grid = [float(c) for c in args.C_grid.split(",")]
+    except ValueError:
+        p.error(f"--C_grid takes comma-separated numbers, got {args.C_grid!r}")
+    return args
+
+
+def jieba_words(text: str) -> list[str]:
+    """jieba's words of a text, spaces dropped (a module-level function, so the pipeline pickles by name)."""
+    import jieba
+
+    return [w for w in jieba.lcut(text) if w.strip()]
+
+
+def make_pipeline(cjk: bool, C: float):
+    """Character and word TF-IDF n-grams, concatenated, into a logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    words = {"tokenizer": jieba_words, "token_pattern": None} if cjk else {}
+    features = FeatureUnion([
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True)),
+        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, **words)),
+    ])
+    return Pipeline([("features", features), ("classifier", LogisticRegression(C=C, max_iter=2000))])
+
+
+def linear_log_probs(pipeline, texts: list[str]) -> np.ndarray:
+    """log p(y | x) (N, C) of a fitted pipeline, a column per label id as a BERT teacher's logits have (the label
+    list is the training file's, so every id is one of the classifier's classes, in order)."""
+    return pipeline.predict_log_proba(texts)
+
+
+def load_data(args):
+    """(texts, label ids) of train, dev and test, and the label names; pairs and scores refused."""
+    train_x, train_y, labels = load_split(args.data_dir, "train", max_examples=args.max_train_examples,
+                                         **data_format(args))
+    if is_pairs(train_x):
+        raise InputError(f"{args.data_dir} holds sentence pairs: the linear teacher reads single texts")
+    if labels == SCORE_LABELS:
+        raise InputError(f"{args.data_dir} holds scores: the linear teacher is a classifier")
+    splits = [(train_x, train_y)] + [load_split(args.data_dir, split, labels, **data_format(args))[:2]
+                                     for split in ("dev", "test")]
+    return splits, labels
+
+
+def pick_C(args, splits, cjk, metric):
+    """The pipeline fitted on train with the C of --C_grid that scores best on dev; every C's dev score."""
+    (train_x, train_y), (dev_x, dev_y), _ = splits
+    best, tried = None, {}
+    for C in args.C_grid:
+        pipeline = make_pipeline(cjk, C).fit(train_x, train_y)
+        tried[C] = task_metrics(dev_y, pipeline.predict(dev_x), False)[metric]
+        logger.info(f"C {C}: dev {metric} {tried[C]:.4f}")
+        if best is None or tried[C] > tried[best[0]]:
+            best = (C, pipeline)
+    return best, tried
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging()
+    check_output_dir(args.output_dir, args.overwrite_output_dir)
+    start = time.perf_counter()
+    splits, labels = load_data(args)
+    cjk = is_cjk("".join(splits[0][0][:500]))
+    metric = main_metric(data_task(args.data_dir), False)
+    (C, pipeline), tried = pick_C(args, splits, cjk, metric)
+    dev, test = (task_metrics(y, pipeline.predict(x), False) for x, y in splits[1:])
+
+    import joblib
+
+    tmp = staging_dir(args.output_dir)
+    joblib.dump(pipeline, os.path.join(tmp, "model.joblib"))
+    with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
+        json.dump({"model_type": MODEL_TYPE, "labels": labels, "text_pair": False}, f, indent=2, ensure_ascii=False)
+    save_json(vars(args), os.path.join(tmp, "args.json"))
+    save_json({"data_dir": args.data_dir, "labels": labels, "main_metric": metric, "C": C, "dev_by_C": tried,
+               "num_train_examples": len(splits[0][0]), "chinese_words": cjk, "dev": dev, "test": test,
+               "train_time_s": time.perf_counter() - start}, os.path.join(tmp, "metrics.json"))
+    publish_dir(tmp, args.output_dir)
+    print_summary("linear teacher (TF-IDF + logistic regression)", args.output_dir, dev=dev, test=test,
+                  metric=metric, facts=(f"C {C}",))
+
+
+if __name__ == "__main__":
+    run_script(main)
