@@ -47,7 +47,9 @@ def parse_args(argv=None):
     try:
         args.C_grid = [float(c) for c in args.C_grid.split(",")]
     except ValueError:
-        p.error(f"--C_grid takes comma-separated numbers, got {args.C_grid!r}")
+        args.C_grid = []
+    if not args.C_grid or min(args.C_grid) <= 0:
+        p.error("--C_grid takes comma-separated positive numbers, e.g. 0.25,1,4,16")
     return args
 
 

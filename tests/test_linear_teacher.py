@@ -44,3 +44,5 @@ def test_pairs_and_scores_are_one_line(tmp_path):
         (scores / f"{split}.tsv").write_text("label\tsentence\n0.5\ta good film\n3.25\ta bad plot\n1.0\tit is\n")
     with pytest.raises(SystemExit, match=r"^error: \S+ holds scores: the linear teacher is a classifier$"):
         linear_teacher.main(["--data_dir", str(scores), "--output_dir", str(tmp_path / "b")])
+    with pytest.raises(SystemExit, match=r"^error: --C_grid takes comma-separated positive numbers"):
+        linear_teacher.main(["--data_dir", str(scores), "--output_dir", str(tmp_path / "c"), "--C_grid", "0,1"])
