@@ -369,10 +369,11 @@ def transfer_loader(ids, labels, teacher_logits, batch_size, length_buckets=True
 
 
 def student_ids(accelerator, tokenizer, texts, cache_dir, chunk=4096):
-    """The student's word ids of the transfer set in memory-mapped stores (`src/ragged.py`; one per text of a
-    pair), built once per (inputs, tokenizer, vocabulary, length) in `cache_dir` by the main process, a chunk at
-    a time, and reused by the other processes and by later runs with the same key."""
-    key = hashlib.sha1(input_hashes(texts).tobytes())
+    """The student's word ids of the transfer set `texts` (a `ragged.Inputs` store) in memory-mapped stores (one
+    per text of a pair), built once per (inputs, tokenizer, vocabulary, length) in `cache_dir` by the main
+    process, a chunk at a time, and reused by the other processes and by later runs with the same key. The
+    inputs are known by their store's name, which is already their key (`transfer_key`): no pass over them."""
+    key = hashlib.sha1(os.path.basename(texts.path).encode())
     key.update(json.dumps([tokenizer.kind, tokenizer.max_seq_length, tokenizer.vocab]).encode())
     paths = [os.path.join(cache_dir, f"student_ids_{key.hexdigest()[:20]}_{i}") for i in range(1 + is_pairs(texts))]
     with accelerator.main_process_first():
