@@ -94,8 +94,9 @@ def layout(args) -> tuple[str, str, list[str]]:
 
 def check_paths(args) -> tuple[str, str, list[str]]:
     """Refuse what cannot be exported or where it must not go; returns `layout(args)`."""
-    if model_kind(args.model) == "onnx":
-        raise InputError(f"{args.model} is already an ONNX model; --model takes a BiLSTM or BERT directory")
+    if model_kind(args.model) in ("onnx", "linear"):
+        what = "already an ONNX model" if model_kind(args.model) == "onnx" else "a linear teacher (scikit-learn)"
+        raise InputError(f"{args.model} is {what}; --model takes a BiLSTM or BERT directory")
     graph, side, owned = layout(args)
     for path in owned:
         if is_within(path, args.model) or is_within(args.model, path):

@@ -8,8 +8,9 @@ boundaries) and word n-grams (1-2; jieba words for Chinese text, whitespace word
 words seen at least twice. The regularisation C is the one of --C_grid with the best dev score by the task's
 main metric. Writes `model.joblib` (the fitted scikit-learn pipeline), `config.json` (model_type, the labels in
 the order the BERT teacher uses for the same training file: `label_list_from`), `args.json` and `metrics.json`
-(dev and test scores of the chosen C, every C tried). The teacher's "logits" are its log-probabilities
-(`linear_log_probs`). Single texts with class labels only: pairs and scores are refused in one line.
+(dev and test scores of the chosen C, every C tried). It teaches wherever a teacher does (`--teacher_model` of
+distill.py, task_distill.py --pred_distill, predict.py), its "logits" being its log-probabilities
+(`src.teachers.linear_log_probs`). Single texts with class labels only: pairs and scores are refused in one line.
 """
 
 try:
@@ -22,8 +23,6 @@ import json
 import os
 import time
 
-import numpy as np
-
 from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script,
                      setup_logging)
 from src.data import SCORE_LABELS, add_data_format_args, data_format, is_cjk, is_pairs, load_split
@@ -31,9 +30,7 @@ from src.evaluation import task_metrics
 from src.report import print_summary
 from src.runs import check_output_dir, publish_dir, save_json, staging_dir
 from src.tasks import data_task, main_metric
-
-MODEL_TYPE = "linear_tfidf"
-
+from src.teachers import LINEAR_FILE, MODEL_TYPE, jieba_words
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
@@ -53,13 +50,6 @@ def parse_args(argv=None):
     return args
 
 
-def jieba_words(text: str) -> list[str]:
-    """jieba's words of a text, spaces dropped (a module-level function, so the pipeline pickles by name)."""
-    import jieba
-
-    return [w for w in jieba.lcut(text) if w.strip()]
-
-
 def make_pipeline(cjk: bool, C: float):
     """Character and word TF-IDF n-grams, concatenated, into a logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -72,12 +62,6 @@ def make_pipeline(cjk: bool, C: float):
         ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, **words)),
     ])
     return Pipeline([("features", features), ("classifier", LogisticRegression(C=C, max_iter=2000))])
-
-
-def linear_log_probs(pipeline, texts: list[str]) -> np.ndarray:
-    """log p(y | x) (N, C) of a fitted pipeline, a column per label id as a BERT teacher's logits have (the label
-    list is the training file's, so every id is one of the classifier's classes, in order)."""
-    return pipeline.predict_log_proba(texts)
 
 
 def load_data(args):
@@ -121,7 +105,7 @@ def main(argv=None):
     import joblib
 
     tmp = staging_dir(args.output_dir)
-    joblib.dump(pipeline, os.path.join(tmp, "model.joblib"))
+    joblib.dump(pipeline, os.path.join(tmp, LINEAR_FILE))
     with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
         json.dump({"model_type": MODEL_TYPE, "labels": labels, "text_pair": False}, f, indent=2, ensure_ascii=False)
     save_json(vars(args), os.path.join(tmp, "args.json"))

@@ -1,11 +1,9 @@
 """What a stage tells its user at the end: one summary line, and a warning when a model learned nothing
 beyond the majority class."""
 
-import os
 from collections import Counter
 
 from src.cli import logger
-from src.runs import load_json
 
 
 def summary_line(stage: str, output: str, *, dev: dict | None = None, test: dict | None = None,
@@ -31,13 +29,10 @@ def print_summary(stage: str, output: str, **kwargs) -> None:
     print(summary_line(stage, output, **kwargs), flush=True)
 
 
-def teacher_report(teacher_dir: str, test: dict, metric: str = "accuracy") -> dict:
-    """The teacher's dev and test scores from its metrics.json (None without one, e.g. a hub id), and the
-    student's test `metric` as a share of the teacher's."""
-    path = os.path.join(teacher_dir, "metrics.json")
-    scores = {k: load_json(path)[k] for k in ("dev", "test")} if os.path.exists(path) else None
-    ratio = test[metric] / scores["test"][metric] if scores and scores["test"].get(metric) else None
-    return {"teacher_scores": scores, f"test_{metric}_vs_teacher": ratio}
+def vs_teacher(test: dict, teacher_scores: dict | None, metric: str = "accuracy") -> dict:
+    """The student's test `metric` as a share of its teacher's (`teacher_scores` {"test": ...}; None without)."""
+    teacher_test = (teacher_scores or {}).get("test") or {}
+    return {f"test_{metric}_vs_teacher": test[metric] / teacher_test[metric] if teacher_test.get(metric) else None}
 
 
 MIN_PEARSON = 0.1  # a regressor whose dev scores correlate less with the gold ones has learned next to nothing

@@ -29,6 +29,7 @@ from src.data import Text, input_key
 from src.modeling import load_classifier, load_tokenizer, model_label_list, tokenize
 from src.runs import load_json
 from src.speed import classifier_predictor
+from src.teachers import is_linear, linear_log_probs, load_teacher
 
 Predict = Callable[[list[str]], np.ndarray]  # texts -> logits (B, C)
 
@@ -44,8 +45,8 @@ SAMPLE_TEXTS = ["good", "the movie was very good , and the story really was quit
 # Model kinds and predictors
 
 def model_kind(path: str) -> str:
-    """`bilstm` (model.pt + vocab.txt), `bert` (config.json + weights) or `onnx` (an exported .onnx file, or an
-    export directory: model.onnx + config.json)."""
+    """`bilstm` (model.pt + vocab.txt), `bert` (config.json + weights), `linear` (a linear teacher: model.joblib +
+    config.json) or `onnx` (an exported .onnx file, or an export directory: model.onnx + config.json)."""
     if path.endswith(".onnx"):
         if not os.path.isfile(path):
             raise InputError(f"ONNX model {path} does not exist")
@@ -57,13 +58,15 @@ def model_kind(path: str) -> str:
         return "bilstm"
     if "config.json" in files and files & set(BERT_WEIGHTS):
         return "bert"
+    if is_linear(path):
+        return "linear"
     if {EXPORT_GRAPH, "config.json"} <= files:
         return "onnx"
     onnx = sorted(f for f in files if f.endswith(".onnx"))
     hint = f"; to run the exported model pass the file, e.g. {os.path.join(path, onnx[0])}" if onnx else ""
     raise InputError(f"{path} is neither a BiLSTM student directory (config.json, vocab.txt, model.pt), a BERT "
-                     f"classifier directory (config.json, {' or '.join(BERT_WEIGHTS)}) nor an ONNX export directory "
-                     f"(config.json, {EXPORT_GRAPH}){hint}")
+                     f"classifier directory (config.json, {' or '.join(BERT_WEIGHTS)}), a linear teacher (config.json, "
+                     f"model.joblib) nor an ONNX export directory (config.json, {EXPORT_GRAPH}){hint}")
 
 
 def int8_twin(graph: str) -> str:
@@ -99,7 +102,11 @@ def bert_max_length(model_dir: str, tokenizer, config) -> int:
 
 
 def torch_predictor(model_dir: str, device: str = "cpu") -> tuple[Predict, list[str]]:
-    """(predict, labels) of a BiLSTM or BERT directory in PyTorch; a BiLSTM on the CPU takes its folded path."""
+    """(predict, labels) of a BiLSTM or BERT directory in PyTorch (a BiLSTM on the CPU takes its folded path), or
+    of a linear teacher (scikit-learn; its log-probabilities as logits)."""
+    if model_kind(model_dir) == "linear":
+        teacher = load_teacher(model_dir)
+        return (lambda texts: linear_log_probs(teacher.model, texts)), teacher.labels
     if model_kind(model_dir) == "bilstm":
         try:
             model, tokenizer, labels = load_student(model_dir, device)

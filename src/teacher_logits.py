@@ -55,14 +55,19 @@ def tokenizer_key(tokenizer, max_seq_length: int) -> bytes:
                        sorted(tokenizer.get_vocab().items())]).encode()
 
 
-def _cache_file(cache_dir: str, teacher, tokenizer, max_seq_length: int) -> str:
-    """The cache file of one teacher, length and casing. The teacher is known by a hash of its weights and its
-    tokenizer's vocabulary, not by its files' names or times (a copy over a directory can keep both)."""
+def bert_cache_key(teacher, tokenizer, max_seq_length: int) -> bytes:
+    """What a BERT teacher's logits depend on: its weights, its tokenizer's vocabulary and casing, the length;
+    not its files' names or times (a copy over a directory can keep both)."""
     key = hashlib.sha1(tokenizer_key(tokenizer, max_seq_length))
     for name, tensor in sorted(teacher.state_dict().items()):
         key.update(name.encode())
         key.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-    return os.path.join(cache_dir, f"teacher_logits_{key.hexdigest()[:20]}.bin")
+    return key.digest()
+
+
+def cache_file(cache_dir: str, key: bytes) -> str:
+    """The cache file of one teacher (`key`: what its outputs depend on, e.g. `bert_cache_key`)."""
+    return os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key).hexdigest()[:20]}.bin")
 
 
 def input_hashes(texts: Sequence[Text]) -> np.ndarray:
@@ -95,31 +100,37 @@ def write_cache(path: str, keys: np.ndarray, logits: np.ndarray) -> None:
     write_atomically(path, write)
 
 
-def cached_teacher_logits(teacher, tokenizer, texts: Sequence[Text], max_seq_length: int, batch_size: int,
-                          cache_dir: str | None) -> tuple[torch.Tensor, int]:
-    """The teacher's logits (N, C) for `texts` (or pairs: any sequence of inputs), each distinct input computed
-    once and kept in `cache_dir`.
+def cached_outputs(compute, texts: Sequence[Text], num_labels: int, path: str | None
+                   ) -> tuple[torch.Tensor, int]:
+    """A teacher's outputs (N, C) for `texts` (or pairs: any sequence of inputs), each distinct input computed
+    once by `compute(inputs) -> (n, C) array` and kept in the cache file `path` (None: nothing kept).
 
-    One file per teacher (its weights and vocabulary), sequence length and casing, holding a row per input keyed
-    by `input_hashes`, sorted, so any set of inputs (train, augmented copies, another stage's transfer set)
-    finds its rows by binary search in the memory-mapped file, and memory holds only the N rows returned.
-    `cache_dir=None` keeps nothing on disk. Returns (logits, n_computed).
+    The file holds a row per input keyed by `input_hashes`, sorted, so any set of inputs (train, augmented
+    copies, another stage's transfer set) finds its rows by binary search in the memory-mapped file, and memory
+    holds only the N rows returned. Returns (outputs, n_computed).
     """
-    C = teacher.config.num_labels
-    path = _cache_file(cache_dir, teacher, tokenizer, max_seq_length) if cache_dir else None
     keys = input_hashes(texts)
-    cached_keys, cached = read_cache(path, C)
+    cached_keys, cached = read_cache(path, num_labels)
     pos = np.searchsorted(cached_keys, keys).clip(max=max(len(cached_keys) - 1, 0))
     found = cached_keys[pos] == keys if len(cached_keys) else np.zeros(len(keys), dtype=bool)
     new_keys, first, inverse = np.unique(keys[~found], return_index=True, return_inverse=True)
-    out = np.empty((len(texts), C), dtype=np.float32)
+    out = np.empty((len(texts), num_labels), dtype=np.float32)
     out[found] = cached[pos[found]]
     if len(new_keys):
         todo = np.flatnonzero(~found)[first]  # one input per distinct new key
-        new = predict_logits(teacher, tokenizer, Rows(texts, todo), max_seq_length, batch_size).numpy()
+        new = np.asarray(compute(Rows(texts, todo)), dtype=np.float32)
         out[~found] = new[inverse.ravel()]
         if path:
             merged = np.concatenate([cached_keys, new_keys])
             order = np.argsort(merged, kind="stable")
             write_cache(path, merged[order], np.concatenate([cached, new])[order])
     return torch.from_numpy(out), len(new_keys)
+
+
+def cached_teacher_logits(teacher, tokenizer, texts: Sequence[Text], max_seq_length: int, batch_size: int,
+                          cache_dir: str | None) -> tuple[torch.Tensor, int]:
+    """A BERT teacher's logits (N, C) for `texts` (`predict_logits`), cached in `cache_dir` (None: not kept) in one
+    file per teacher, sequence length and casing (`cached_outputs`). Returns (logits, n_computed)."""
+    path = cache_file(cache_dir, bert_cache_key(teacher, tokenizer, max_seq_length)) if cache_dir else None
+    return cached_outputs(lambda rows: predict_logits(teacher, tokenizer, rows, max_seq_length, batch_size).numpy(),
+                          texts, teacher.config.num_labels, path)

@@ -100,7 +100,7 @@ def test_teacher_logits_are_cached(tiny_bert, tmp_path, monkeypatch):
     assert computed == 2 and not torch.allclose(theirs, first)
     assert not [f for f in os.listdir(tmp_path / "c") if f.endswith(".tmp")]
     # the file: sorted 64-bit keys and their rows, mapped from disk, not loaded
-    keys, rows = utils.read_cache(utils._cache_file(str(tmp_path / "c"), other, tok, 32), 2)
+    keys, rows = utils.read_cache(utils.cache_file(str(tmp_path / "c"), utils.bert_cache_key(other, tok, 32)), 2)
     assert isinstance(rows, np.memmap) and keys.tolist() == sorted(keys.tolist())
     torch.testing.assert_close(torch.from_numpy(rows[np.searchsorted(keys, utils.input_hashes(texts))]), theirs)
 
@@ -259,18 +259,18 @@ def test_lac_character_vectors_for_characters_and_words(monkeypatch):
     monkeypatch.setattr(distill, "lac_char_vectors", lambda: (chars, vectors))
     args = distill.parse_args(["--data_dir", "d", "--teacher_model", "t", "--output_dir", "o", "--char_vectors", "lac"])
     vocab = ["[PAD]", "[UNK]", "[MASK]", "好", "棒", "桌"]
-    weights, init, n = distill.initial_embeddings(args, "char", vocab, None, None)
+    weights, init, n = distill.initial_embeddings(args, "char", vocab, None)
     assert n == 2 and init == "LAC character vectors (2 of 6 words)" and weights.shape == (6, 4)
     torch.testing.assert_close(weights[3:5], torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0]]))
     assert weights[0].abs().sum() == 0 and weights[5].abs().sum() > 0  # [PAD] zero, 桌 random
     assert not torch.equal(weights[2], torch.tensor([0, 0, 0.5, 0.5]))  # [MASK] is no word: not the mean of m a s k
     vocab = ["[PAD]", "[UNK]", "[MASK]", "好棒", "桌子", "好桌"]
-    weights, init, n = distill.initial_embeddings(args, "jieba", vocab, None, None)
+    weights, init, n = distill.initial_embeddings(args, "jieba", vocab, None)
     assert n == 2 and "mean over its characters" in init
     torch.testing.assert_close(weights[3], torch.tensor([1.0, 1.0, 0, 0]))  # (好 + 棒) / 2
     torch.testing.assert_close(weights[5], torch.tensor([2.0, 0, 0, 0]))  # 桌 has no vector: 好 alone
     with pytest.raises(distill.InputError, match="needs Chinese student words"):
-        distill.initial_embeddings(args, "whitespace", vocab, None, None)
+        distill.initial_embeddings(args, "whitespace", vocab, None)
 
 
 def test_optimizer_choice_and_its_learning_rate():

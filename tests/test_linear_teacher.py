@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from src import linear_teacher
+from src.teachers import linear_log_probs
 from src.data import load_split
 from tests.tiny import write_toy_data, write_toy_pairs
 
@@ -21,7 +22,7 @@ def test_linear_teacher_learns_the_toy_task_and_writes_its_directory(toy_data, t
     # its "logits" are log-probabilities: a column per label id, summing to one in probability
     pipeline = joblib.load(out / "model.joblib")
     texts, _, _ = load_split(toy_data, "test")
-    log_p = linear_teacher.linear_log_probs(pipeline, texts)
+    log_p = linear_log_probs(pipeline, texts, batch_size=3)  # in chunks
     assert log_p.shape == (len(texts), 2)
     np.testing.assert_allclose(np.exp(log_p).sum(1), 1.0, rtol=1e-6)
     np.testing.assert_array_equal(log_p, pipeline.predict_log_proba(texts))

@@ -229,7 +229,10 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
         "--output_dir", out2, "--aug_train", "--eval_step", "1", "--cache_dir", cache)
     m2 = load_json(os.path.join(out2, "metrics.json"))
     assert {"accuracy", "macro_f1"} <= set(m2["dev"]) and {"accuracy", "macro_f1"} <= set(m2["test"])
-    assert "at_chance" in m2 and m2["teacher_scores"] is None  # the tiny teacher has no metrics.json
+    assert "at_chance" in m2 and "ensemble" not in m2
+    assert m2["teachers"] == [{"model": teacher, "kind": "bert", "weight": 1.0,
+                               **{k: m2["teachers"][0][k] for k in ("num_params", "dev", "test")}}]
+    assert m2["teacher_scores"]["test"] == m2["teachers"][0]["test"]  # scored here: no metrics.json needed
     assert capsys.readouterr().out.startswith(f"done: TinyBERT stage 2 (prediction layer) | dev accuracy "
                                               f"{m2['dev']['accuracy']:.4f}, test accuracy "
                                               f"{m2['test']['accuracy']:.4f} | ")
@@ -346,7 +349,7 @@ def test_stage2_teacher_logits_on_the_device_in_the_main_process_first(tmp_path,
         "--output_dir", str(tmp_path / "out"), "--no_cuda", "--speed_texts", "0", "--cache_dir", str(tmp_path / "c"))
 
     [(_, device)] = [e for e in events if e[0] == "device"]
-    [logits] = [i for i, e in enumerate(events) if e[0] == "logits"]
+    logits = next(i for i, e in enumerate(events) if e[0] == "logits")  # the transfer set's (then dev and test's)
     _, teacher_id, params_device, training, input_devices = events[logits]
     assert params_device == device and input_devices == {device} and not training
     moves = [e[2] for e in events[:logits] if e[0] == "to" and e[1] == teacher_id]

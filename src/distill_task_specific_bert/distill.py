@@ -60,12 +60,14 @@ from src.data import (SCORE_LABELS, Example, add_data_format_args, all_texts, ch
 from src.engine import fit, fit_options, start_run, training_report
 from src.evaluation import task_metrics
 from src.losses import logits_mse
-from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list, reads_pairs
-from src.report import chance_check, print_summary, teacher_report
-from src.runs import finish_run, load_json, staging_dir, write_atomically
+from src.modeling import count_parameters
+from src.report import chance_check, print_summary, vs_teacher
+from src.runs import finish_run, staging_dir, write_atomically
 from src.tasks import data_task, main_metric
-from src.speed import classifier_predictor, compare_speed
-from src.teacher_logits import cached_teacher_logits, input_hashes
+from src.speed import compare_speed
+from src.teacher_logits import input_hashes
+from src.teachers import (check_teachers_read, describe, load_teachers, parse_weights, score_teachers,
+                          teacher_predictor, teacher_targets)
 from src.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
@@ -155,7 +157,12 @@ def add_speed_and_predict_args(p):
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--data_dir", default=None, help="directory with train/dev/test.tsv (and optionally unlabeled.tsv)")
-    p.add_argument("--teacher_model", default=None, help="fine-tuned teacher directory from bert_classification.py")
+    p.add_argument("--teacher_model", action="append", default=None,
+                   help="fine-tuned teacher: a bert_classification.py directory (or hub id) or a linear_teacher.py "
+                        "one; repeat the flag for several teachers (their targets: the weighted mean of their "
+                        "log-probabilities, src/teachers.py)")
+    p.add_argument("--teacher_weights", default=None,
+                   help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
     p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--distill", type=int, choices=(0, 1), default=1,
@@ -186,6 +193,10 @@ def parse_args(argv=None):
         args.ngram_range = ()
     if len(args.ngram_range) != 2 or not 1 <= args.ngram_range[0] <= args.ngram_range[1]:
         p.error("--ngram_range must be two integers 1 <= lo <= hi, e.g. 1,5")
+    try:
+        args.teacher_weights = parse_weights(args.teacher_weights, len(args.teacher_model))
+    except ValueError as e:
+        p.error(str(e))
     if args.init_from_teacher and args.student_tokenizer != "teacher":
         p.error("--init_from_teacher needs --student_tokenizer teacher (the student must share its vocabulary)")
     if sum(map(bool, (args.embedding_file, args.char_vectors, args.init_from_teacher))) > 1:
@@ -238,25 +249,27 @@ def student_loss(model, batch, alpha):
 # ----------------------------------------------------------------------------
 # Teacher and transfer set
 
-def load_teacher(args, device):
-    """The teacher on `device`, its tokenizer, and its input length: --teacher_max_seq_length, else the
-    teacher's own from its args.json, else 128."""
-    teacher = load_classifier(args.teacher_model).to(device)
-    teacher_tokenizer = load_tokenizer(args.teacher_model)
-    args_path = os.path.join(args.teacher_model, "args.json")
-    teacher_len = args.teacher_max_seq_length or (
-        load_json(args_path)["max_seq_length"] if os.path.exists(args_path) else 128)
-    return teacher, teacher_tokenizer, teacher_len
+def load_bert_teacher(args, teachers):
+    """The first BERT of the teachers, which the student options that read a teacher's word pieces or
+    embeddings use, and which the speed comparison times; None when every teacher is linear (those options are
+    then refused in one line)."""
+    bert = next((t for t in teachers if t.kind == "bert"), None)
+    needs = [flag for flag, on in (("--student_tokenizer teacher", args.student_tokenizer == "teacher"),
+                                   ("--init_from_teacher", args.init_from_teacher),
+                                   ("--match_teacher_coverage", args.match_teacher_coverage)) if on]
+    if bert is None and needs:
+        raise InputError(f"{', '.join(needs)} read a BERT teacher's word pieces, but every --teacher_model is linear")
+    return bert
 
 
-def load_data(args, teacher, label_list):
+def load_data(args, teachers, label_list):
     """(texts or pairs, label ids or scores) of train (at most --max_train_examples), dev and test, each of the
-    kind the teacher reads."""
+    kind the teachers read."""
     splits = []
     for split in ("train", "dev", "test"):
         texts, labels, _ = load_split(args.data_dir, split, label_list,
                                       args.max_train_examples if split == "train" else None, **data_format(args))
-        check_input_kind(texts, reads_pairs(teacher.config), args.teacher_model, f"{args.data_dir}/{split}")
+        check_teachers_read(teachers, texts, f"{args.data_dir}/{split}")
         splits.append((texts, labels))
     return splits
 
@@ -336,15 +349,15 @@ def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_o
                            "transfer_set_time_s": seconds}
 
 
-def teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts, cache_dir):
-    """z_T for the transfer set (None with --distill 0), each distinct text computed once and cached on disk.
-    Returns (logits, its metrics.json entries)."""
+def teacher_logits_on(args, accelerator, teachers, texts, cache_dir):
+    """z_T for the transfer set (None with --distill 0): the one teacher's logits, or several teachers' mean
+    log-probabilities (`teacher_targets`), each teacher's outputs computed once per distinct text and cached on
+    disk. Returns (targets, its metrics.json entries)."""
     if not args.distill:
         return None, {"teacher_logits_computed": 0, "teacher_logits_time_s": 0.0}
     start = time.perf_counter()
     with accelerator.main_process_first():  # the other ranks then read the main process's cache
-        logits, computed = cached_teacher_logits(teacher, teacher_tokenizer, texts, teacher_len,
-                                                 args.teacher_batch_size, cache_dir)
+        logits, computed = teacher_targets(teachers, args.teacher_weights, texts, args.teacher_batch_size, cache_dir)
     seconds = time.perf_counter() - start
     logger.info(f"teacher logits for {len(texts)} texts: {computed} computed, the rest from the cache, {seconds:.0f} s")
     return logits, {"teacher_logits_computed": computed, "teacher_logits_time_s": seconds}
@@ -417,9 +430,9 @@ def pretrained_vectors(args, kind, vocab):
     return words, vectors, "LAC character vectors" + (", a word's mean over its characters" if kind == "jieba" else "")
 
 
-def teacher_embeddings(teacher, teacher_tokenizer, vocab):
-    """Rows of the teacher's input embeddings for the student's (teacher-tokenizer) vocabulary."""
-    emb = teacher.get_input_embeddings().weight.detach()  # (V_T, d_T)
+def teacher_embeddings(bert, vocab):
+    """Rows of a BERT teacher's input embeddings for the student's (teacher-tokenizer) vocabulary."""
+    emb, teacher_tokenizer = bert.model.get_input_embeddings().weight.detach(), bert.tokenizer  # (V_T, d_T)
     special = {MASK: teacher_tokenizer.mask_token or teacher_tokenizer.unk_token}
     ids = teacher_tokenizer.convert_tokens_to_ids([special.get(w, w) for w in vocab])
     weights = emb[[i if i is not None else teacher_tokenizer.unk_token_id for i in ids]].clone()
@@ -427,10 +440,10 @@ def teacher_embeddings(teacher, teacher_tokenizer, vocab):
     return weights
 
 
-def initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer):
+def initial_embeddings(args, kind, vocab, bert):
     """(weights (V, d) or None for random ones, a description, how many vocabulary rows came pretrained)."""
     if args.init_from_teacher:
-        return teacher_embeddings(teacher, teacher_tokenizer, vocab), "teacher input embeddings", len(vocab)
+        return teacher_embeddings(bert, vocab), "teacher input embeddings", len(vocab)
     found = pretrained_vectors(args, kind, vocab)
     if found is None:
         return None, "random", 0
@@ -450,21 +463,22 @@ def coverage_length(token_lists, texts, teacher_tokenizer, teacher_len):
     return max(1, math.ceil((teacher_len - 2) * n_S / max(n_T, 1)))
 
 
-def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, teacher_len):
+def build_student(args, kind, texts, num_labels, bert):
     """The student's vocabulary (the words of the transfer set `texts`), tokenizer and BiLSTM (siamese for
-    pairs), with random embeddings or pretrained ones (`initial_embeddings`). Returns (model, tokenizer, its
+    pairs), with random embeddings or pretrained ones (`initial_embeddings`); `bert` (a `Teacher`, or None) gives
+    the word pieces, embeddings and length of the options that read them. Returns (model, tokenizer, its
     metrics.json entries)."""
     pair = is_pairs(texts)
-    tok_teacher = teacher_tokenizer if kind == "teacher" else None
+    tok_teacher = bert.tokenizer if kind == "teacher" else None
     counts, lengths = token_counts(kind, texts, tok_teacher)  # a pair's two texts share the vocabulary
     vocab = build_vocab(counts, args.min_freq)
     max_len = args.max_seq_length  # the flag stays as given: --resume compares it with the checkpoint's
     if args.match_teacher_coverage:
         sample = all_texts(texts[:2000])
-        max_len = coverage_length(tokenize(kind, sample, tok_teacher), sample, teacher_tokenizer, teacher_len)
-        logger.info(f"student length {max_len} covers the teacher's {teacher_len} word pieces")
+        max_len = coverage_length(tokenize(kind, sample, tok_teacher), sample, bert.tokenizer, bert.max_seq_length)
+        logger.info(f"student length {max_len} covers the teacher's {bert.max_seq_length} word pieces")
     tokenizer = StudentTokenizer(kind, vocab, max_len, tok_teacher)
-    weights, init, n_pretrained = initial_embeddings(args, kind, vocab, teacher, teacher_tokenizer)
+    weights, init, n_pretrained = initial_embeddings(args, kind, vocab, bert)
     config = BiLSTMConfig(vocab_size=len(vocab), num_labels=num_labels,
                           embedding_dim=weights.shape[1] if weights is not None else args.embedding_dim,
                           hidden_size=args.hidden_size, fc_dim=args.fc_dim, dropout=args.dropout, pair=pair)
@@ -479,23 +493,25 @@ def build_student(args, kind, texts, num_labels, teacher, teacher_tokenizer, tea
                               "num_truncated_transfer": n_cut}
 
 
-def dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts):
+def dev_report(tokenizer, bert, dev_texts):
     """The student vocabulary's [UNK] rate on dev, and how much of a dev text each model reads: the mean
-    number of student tokens and of teacher word pieces per text, and the share of texts each one cuts (a
-    pair's texts counted one by one)."""
+    number of student tokens and of the BERT teacher's word pieces per text (none when every teacher is linear),
+    and the share of texts each one cuts (a pair's texts counted one by one)."""
     dev_texts = all_texts(dev_texts)
     dev_ids = tokenizer.encode(dev_texts)
     student_lens = np.array([len(t) for t in tokenize(tokenizer.kind, dev_texts, tokenizer.teacher_tokenizer)])
-    teacher_lens = np.array(piece_counts(teacher_tokenizer, dev_texts))
     report = {"dev_unk_rate": sum(x.count(UNK_ID) for x in dev_ids) / sum(len(x) for x in dev_ids),
-              "student_max_seq_length": tokenizer.max_seq_length, "teacher_max_seq_length": teacher_len,
-              "mean_student_tokens": float(student_lens.mean()), "mean_teacher_pieces": float(teacher_lens.mean()),
-              "dev_cut_by_student": float((student_lens > tokenizer.max_seq_length).mean()),
-              "dev_cut_by_teacher": float((teacher_lens > teacher_len - 2).mean())}  # [CLS] and [SEP] take 2
-    logger.info(f"per dev text: {report['mean_student_tokens']:.1f} student tokens ({report['dev_cut_by_student']:.1%} "
-                f"cut at {tokenizer.max_seq_length}), {report['mean_teacher_pieces']:.1f} teacher pieces "
-                f"({report['dev_cut_by_teacher']:.1%} cut at {teacher_len - 2}); student [UNK] rate "
-                f"{report['dev_unk_rate']:.1%}")
+              "student_max_seq_length": tokenizer.max_seq_length, "mean_student_tokens": float(student_lens.mean()),
+              "dev_cut_by_student": float((student_lens > tokenizer.max_seq_length).mean())}
+    line = (f"per dev text: {report['mean_student_tokens']:.1f} student tokens ({report['dev_cut_by_student']:.1%} "
+            f"cut at {tokenizer.max_seq_length})")
+    if bert is not None:
+        teacher_lens, teacher_len = np.array(piece_counts(bert.tokenizer, dev_texts)), bert.max_seq_length
+        report.update(teacher_max_seq_length=teacher_len, mean_teacher_pieces=float(teacher_lens.mean()),
+                      dev_cut_by_teacher=float((teacher_lens > teacher_len - 2).mean()))  # [CLS] and [SEP] take 2
+        line += (f", {report['mean_teacher_pieces']:.1f} teacher pieces ({report['dev_cut_by_teacher']:.1%} cut at "
+                 f"{teacher_len - 2})")
+    logger.info(f"{line}; student [UNK] rate {report['dev_unk_rate']:.1%}")
     return report
 
 
@@ -516,16 +532,17 @@ def scores_of(model, ids, labels, batch_size):
 # ----------------------------------------------------------------------------
 # After training: speed, the teacher's scores, prediction
 
-def measure_speed(args, student, tokenizer, teacher, teacher_tokenizer, teacher_len, texts):
-    """Examples/s of the student's serving path (the folded LSTM) and the teacher's, on the same CPU in one
-    process, tokenization included; {} with --speed_texts 0."""
+def measure_speed(args, student, tokenizer, teacher, texts):
+    """Examples/s of the student's serving path (the folded LSTM) and the teacher's (a `Teacher`: the first BERT,
+    else the first teacher), on the same CPU in one process, tokenization included; {} with --speed_texts 0."""
     if not args.speed_texts:
         return {}
     if args.speed_threads:
         torch.set_num_threads(args.speed_threads)
-    teacher_fn = classifier_predictor(teacher.cpu(), teacher_tokenizer, teacher_len)
-    speeds = compare_speed(fast_predictor(student, tokenizer), teacher_fn, texts[:args.speed_texts], args.speed_repeats)
-    speeds.update(student_max_seq_length=tokenizer.max_seq_length, teacher_max_seq_length=teacher_len)
+    speeds = compare_speed(fast_predictor(student, tokenizer), teacher_predictor(teacher), texts[:args.speed_texts],
+                           args.speed_repeats)
+    speeds.update(student_max_seq_length=tokenizer.max_seq_length, teacher_model=teacher.source,
+                  teacher_max_seq_length=teacher.max_seq_length if teacher.kind == "bert" else None)
     logger.info(f"examples/s at batch 64: student {speeds['student']['batch_64']['examples_per_s']:.0f}, teacher "
                 f"{speeds['teacher']['batch_64']['examples_per_s']:.1f} ({speeds['speedup_batch_64']:.1f}x); "
                 f"batch 1: {speeds['speedup_batch_1']:.1f}x; {torch.get_num_threads()} thread(s)")
@@ -568,25 +585,24 @@ def main(argv=None):
     if accelerator is None:
         return
 
-    # --- teacher and data (labels in the teacher's id order, so ids match its logits; single texts or pairs)
-    teacher, teacher_tokenizer, teacher_len = load_teacher(args, accelerator.device)
-    label_list = model_label_list(teacher)
-    (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels) = load_data(args, teacher,
+    # --- teachers and data (labels in the teachers' id order, so ids match their outputs; texts or pairs)
+    teachers = load_teachers(args.teacher_model, device=accelerator.device, max_seq_length=args.teacher_max_seq_length)
+    bert, label_list = load_bert_teacher(args, teachers), teachers[0].labels
+    logger.info(f"teachers: {describe(teachers, args.teacher_weights)}")
+    (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels) = load_data(args, teachers,
                                                                                                 label_list)
     cjk = is_cjk("".join(all_texts(train_texts[:500])))
     metric = main_metric(data_task(args.data_dir), label_list == SCORE_LABELS)
 
     # --- transfer set, the teacher's logits on it, and the student (siamese for pairs)
-    cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model)), ".logit_cache")
+    cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model[0])), ".logit_cache")
     texts, labels, transfer_stats = build_transfer_set(args, accelerator, train_texts, train_labels, cjk,
                                                        {*dev_texts, *test_texts}, cache_dir)
-    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teacher, teacher_tokenizer, teacher_len, texts,
-                                                    cache_dir)
+    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teachers, texts, cache_dir)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
-    model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), teacher, teacher_tokenizer,
-                                                       teacher_len)
+    model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), bert)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
-    dev_stats = dev_report(tokenizer, teacher_tokenizer, teacher_len, dev_texts)
+    dev_stats = dev_report(tokenizer, bert, dev_texts)
 
     # --- train at a constant learning rate, keeping the best dev checkpoint in a staging directory. `model` stays
     # the bare module (fit trains it through its DDP wrapper): every rank scores the whole (small) dev set with
@@ -607,13 +623,15 @@ def main(argv=None):
     test = scores_of(best, test_ids, test_labels, args.eval_batch_size)
     logger.info(f"best dev {metric} {state.best[metric]:.4f} (epoch {state.best['epoch']}); test {metric} "
                 f"{test[metric]:.4f}")
-    speeds = measure_speed(args, best, tokenizer, teacher, teacher_tokenizer, teacher_len, dev_texts)
-    teacher_scores = teacher_report(args.teacher_model, test, metric)
+    teacher_scores = score_teachers(teachers, args.teacher_weights, {"dev": (dev_texts, dev_labels),
+                                    "test": (test_texts, test_labels)}, args.teacher_batch_size, cache_dir)
+    speeds = measure_speed(args, best, tokenizer, bert or teachers[0], dev_texts)
     metrics = {
-        "teacher_model": args.teacher_model, "data_dir": args.data_dir, "distill": args.distill, "alpha": args.alpha,
-        "labels": label_list, "main_metric": metric, "text_pair": is_pairs(train_texts), **student_stats,
-        **dev_stats, "teacher_num_params": count_parameters(teacher), **transfer_stats, "augment": args.augment,
-        "n_iter": args.n_iter, **logit_stats, "dev": state.best, "test": test, **teacher_scores,
+        "teacher_model": ", ".join(args.teacher_model), "data_dir": args.data_dir, "distill": args.distill,
+        "alpha": args.alpha, "labels": label_list, "main_metric": metric, "text_pair": is_pairs(train_texts),
+        **student_stats, **dev_stats, "teacher_num_params": sum(t.num_params for t in teachers), **transfer_stats,
+        "augment": args.augment, "n_iter": args.n_iter, **logit_stats, "dev": state.best, "test": test,
+        **teacher_scores, **vs_teacher(test, teacher_scores["teacher_scores"], metric),
         **chance_check(state.best, dev_labels, metric),
         **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }

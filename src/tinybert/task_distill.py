@@ -57,11 +57,12 @@ from src.evaluation import evaluate, is_regressor
 from src.losses import logits_mse, soft_cross_entropy
 from src.modeling import (count_parameters, encode_texts, load_classifier, load_tokenizer,
                           make_loader, model_label_list, reads_pairs)
-from src.report import chance_check, print_summary, teacher_report
+from src.report import chance_check, print_summary, vs_teacher
 from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.tasks import data_task, main_metric
-from src.teacher_logits import cached_teacher_logits
+from src.teachers import (check_same_labels, check_teachers_read, describe, first_bert, load_teacher, parse_weights,
+                          score_teachers, teacher_targets)
 from src.tinybert.attention import SCORES
 from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_same_heads, check_same_vocab,
                                   intermediate_loss, layer_map, task_data_dir)
@@ -69,8 +70,13 @@ from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_sa
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--teacher_model", default=None,
-                   help="fine-tuned teacher, save_pretrained directory or hub id (required for training)")
+    p.add_argument("--teacher_model", action="append", default=None,
+                   help="fine-tuned teacher, save_pretrained directory or hub id (required for training); repeat "
+                        "the flag for several: stage 2 learns the weighted mean of their log-probabilities and may "
+                        "take linear_teacher.py directories too, while the first BERT given supplies the "
+                        "tokenizer, stage 1's layers and --init_from_teacher")
+    p.add_argument("--teacher_weights", default=None,
+                   help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--student_model", default=None,
                       help="student BERT directory or hub id (a general TinyBERT, or stage 1's output)")
@@ -118,6 +124,10 @@ def parse_args(argv=None):
         p.error("--do_eval and --do_predict score a trained --student_model")
     if not (args.do_eval or args.do_predict or args.teacher_model):
         p.error("--teacher_model is required for training")
+    try:
+        args.teacher_weights = parse_weights(args.teacher_weights, len(args.teacher_model or []))
+    except ValueError as e:
+        p.error(str(e))
     if args.init_from_teacher != (args.student_layers is not None):
         p.error("--init_from_teacher and --student_layers go together")
     if args.data_dir is None:
@@ -143,27 +153,46 @@ def stage_name(args):
     return "prediction layer" if args.pred_distill else "intermediate layers"
 
 
-def load_models(args, device):
-    """The teacher's tokenizer, the teacher, its label names, the student and the layer map (stage 1, and
-    stage 2 with --init_from_teacher; else None)."""
+def load_teachers_of_stage(args, device):
+    """The teachers as `Teacher`s: stage 1 the first BERT of --teacher_model only (its layers are what the
+    student learns), stage 2 every one. Returns (teachers, that BERT)."""
+    bert_source = first_bert(args.teacher_model)
+    if bert_source is None:
+        raise InputError("TinyBERT needs a BERT teacher (its tokenizer and layers), but every --teacher_model is "
+                         "linear: add the BERT teacher as well")
     attn = "sdpa" if args.pred_distill else SCORES  # stage 1 compares the pre-softmax attention scores
-    tokenizer = load_tokenizer(args.teacher_model, args.do_lower_case)
+    # Never trained, so never prepared: moved here, before their first use (stage 2's logits pass included).
+    load = partial(load_teacher, device=device, max_seq_length=args.max_seq_length, do_lower_case=args.do_lower_case,
+                   attn_implementation=attn)
+    if not args.pred_distill:
+        if len(args.teacher_model) > 1:
+            logger.info(f"stage 1 learns the layers of {bert_source} only; the other teachers teach in stage 2")
+        bert = load(bert_source)
+        return [bert], bert
+    teachers = [load(source) for source in args.teacher_model]
+    check_same_labels(teachers)
+    return teachers, teachers[args.teacher_model.index(bert_source)]
+
+
+def load_models(args, device):
+    """The teachers (`load_teachers_of_stage`), the BERT one's tokenizer, the BERT teacher itself, the label
+    names, the student and the layer map (stage 1, and stage 2 with --init_from_teacher; else None)."""
+    attn = "sdpa" if args.pred_distill else SCORES
+    teachers, bert = load_teachers_of_stage(args, device)
+    tokenizer, teacher, label_list = bert.tokenizer, bert.model, bert.labels
     tokenizer.model_max_length = args.max_seq_length  # saved: pipeline(...) then truncates as trained
-    # Never trained, so never prepared: moved here, before its first use (stage 2's logits pass included).
-    teacher = load_classifier(args.teacher_model, attn_implementation=attn).to(device).eval()
-    label_list = model_label_list(teacher)
     num_layers_T = teacher.config.num_hidden_layers
     pairs = layer_map(args.student_layers, num_layers_T, args.layer_map) if args.student_layers else None
     student = build_student(args, teacher, label_list, pairs, attn_implementation=attn)
     if args.student_model:
-        check_same_vocab(load_tokenizer(args.student_model), tokenizer, args.student_model, args.teacher_model)
+        check_same_vocab(load_tokenizer(args.student_model), tokenizer, args.student_model, bert.source)
     if not args.pred_distill:
         pairs = pairs or layer_map(student.config.num_hidden_layers, num_layers_T, args.layer_map)
         check_same_heads(student.config, teacher.config)
-    logger.info(f"TinyBERT {stage_name(args)}: teacher {args.teacher_model} {count_parameters(teacher) / 1e6:.1f}M "
-                f"params, student {count_parameters(student) / 1e6:.1f}M ({student.config.num_hidden_layers} layers, "
+    logger.info(f"TinyBERT {stage_name(args)}: teachers {describe(teachers, args.teacher_weights)}; student "
+                f"{count_parameters(student) / 1e6:.1f}M params ({student.config.num_hidden_layers} layers, "
                 f"width {student.config.hidden_size}), layer map {pairs}")
-    return tokenizer, teacher, label_list, student, pairs
+    return teachers, tokenizer, teacher, label_list, student, pairs
 
 
 def load_transfer_set(args, label_list):
@@ -197,14 +226,12 @@ def encode_transfer_set(args, accelerator, tokenizer, texts):
         return encode_to_disk(tokenizer, texts, args.max_seq_length, stores_dir(args), row_index=args.pred_distill)
 
 
-def teacher_logits(args, accelerator, teacher, tokenizer, texts):
-    """The teacher's logits (N, C) for the transfer set, from --cache_dir where it has them."""
+def teacher_logits(args, accelerator, teachers, texts):
+    """The targets (N, C) for the transfer set: the one teacher's logits, or several teachers' mean
+    log-probabilities (`teacher_targets`), from --cache_dir where it has them."""
     # With a cache the main process computes and writes it, the others then read it; without, all compute at once.
     with accelerator.main_process_first() if args.cache_dir else contextlib.nullcontext():
-        logits, computed = cached_teacher_logits(teacher, tokenizer, texts, args.max_seq_length, args.eval_batch_size,
-                                                 args.cache_dir)
-    logger.info(f"teacher logits: {computed} computed, {len(texts) - computed} from the cache")
-    return logits
+        return teacher_targets(teachers, args.teacher_weights, texts, args.eval_batch_size, args.cache_dir)[0]
 
 
 def make_eval_loaders(args, tokenizer, splits, accelerator):
@@ -259,7 +286,7 @@ def stage_metrics(args, accelerator, models, transfer_set, state):
     number of texts, number truncated), losses and training speed."""
     teacher, student, label_list = models
     files, num_texts, num_truncated = transfer_set
-    return {"stage": stage_name(args), "teacher": args.teacher_model, "data_dir": args.data_dir,
+    return {"stage": stage_name(args), "teacher": ", ".join(args.teacher_model), "data_dir": args.data_dir,
             "task": data_task(args.data_dir, args.task_name), "main_metric": state.metric,
             "text_pair": reads_pairs(teacher.config),
             "train_file": files[0], "transfer_files": files, "labels": label_list, "num_train_examples": num_texts,
@@ -316,16 +343,17 @@ def main(argv=None):
         return
 
     # --- teacher, student and data: the training texts only need the teacher's outputs; dev and test keep labels
-    tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
+    teachers, tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
     train_texts, train_files = load_transfer_set(args, label_list)
-    dev, test = (load_split(args.data_dir, split, label_list, **data_format(args))[:2] for split in ("dev", "test"))
-    for texts, source in ((train_texts, train_files[0]), (dev[0], "its dev split"), (test[0], "its test split")):
-        check_input_kind(texts, reads_pairs(teacher.config), args.teacher_model, source)
+    dev, test_split = (load_split(args.data_dir, split, label_list, **data_format(args))[:2]
+                       for split in ("dev", "test"))
+    for texts, source in ((train_texts, train_files[0]), (dev[0], "its dev split"), (test_split[0], "its test split")):
+        check_teachers_read(teachers, texts, source)
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
     train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
                 f"{args.max_seq_length}) / "
-                f"dev {len(dev[0])} / test {len(test[0])}; {accelerator.num_processes} x {accelerator.device}")
+                f"dev {len(dev[0])} / test {len(test_split[0])}; {accelerator.num_processes} x {accelerator.device}")
 
     def save_student(path):
         accelerator.unwrap_model(student).save_pretrained(path)
@@ -333,8 +361,8 @@ def main(argv=None):
 
     if args.pred_distill:
         # --- stage 2: the prediction layer learns the teacher's logits; dev picks the checkpoint to test
-        logits_T = teacher_logits(args, accelerator, teacher, tokenizer, train_texts)  # (N, C); row idx = i
-        dev_loader, test_loader = make_eval_loaders(args, tokenizer, (dev, test), accelerator)
+        logits_T = teacher_logits(args, accelerator, teachers, train_texts)  # (N, C); row idx = i
+        dev_loader, test_loader = make_eval_loaders(args, tokenizer, (dev, test_split), accelerator)
         models, loss_fn = student, partial(prediction_loss, logits_T=logits_T, temperature=args.temperature)
         optimizer = adamw(trainable_parameters(student), args.learning_rate, args.weight_decay)
         evaluate_fn = partial(evaluate, student, dev_loader, accelerator, desc="dev")
@@ -357,8 +385,10 @@ def main(argv=None):
     # --- stage 1 saves its last student and projection; stage 2 tests its best dev checkpoint
     if args.pred_distill:
         test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best, metric)
-        results = {"dev": state.best, "test": test, "temperature": args.temperature,
-                   **teacher_report(args.teacher_model, test, metric), **chance_check(state.best, dev[1], metric)}
+        scores = score_teachers(teachers, args.teacher_weights, {"dev": dev, "test": test_split}, args.eval_batch_size,
+                                args.cache_dir)
+        results = {"dev": state.best, "test": test, "temperature": args.temperature, **scores,
+                   **vs_teacher(test, scores["teacher_scores"], metric), **chance_check(state.best, dev[1], metric)}
     else:
         results = {"layer_map": pairs}
         if accelerator.is_main_process:
@@ -368,7 +398,8 @@ def main(argv=None):
         metrics = {**stage_metrics(args, accelerator, (teacher, student, label_list),
                                    (train_files, len(train_texts), n_trunc), state), **results}
         if args.speed_texts:
-            metrics["speed"] = speed_comparison(tmp_dir, args.teacher_model, tokenizer, dev[0][:args.speed_texts], args)
+            metrics["speed"] = speed_comparison(tmp_dir, first_bert(args.teacher_model), tokenizer,
+                                                dev[0][:args.speed_texts], args)
         finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
         summarise(args, metrics)
     accelerator.wait_for_everyone()

@@ -1,0 +1,223 @@
+"""The teachers of a distillation, one or several, and the targets a student learns from them.
+
+A teacher is a fine-tuned BERT-family classifier (a `save_pretrained` directory or a hub id) or a linear TF-IDF
+model (`src/linear_teacher.py`, a directory with model.joblib). Each teacher's outputs on a set of inputs are
+cached on disk per teacher (`src/teacher_logits.py`): a BERT's logits, a linear teacher's log-probabilities.
+One teacher's outputs are the targets as they are (Tang et al. and TinyBERT learn the raw logits); several
+teachers' targets are the weighted mean of their log-probabilities (`ensemble_targets`).
+"""
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from src.cli import InputError, logger, progress
+from src.data import SCORE_LABELS, Text, check_input_kind
+from src.evaluation import task_metrics
+from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list, reads_pairs
+from src.runs import load_json
+from src.speed import classifier_predictor
+from src.teacher_logits import cache_file, cached_outputs, cached_teacher_logits
+
+LINEAR_FILE, MODEL_TYPE = "model.joblib", "linear_tfidf"  # a linear teacher's pipeline, and its config's model_type
+DEFAULT_TEACHER_LENGTH = 128  # word pieces of a teacher without an args.json (a hub id)
+
+
+@dataclass
+class Teacher:
+    """One teacher: where it came from, its label names (in logit order), the model (a transformers classifier,
+    or a fitted scikit-learn pipeline), and for a BERT its tokenizer and the word pieces it reads."""
+    source: str
+    labels: list[str]
+    model: Any
+    tokenizer: Any = None
+    max_seq_length: int = DEFAULT_TEACHER_LENGTH
+
+    @property
+    def kind(self) -> str:
+        return "bert" if self.tokenizer is not None else "linear"
+
+    @property
+    def pairs(self) -> bool:
+        return self.kind == "bert" and reads_pairs(self.model.config)
+
+    @property
+    def num_params(self) -> int:
+        if self.kind == "bert":
+            return count_parameters(self.model)
+        classifier = self.model[-1]  # the pipeline's logistic regression
+        return int(classifier.coef_.size + classifier.intercept_.size)
+
+
+def jieba_words(text: str) -> list[str]:
+    """jieba's words of a text, spaces dropped: a linear teacher's Chinese words (a module-level function, so
+    that its pipeline pickles by name)."""
+    import jieba
+
+    return [w for w in jieba.lcut(text) if w.strip()]
+
+
+def linear_log_probs(pipeline, texts: Sequence[str], batch_size: int = 8192) -> np.ndarray:
+    """log p(y | x) (N, C) of a fitted linear teacher, a column per label id as a BERT teacher's logits have (its
+    label list is its training file's, so every id is one of the classifier's classes, in order); `batch_size`
+    texts at a time, so that a store of millions is never all in memory."""
+    chunks = [pipeline.predict_log_proba([texts[i] for i in range(start, min(start + batch_size, len(texts)))])
+              for start in progress(range(0, len(texts), batch_size), desc="linear teacher", leave=False,
+                                    disable=len(texts) <= batch_size)]
+    return np.concatenate(chunks) if chunks else np.empty((0, len(pipeline.classes_)))
+
+
+def is_linear(source: str) -> bool:
+    """Whether `source` is a linear teacher's directory (model.joblib and a config.json of its model type)."""
+    config = os.path.join(source, "config.json")
+    return (os.path.isfile(os.path.join(source, LINEAR_FILE)) and os.path.isfile(config)
+            and load_json(config).get("model_type") == MODEL_TYPE)
+
+
+def load_teacher(source: str, device: torch.device | str = "cpu", max_seq_length: int | None = None,
+                 do_lower_case: bool = False, **bert_kwargs) -> Teacher:
+    """A teacher from its directory (or hub id). A BERT goes to `device` in eval mode and reads `max_seq_length`
+    word pieces, else its own from its args.json, else 128; `bert_kwargs` go to `load_classifier`."""
+    if is_linear(source):
+        import joblib
+
+        return Teacher(source, load_json(os.path.join(source, "config.json"))["labels"],
+                       joblib.load(os.path.join(source, LINEAR_FILE)))
+    model = load_classifier(source, **bert_kwargs).to(device).eval()
+    args_path = os.path.join(source, "args.json")
+    length = max_seq_length or (load_json(args_path).get("max_seq_length", DEFAULT_TEACHER_LENGTH)
+                                if os.path.isfile(args_path) else DEFAULT_TEACHER_LENGTH)
+    return Teacher(source, model_label_list(model), model, load_tokenizer(source, do_lower_case), length)
+
+
+def check_same_labels(teachers: list[Teacher]) -> None:
+    """Teachers must share their label names, in the same order, since their outputs are averaged column by
+    column; refused in one line otherwise."""
+    for t in teachers[1:]:
+        if t.labels != teachers[0].labels:
+            raise InputError(f"the teachers disagree on the labels: {teachers[0].source} has {teachers[0].labels}, "
+                             f"{t.source} has {t.labels}; train them on the same label set")
+
+
+def load_teachers(sources: list[str], **kwargs) -> list[Teacher]:
+    """The teachers of `sources` (`load_teacher`), checked to share their labels (`check_same_labels`)."""
+    teachers = [load_teacher(source, **kwargs) for source in sources]
+    check_same_labels(teachers)
+    return teachers
+
+
+def first_bert(sources: list[str]) -> str | None:
+    """The first of `sources` that is a BERT (not a linear teacher), or None."""
+    return next((s for s in sources if not is_linear(s)), None)
+
+
+def check_teachers_read(teachers: list[Teacher], inputs: list[Text], source: str) -> None:
+    """Refuse inputs of the other kind (single texts or pairs) than any teacher reads, in one line."""
+    for t in teachers:
+        check_input_kind(inputs, t.pairs, t.source, source)
+
+
+def parse_weights(text: str | None, n: int) -> list[float]:
+    """--teacher_weights: comma-separated non-negative numbers, one per teacher, not all 0; None: equal.
+    Raises ValueError, for the parser to report."""
+    if text is None:
+        return [1.0] * n
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError:
+        weights = []
+    if len(weights) != n or min(weights) < 0 or not sum(weights):
+        raise ValueError(f"--teacher_weights {text}: give {n} non-negative numbers, one per --teacher_model, "
+                         "not all 0 (e.g. 1,1)")
+    return weights
+
+
+def ensemble_targets(outputs_T: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
+    """The targets z_T (N, C) a student learns from K teachers' outputs z_T^k (each (N, C)).
+
+    One teacher (K = 1): its outputs unchanged, the logits of the papers. Several classifiers:
+        z_T = sum_k w_k log softmax(z_T^k) / sum_k w_k,
+    the weighted mean of the teachers' log-probabilities: raw logits are not comparable across teachers (a
+    linear teacher's are log-probabilities, a BERT's have any scale and a per-row shift), while log-probabilities
+    are; softmax(z_T) is the weighted geometric mean of the teachers' probabilities, renormalised (a product
+    of experts). Regressors (C = 1): the weighted mean of their scores.
+    """
+    if len(outputs_T) == 1:
+        return outputs_T[0]
+    w = torch.tensor(weights, dtype=torch.float32) / sum(weights)  # (K,)
+    stacked = torch.stack(outputs_T).float()  # (K, N, C)
+    if stacked.shape[-1] > 1:
+        stacked = stacked.log_softmax(-1)
+    return torch.einsum("k,knc->nc", w, stacked)
+
+
+def linear_cache_key(teacher: Teacher) -> bytes:
+    """What a linear teacher's outputs depend on: the bytes of its fitted pipeline."""
+    with open(os.path.join(teacher.source, LINEAR_FILE), "rb") as f:
+        return b"linear" + hashlib.sha1(f.read()).digest()
+
+
+def teacher_outputs(teacher: Teacher, inputs: Sequence[Text], batch_size: int, cache_dir: str | None
+                    ) -> tuple[torch.Tensor, int]:
+    """One teacher's outputs (N, C) on `inputs`, cached per teacher in `cache_dir`: a BERT's logits, a linear
+    teacher's log-probabilities. Returns (outputs, n_computed)."""
+    if teacher.kind == "bert":
+        return cached_teacher_logits(teacher.model, teacher.tokenizer, inputs, teacher.max_seq_length, batch_size,
+                                     cache_dir)
+    path = cache_file(cache_dir, linear_cache_key(teacher)) if cache_dir else None
+    return cached_outputs(lambda rows: linear_log_probs(teacher.model, rows), inputs, len(teacher.labels), path)
+
+
+def teacher_targets(teachers: list[Teacher], weights: list[float], inputs: Sequence[Text], batch_size: int,
+                    cache_dir: str | None) -> tuple[torch.Tensor, int]:
+    """The targets (N, C) of `ensemble_targets` on `inputs`, each teacher's outputs from the cache where it has
+    them. Returns (targets, outputs computed over all teachers)."""
+    outputs, computed = zip(*(teacher_outputs(t, inputs, batch_size, cache_dir) for t in teachers))
+    for t, n in zip(teachers, computed):
+        logger.info(f"teacher {t.source} ({t.kind}): {n} outputs computed, {len(inputs) - n} from the cache")
+    return ensemble_targets(list(outputs), weights), sum(computed)
+
+
+def predictions(outputs: torch.Tensor) -> np.ndarray:
+    """Class ids (argmax) of classifier outputs (N, C), or a regressor's scores (N, 1)."""
+    return outputs[:, 0].numpy() if outputs.shape[-1] == 1 else outputs.argmax(-1).numpy()
+
+
+def score_teachers(teachers: list[Teacher], weights: list[float], splits: dict[str, tuple[list, list]],
+                   batch_size: int, cache_dir: str | None) -> dict:
+    """What metrics.json records of the teachers: `teachers` (each one's source, kind, weight, parameters and
+    `task_metrics` on each split of `splits` {name: (inputs, gold labels)}), `ensemble` (the targets' scores, with
+    several teachers) and `teacher_scores`, the scores of what the student learns from (the one teacher, or the
+    ensemble)."""
+    regression = teachers[0].labels == SCORE_LABELS
+    outputs = [{name: teacher_outputs(t, x, batch_size, cache_dir)[0] for name, (x, _) in splits.items()}
+               for t in teachers]
+
+    def scores(by_split: dict) -> dict:
+        return {name: task_metrics(np.array(splits[name][1]), predictions(out), regression)
+                for name, out in by_split.items()}
+
+    record = {"teachers": [{"model": t.source, "kind": t.kind, "weight": w, "num_params": t.num_params, **scores(o)}
+                           for t, w, o in zip(teachers, weights, outputs)]}
+    if len(teachers) > 1:
+        record["ensemble"] = scores({name: ensemble_targets([o[name] for o in outputs], weights) for name in splits})
+    record["teacher_scores"] = record.get("ensemble") or {name: record["teachers"][0][name] for name in splits}
+    return record
+
+
+def teacher_predictor(teacher: Teacher) -> Callable[[list[Text]], torch.Tensor]:
+    """texts -> outputs (B, C) on the CPU, tokenisation included: what a speed comparison times."""
+    if teacher.kind == "bert":
+        return classifier_predictor(teacher.model.cpu(), teacher.tokenizer, teacher.max_seq_length)
+    return lambda texts: torch.from_numpy(linear_log_probs(teacher.model, texts))
+
+
+def describe(teachers: list[Teacher], weights: list[float]) -> str:
+    """`a (bert, 22.7M params, weight 1)` for each teacher, for the run's banner."""
+    return "; ".join(f"{t.source} ({t.kind}, {t.num_params / 1e6:.2f}M params, weight {w:g})"
+                     for t, w in zip(teachers, weights))

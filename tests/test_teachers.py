@@ -1,0 +1,146 @@
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import src.distill_task_specific_bert.distill as distill
+from src import linear_teacher, predict
+from src.cli import InputError
+from src.runs import load_json
+from src.teachers import (ensemble_targets, load_teacher, load_teachers, parse_weights, teacher_outputs,
+                          teacher_targets)
+from src.tinybert import task_distill
+from tests.tiny import write_tiny_bert, write_toy_data
+
+BILSTM = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",
+          "--hidden_size", "16", "--fc_dim", "16", "--speed_texts", "16", "--speed_repeats", "1", "--no_cuda"]
+
+
+@pytest.fixture(scope="module")
+def teachers(tmp_path_factory):
+    """Toy data, a random (untrained: at chance) tiny BERT teacher, and a linear teacher that learned the task."""
+    root = tmp_path_factory.mktemp("teachers")
+    data = write_toy_data(root / "toy")
+    bert = write_tiny_bert(root / "bert", labels=["0", "1"])
+    linear_teacher.main(["--data_dir", data, "--output_dir", str(root / "linear"), "--C_grid", "4"])
+    return data, bert, str(root / "linear")
+
+
+# --- the targets, by hand
+
+def test_one_teacher_keeps_its_logits_several_average_log_probabilities():
+    z = torch.tensor([[2.0, -1.0]])
+    assert ensemble_targets([z], [1.0]) is z  # the papers' targets: the raw logits
+    a = torch.tensor([[math.log(3.0), 0.0]])  # p = (0.75, 0.25)
+    b = torch.tensor([[5.0, 5.0]])  # p = (0.5, 0.5), at another logit scale
+    equal = ensemble_targets([a, b], [1.0, 1.0])
+    torch.testing.assert_close(equal, torch.tensor([[math.log(0.75 * 0.5) / 2, math.log(0.25 * 0.5) / 2]]))
+    weighted = ensemble_targets([a, b], [3.0, 1.0])  # weights are normalised: 3/4 and 1/4
+    torch.testing.assert_close(weighted, torch.tensor([[(3 * math.log(0.75) + math.log(0.5)) / 4,
+                                                        (3 * math.log(0.25) + math.log(0.5)) / 4]]))
+    # softmax of the targets: the weighted geometric mean of the probabilities, renormalised
+    p = torch.tensor([0.75 ** 0.75 * 0.5 ** 0.25, 0.25 ** 0.75 * 0.5 ** 0.25])
+    torch.testing.assert_close(weighted.softmax(-1)[0], p / p.sum())
+    # regressors: the weighted mean of their scores
+    torch.testing.assert_close(ensemble_targets([torch.tensor([[2.0]]), torch.tensor([[4.0]])], [1.0, 3.0]),
+                               torch.tensor([[3.5]]))
+
+
+def test_weights_are_checked():
+    assert parse_weights(None, 3) == [1.0, 1.0, 1.0] and parse_weights("2,0.5", 2) == [2.0, 0.5]
+    for bad in ("1", "1,x", "-1,2", "0,0"):
+        with pytest.raises(ValueError, match="--teacher_weights"):
+            parse_weights(bad, 2)
+
+
+def test_linear_teacher_outputs_are_its_log_probabilities_cached(teachers, tmp_path):
+    data, bert, linear = teachers
+    texts = ["a good film", "the plot was bad", "good"]
+    t = load_teacher(linear)
+    assert t.kind == "linear" and t.labels == ["0", "1"] and not t.pairs
+    out, computed = teacher_outputs(t, texts, 8, str(tmp_path))
+    np.testing.assert_allclose(out.numpy(), t.model.predict_log_proba(texts), rtol=1e-6)
+    np.testing.assert_allclose(out.exp().sum(-1).numpy(), 1.0, rtol=1e-6)
+    assert computed == 3 and teacher_outputs(t, texts, 8, str(tmp_path))[1] == 0  # the second time: the cache
+    # two teachers: the mean of their log-probabilities, each teacher cached in its own file
+    both = load_teachers([bert, linear])
+    targets, computed = teacher_targets(both, [1.0, 1.0], texts, 8, str(tmp_path))
+    bert_out = teacher_outputs(both[0], texts, 8, None)[0]
+    torch.testing.assert_close(targets, (bert_out.log_softmax(-1) + out) / 2)
+    assert computed == 3 and len(os.listdir(tmp_path)) == 2
+
+
+def test_label_order_mismatch_is_refused(teachers, tmp_path):
+    data, _, linear = teachers
+    reversed_bert = write_tiny_bert(tmp_path / "reversed", labels=["1", "0"])
+    with pytest.raises(InputError, match=r"the teachers disagree on the labels: .*reversed has \['1', '0'\], "
+                                         r".*linear has \['0', '1'\]"):
+        load_teachers([reversed_bert, linear])
+    with pytest.raises(SystemExit, match=r"^error: the teachers disagree on the labels"):
+        distill.main(["--data_dir", data, "--teacher_model", reversed_bert, "--teacher_model", linear,
+                      "--output_dir", str(tmp_path / "out"), *BILSTM])
+    assert not os.path.exists(tmp_path / "out" / "metrics.json")
+
+
+# --- both students from a BERT and a linear teacher together
+
+def test_bilstm_learns_from_a_bert_and_a_linear_teacher(teachers, tmp_path, capsys):
+    data, bert, linear = teachers
+    out = tmp_path / "kd"
+    distill.main(["--data_dir", data, "--teacher_model", bert, "--teacher_model", linear, "--teacher_weights", "1,3",
+                  "--output_dir", str(out), "--cache_dir", str(tmp_path / "cache"), *BILSTM])
+    m = load_json(out / "metrics.json")
+    assert [(t["kind"], t["weight"]) for t in m["teachers"]] == [("bert", 1.0), ("linear", 3.0)]
+    bert_scores, linear_scores = (t["test"]["accuracy"] for t in m["teachers"])
+    assert linear_scores >= 0.9 and m["ensemble"]["test"]["accuracy"] >= 0.9  # the random BERT is outweighed
+    assert m["teacher_scores"] == m["ensemble"] and m["test"]["accuracy"] >= 0.8
+    assert m["test_accuracy_vs_teacher"] == m["test"]["accuracy"] / m["ensemble"]["test"]["accuracy"]
+    assert m["speed"]["teacher_model"] == bert  # the speed-up is the BERT teacher's
+    assert len([f for f in os.listdir(tmp_path / "cache") if f.startswith("teacher_logits_")]) == 2
+    assert "done: BiLSTM student (distilled)" in capsys.readouterr().out
+
+
+def test_bilstm_from_a_linear_teacher_alone(teachers, tmp_path):
+    data, _, linear = teachers
+    m = distill.main(["--data_dir", data, "--teacher_model", linear, "--output_dir", str(tmp_path / "kd"),
+                      *BILSTM]) or load_json(tmp_path / "kd" / "metrics.json")
+    assert m["teachers"][0]["kind"] == "linear" and "ensemble" not in m and m["test"]["accuracy"] >= 0.8
+    assert "mean_teacher_pieces" not in m and m["speed"]["teacher_model"] == linear  # no BERT: timed against it
+    with pytest.raises(SystemExit, match=r"^error: --student_tokenizer teacher read a BERT teacher's word pieces, "
+                                         r"but every --teacher_model is linear$"):
+        distill.main(["--data_dir", data, "--teacher_model", linear, "--output_dir", str(tmp_path / "t"),
+                      "--student_tokenizer", "teacher", *BILSTM])
+
+
+def test_tinybert_stage2_learns_from_a_bert_and_a_linear_teacher(teachers, tmp_path):
+    data, bert, linear = teachers
+    common = ["--data_dir", data, "--max_seq_length", "32", "--train_batch_size", "8", "--no_cuda",
+              "--speed_texts", "0"]
+    task_distill.main(["--teacher_model", bert, "--teacher_model", linear, "--init_from_teacher", "--student_layers",
+                       "1", "--output_dir", str(tmp_path / "s1"), "--num_train_epochs", "1", "--learning_rate",
+                       "1e-3", *common])
+    assert load_json(tmp_path / "s1" / "metrics.json")["teacher"] == f"{bert}, {linear}"
+    task_distill.main(["--pred_distill", "--teacher_model", linear, "--teacher_model", bert, "--student_model",
+                       str(tmp_path / "s1"), "--output_dir", str(tmp_path / "s2"), "--num_train_epochs", "6",
+                       "--eval_step", "8", "--teacher_weights", "3,1", "--learning_rate", "3e-3", *common])
+    m = load_json(tmp_path / "s2" / "metrics.json")
+    assert [t["kind"] for t in m["teachers"]] == ["linear", "bert"] and m["ensemble"]["test"]["accuracy"] >= 0.9
+    assert m["test"]["accuracy"] > 0.6  # above chance (0.5) by learning the ensemble's targets
+    with pytest.raises(SystemExit, match=r"^error: TinyBERT needs a BERT teacher .* every --teacher_model is linear"):
+        task_distill.main(["--pred_distill", "--teacher_model", linear, "--student_model", str(tmp_path / "s1"),
+                           "--output_dir", str(tmp_path / "s3"), *common])
+
+
+def test_predict_scores_a_linear_teacher(teachers, capsys, tmp_path):
+    data, _, linear = teachers
+    predict.main(["--model", linear, "--input", os.path.join(data, "test.tsv"), "--eval"])
+    table = capsys.readouterr().out.splitlines()
+    accuracy = float(table[2].split("|")[1])
+    assert table[0].startswith("| accuracy") and accuracy == pytest.approx(
+        load_json(os.path.join(linear, "metrics.json"))["test"]["accuracy"], abs=1e-4)
+    predict.main(["--model", linear, "--input", os.path.join(data, "test.tsv"), "--output", str(tmp_path / "p.jsonl")])
+    row = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
+    assert set(row["probs"]) == {"0", "1"} and sum(row["probs"].values()) == pytest.approx(1.0)
