@@ -5,6 +5,7 @@ import argparse
 import codecs
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -35,6 +36,7 @@ SPLITS = ("train", "dev", "test")
 
 # A file where more than this share of lines is unusable is refused rather than silently thinned.
 MAX_BAD_LINE_FRACTION = 0.01
+CHUNK_ROWS = 65536  # rows of a data file parsed at a time (its columns are found from the first chunk)
 
 # A word that can name a column: `label`, `content`, `sentence1`, `text_a`.
 COLUMN_WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -168,13 +170,30 @@ def read_lines(path: str, what: str = "data file", encoding: str = DEFAULT_ENCOD
     return split_lines(read_text(path, what, encoding))
 
 
-def _delimited_rows(path: str, encoding: str) -> list[Row]:
-    """The non-blank rows of a .tsv (or any non-.csv) file split at tabs, or of a .csv file read by the csv module
-    (quoted fields may hold commas and line breaks)."""
-    text = read_text(path, encoding=encoding)
-    if not path.lower().endswith(".csv"):
-        return [(i, line.split("\t")) for i, line in enumerate(split_lines(text), start=1) if line.strip()]
-    reader = csv.reader(io.StringIO(text, newline=""))
+def iter_lines(path: str, what: str = "data file", encoding: str = DEFAULT_ENCODING) -> Iterator[str]:
+    """The lines of a text file (blank ones kept), as `read_lines` splits and checks them, read lazily a line at
+    a time, so that a file of millions of lines is never held whole; an encoding whose line break is not the
+    byte \\n (UTF-16) is read whole."""
+    try:
+        whole = not "a\n".encode(encoding).endswith(b"a\n")
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r}") from None
+    if whole:
+        yield from read_lines(path, what, encoding)
+        return
+    if not os.path.isfile(path):
+        raise InputError(f"{what} {path} does not exist")
+    offset = 0
+    with open(path, "rb") as f:
+        for raw in f:  # up to each \n; a lone \r also ends a line, as in `split_lines`
+            yield from split_lines(decode_text(raw, path, encoding, offset))
+            offset += len(raw)
+
+
+def _csv_rows(path: str, encoding: str) -> list[Row]:
+    """The non-blank rows of a .csv file read by the csv module (quoted fields may hold commas and line
+    breaks)."""
+    reader = csv.reader(io.StringIO(read_text(path, encoding=encoding), newline=""))
     rows, start = [], 1
     try:
         for fields in reader:
@@ -381,19 +400,60 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
     MNLI) is dropped and counted. With `keep_rows` (labelling a file, one output row per data row), a skipped
     line gives an example with text "" (or its text) and label None.
     """
-    fmt = {"text_column": text_column, "text_b_column": text_b_column, "label_column": label_column,
-           "columns": columns}
+    return [ex for chunk in iter_example_chunks(path, require_label, text_column=text_column,
+                                                text_b_column=text_b_column, label_column=label_column,
+                                                columns=columns, encoding=encoding, keep_rows=keep_rows)
+            for ex in chunk]
+
+
+def _file_rows(path: str, fmt: dict, encoding: str, require_label: bool
+               ) -> tuple[Columns | None, Iterator[Row], list[Row]]:
+    """(columns, the data rows after the first chunk, the first chunk's data rows) of a data file. A .tsv (or any
+    other non-.csv, non-JSON-lines file) is read lazily, its columns found from its first CHUNK_ROWS rows; a .csv
+    or .jsonl file is read whole (its rows are the first chunk). Columns None: the file is empty."""
     if path.lower().endswith(JSON_LINES):
         header, body = _jsonl_rows(path, encoding)
-        found = _header_columns(path, header, text_column, text_b_column, label_column, require_label) if body else None
+        fmt = {k: v for k, v in fmt.items() if k != "columns"}
+        return (_header_columns(path, header, **fmt, require_label=require_label) if body else None), iter(()), body
+    if path.lower().endswith(".csv"):
+        rows = iter(_csv_rows(path, encoding))
     else:
-        rows = _delimited_rows(path, encoding)
-        found, body = _find_columns(path, rows, fmt, require_label) if rows else (None, [])
+        rows = ((i, line.split("\t")) for i, line in enumerate(iter_lines(path, encoding=encoding), start=1)
+                if line.strip())
+    first = list(itertools.islice(rows, CHUNK_ROWS))
+    found, body = _find_columns(path, first, fmt, require_label) if first else (None, [])
+    return found, rows, body
+
+
+def iter_example_chunks(path: str, require_label: bool = True, *, text_column: str | None = None,
+                        text_b_column: str | None = None, label_column: str | None = None, columns: str | None = None,
+                        encoding: str = DEFAULT_ENCODING, keep_rows: bool = False) -> Iterator[list[Example]]:
+    """`read_examples` as lists of at most CHUNK_ROWS examples, read lazily from a .tsv file (csv and JSON
+    lines are read whole), so that a transfer set of millions of rows is never held whole. The same columns,
+    policies and errors; the share of malformed lines is checked when the file is done, so a caller that writes
+    the examples somewhere must do so complete-or-absent (`ragged.RaggedWriter`)."""
+    fmt = {"text_column": text_column, "text_b_column": text_b_column, "label_column": label_column,
+           "columns": columns}
+    found, rows, body = _file_rows(path, fmt, encoding, require_label)
     if found is None:
         raise InputError(f"{path} is empty")
-    if not body:
+    lines, n_rows, n_examples = {"joined": [], "skipped": [], "no_gold": []}, 0, 0
+    while body:
+        examples, found_lines = _parse_rows(path, body, found, keep_rows)
+        for kind, line_nos in found_lines.items():
+            lines[kind] += line_nos
+        n_rows, n_examples = n_rows + len(body), n_examples + len(examples)
+        yield examples
+        body = list(itertools.islice(rows, CHUNK_ROWS))
+    _report_lines(path, lines, n_rows, n_examples, text_column, label_column)
+
+
+def _report_lines(path: str, lines: dict[str, list[int]], n_rows: int, n_examples: int, text_column: str | None,
+                  label_column: str | None) -> None:
+    """Log the joined, skipped and label-less lines of a data file; refuse one without data rows, without an
+    example, or with more than MAX_BAD_LINE_FRACTION of its lines unusable."""
+    if not n_rows:
         raise InputError(f"{path} has a header row but no data rows")
-    examples, lines = _parse_rows(path, body, found, keep_rows)
     joined, skipped = lines["joined"], lines["skipped"]
     if joined:
         logger.warning(f"{path}: {len(joined)} line(s) had extra {'comma' if path.endswith('.csv') else 'tab'}-"
@@ -402,11 +462,10 @@ def read_examples(path: str, require_label: bool = True, *, text_column: str | N
         logger.warning(f"{path}: skipped {len(skipped)} malformed or empty line(s) (lines {skipped[:5]})")
     if lines["no_gold"]:
         logger.info(f"{path}: dropped {len(lines['no_gold'])} row(s) without a gold label ('-')")
-    if len(skipped) > MAX_BAD_LINE_FRACTION * max(len(body), 1) or not examples:
-        raise InputError(f"{path}: {len(skipped)} of {len(body)} lines are malformed or empty "
+    if len(skipped) > MAX_BAD_LINE_FRACTION * n_rows or not n_examples:
+        raise InputError(f"{path}: {len(skipped)} of {n_rows} lines are malformed or empty "
                          f"(first at line {skipped[0] if skipped else '-'}); expected 'label<TAB>text' or a header "
                          f"with '{label_column or LABEL_COLUMNS[0]}' and one of {_names(text_column, TEXT_COLUMNS)}")
-    return examples
 
 
 def read_texts(path: str, encoding: str = DEFAULT_ENCODING, **fmt) -> list[Text]:

@@ -372,3 +372,23 @@ def test_a_task_directory_gives_train_dev_and_test(tmp_path):
             f"a {i}\tb {i}\t{'high' if i == 0 else f'{i / 8:.3f}'}\n" for i in range(40)))
         prepare_data.main(["--source", str(stsb), "--output_dir", str(tmp_path / "sts2")])
     assert not (tmp_path / "sts2").exists()
+
+
+def test_large_files_are_read_a_chunk_at_a_time(tmp_path, monkeypatch):
+    import src.data as data
+
+    rows = [f"{i % 2}\treview number {i}" for i in range(10)]
+    path = write(tmp_path / "train.tsv", "label\ttext\n" + "\n".join(rows) + "\n")
+    whole = read_examples(path)
+    monkeypatch.setattr(data, "CHUNK_ROWS", 3)  # the header is found in the first chunk, then 3 rows at a time
+    chunks = list(data.iter_example_chunks(path))
+    assert [len(c) for c in chunks] == [2, 3, 3, 2] and [ex for c in chunks for ex in c] == whole
+    assert whole[9] == Example("review number 9", "1") and read_examples(path) == whole
+    # malformed lines are counted over the whole file: one in the last chunk of 10 rows is over 1 %
+    bad = write(tmp_path / "bad.tsv", "label\ttext\n" + "\n".join(rows) + "\n1\n")
+    with pytest.raises(InputError, match=r"bad.tsv: 1 of 11 lines are malformed or empty \(first at line 12\)"):
+        read_examples(bad)
+    # an encoding whose line break is not the byte \n is read whole, with the same result
+    utf16 = tmp_path / "utf16.tsv"
+    utf16.write_bytes(("label\ttext\n" + "\n".join(rows) + "\n").encode("utf-16"))
+    assert read_examples(str(utf16), encoding="utf-16") == whole

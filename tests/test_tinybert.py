@@ -6,6 +6,8 @@ import re
 
 import pytest
 import torch
+
+from src.ragged import Inputs
 import torch.nn.functional as F
 from transformers import BertConfig
 
@@ -229,6 +231,9 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
         "--output_dir", out2, "--aug_train", "--eval_step", "1", "--cache_dir", cache)
     m2 = load_json(os.path.join(out2, "metrics.json"))
     assert {"accuracy", "macro_f1"} <= set(m2["dev"]) and {"accuracy", "macro_f1"} <= set(m2["test"])
+    # the transfer set was streamed into a store of its inputs, then tokenized from it
+    [store] = [f for f in os.listdir(cache) if f.startswith("inputs_") and f.endswith(".offsets")]
+    assert len(Inputs(os.path.join(cache, store[:-len(".offsets")]), pairs=False)) == m2["num_train_examples"] == 16
     assert "at_chance" in m2 and "ensemble" not in m2
     assert m2["teachers"] == [{"model": teacher, "kind": "bert", "weight": 1.0,
                                **{k: m2["teachers"][0][k] for k in ("num_params", "dev", "test")}}]

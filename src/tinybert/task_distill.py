@@ -42,15 +42,17 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
                      "`export PYTHONPATH=<the repository>`") from None
 
 import contextlib
+import hashlib
+import json
 import os
 from functools import partial
 
 
-from src import predict
+from src import predict, ragged
 from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, exits_on_input_error,
                      logger, run_script, setup_logging)
-from src.data import (add_data_format_args, check_input_kind, data_format, encode_labels, load_split, load_unlabeled,
-                      read_examples, split_file)
+from src.data import (add_data_format_args, check_input_kind, data_format, encode_labels, iter_example_chunks,
+                      load_split, split_file)
 from src.encoded import encode_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate, is_regressor
@@ -195,27 +197,56 @@ def load_models(args, device):
     return teachers, tokenizer, teacher, label_list, student, pairs
 
 
-def load_transfer_set(args, label_list):
-    """The texts the student learns the teacher's outputs on, and the files they came from: train.tsv (or
-    train_aug.tsv with --aug_train), then, unless --no_unlabeled, unlabeled.tsv (or unlabeled_aug.tsv). No gold
-    label is used, but a train label the teacher does not know is refused."""
-    path = os.path.join(args.data_dir, "train_aug.tsv") if args.aug_train else (
+def transfer_files(args) -> list[tuple[str, dict]]:
+    """The files of the transfer set and the format each is read with: train.tsv (or train_aug.tsv with
+    --aug_train), then, unless --no_unlabeled, unlabeled_aug.tsv with --aug_train when there is one, else
+    unlabeled.tsv when there is one. The augmented files are in the project's own layout; the others are read
+    with the format flags."""
+    train = os.path.join(args.data_dir, "train_aug.tsv") if args.aug_train else (
         split_file(args.data_dir, "train") or os.path.join(args.data_dir, "train.tsv"))
-    if args.aug_train and not os.path.isfile(path):
-        raise InputError(f"--aug_train: {path} does not exist; make it with src/tinybert/data_augmentation.py")
-    examples = read_examples(path, **({} if args.aug_train else data_format(args)))[:args.max_train_examples]
-    encode_labels(examples, label_list, path)
-    texts, files = [ex.input for ex in examples], [path]
+    if args.aug_train and not os.path.isfile(train):
+        raise InputError(f"--aug_train: {train} does not exist; make it with src/tinybert/data_augmentation.py")
+    files = [(train, {} if args.aug_train else data_format(args))]
     unlabeled_aug = os.path.join(args.data_dir, "unlabeled_aug.tsv")
     if args.no_unlabeled:
-        return texts, files
+        return files
     if args.aug_train and os.path.isfile(unlabeled_aug):
-        texts += [ex.input for ex in read_examples(unlabeled_aug, require_label=False)]
-        files.append(unlabeled_aug)
-    elif unlabeled := load_unlabeled(args.data_dir, **data_format(args)):
-        texts += unlabeled
-        files.append(split_file(args.data_dir, "unlabeled"))
-    return texts, files
+        return files + [(unlabeled_aug, {})]
+    unlabeled = split_file(args.data_dir, "unlabeled")
+    return files + ([(unlabeled, data_format(args))] if unlabeled else [])
+
+
+def transfer_inputs(args, files, label_list, teachers):
+    """The inputs of `files` (`transfer_files`), read a chunk at a time (`iter_example_chunks`): train's first
+    --max_train_examples, whose labels must be ones the teacher knows (no gold label is learned), then the
+    unlabeled ones; each file of the kind the teachers read."""
+    for i, (path, fmt) in enumerate(files):
+        left = args.max_train_examples if i == 0 else None
+        for chunk in iter_example_chunks(path, require_label=i == 0, **fmt):
+            chunk = chunk[:left]
+            if i == 0:
+                encode_labels(chunk, label_list, path)
+            check_teachers_read(teachers, [ex.input for ex in chunk[:1]], path)
+            yield from (ex.input for ex in chunk)
+            if left is not None and (left := left - len(chunk)) <= 0:
+                break
+
+
+def load_transfer_set(args, accelerator, label_list, teachers):
+    """The texts the student learns the teachers' outputs on (`transfer_files`), streamed into a store of inputs
+    in `stores_dir` (`ragged.Inputs`, keyed by the files' bytes, the format flags and --max_train_examples) by
+    the main process and read from it, so that memory never holds the whole set. Returns (inputs, files)."""
+    files = transfer_files(args)
+    key = hashlib.sha1(json.dumps([args.max_train_examples, files]).encode())
+    for path, _ in files:
+        with open(path, "rb") as f:
+            key.update(hashlib.file_digest(f, "sha1").digest())
+    store = os.path.join(stores_dir(args), f"inputs_{key.hexdigest()[:20]}")
+    with accelerator.main_process_first():
+        if accelerator.is_main_process and not ragged.exists(store):
+            os.makedirs(stores_dir(args), exist_ok=True)
+            ragged.write_inputs(store, transfer_inputs(args, files, label_list, teachers))
+    return ragged.Inputs(store, teachers[0].pairs), [path for path, _ in files]
 
 
 def encode_transfer_set(args, accelerator, tokenizer, texts):
@@ -344,10 +375,10 @@ def main(argv=None):
 
     # --- teacher, student and data: the training texts only need the teacher's outputs; dev and test keep labels
     teachers, tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
-    train_texts, train_files = load_transfer_set(args, label_list)
+    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)
     dev, test_split = (load_split(args.data_dir, split, label_list, **data_format(args))[:2]
                        for split in ("dev", "test"))
-    for texts, source in ((train_texts, train_files[0]), (dev[0], "its dev split"), (test_split[0], "its test split")):
+    for texts, source in ((dev[0], "its dev split"), (test_split[0], "its test split")):
         check_teachers_read(teachers, texts, source)
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
     train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
