@@ -8,9 +8,11 @@ boundaries) and word n-grams (1-2; jieba words for Chinese text, whitespace word
 words seen at least twice. The regularisation C is the one of --C_grid with the best dev score by the task's
 main metric. Writes `model.joblib` (the fitted scikit-learn pipeline), `config.json` (model_type, the labels in
 the order the BERT teacher uses for the same training file: `label_list_from`), `args.json` and `metrics.json`
-(dev and test scores of the chosen C, every C tried). It teaches wherever a teacher does (`--teacher_model` of
-distill.py, task_distill.py --pred_distill, predict.py), its "logits" being its log-probabilities
-(`src.teachers.linear_log_probs`). Single texts with class labels only: pairs and scores are refused in one line.
+(dev and test scores of the chosen C, every C tried) and, with --cross_fit K (default 5), `train_log_probs.bin`:
+the training texts' out-of-fold log-probabilities, which the teacher gives its students on those texts (`cross_fit`).
+It teaches wherever a teacher does (`--teacher_model` of distill.py, task_distill.py --pred_distill, predict.py),
+its "logits" being its log-probabilities (`src.teachers.linear_log_probs`). Single texts with class labels only:
+pairs and scores are refused in one line.
 """
 
 try:
@@ -23,6 +25,8 @@ import json
 import os
 import time
 
+import numpy as np
+
 from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script,
                      setup_logging)
 from src.data import SCORE_LABELS, add_data_format_args, data_format, is_cjk, is_pairs, load_split
@@ -30,7 +34,8 @@ from src.evaluation import task_metrics
 from src.report import print_summary
 from src.runs import check_output_dir, publish_dir, save_json, staging_dir
 from src.tasks import data_task, main_metric
-from src.teachers import LINEAR_FILE, MODEL_TYPE, jieba_words
+from src.teacher_logits import input_hashes, write_cache
+from src.teachers import CROSS_FIT_FILE, LINEAR_FILE, MODEL_TYPE, jieba_words
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
@@ -39,6 +44,9 @@ def parse_args(argv=None):
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--max_train_examples", type=positive(int), default=None, help="use only the first N examples")
     p.add_argument("--C_grid", default="0.25,1,4,16", help="inverse regularisation strengths tried on dev")
+    p.add_argument("--cross_fit", type=int, default=5,
+                   help="folds of the out-of-fold log-probabilities kept for the training texts, which the teacher "
+                        "gives its students instead of its own (it has learned those texts by heart); 0: none")
     add_data_format_args(p)
     args = p.parse_args(argv)
     try:
@@ -47,6 +55,8 @@ def parse_args(argv=None):
         args.C_grid = []
     if not args.C_grid or min(args.C_grid) <= 0:
         p.error("--C_grid takes comma-separated positive numbers, e.g. 0.25,1,4,16")
+    if args.cross_fit == 1 or args.cross_fit < 0:
+        p.error("--cross_fit takes 0 (off) or a number of folds of at least 2")
     return args
 
 
@@ -62,6 +72,21 @@ def make_pipeline(cjk: bool, C: float):
         ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, **words)),
     ])
     return Pipeline([("features", features), ("classifier", LogisticRegression(C=C, max_iter=2000))])
+
+
+def cross_fit(args, train, cjk, C):
+    """(input keys (n,) sorted, log-probabilities (n, C)) of the training texts, each from the pipeline fitted on
+    the other --cross_fit folds (stratified, seeded): what the teacher knows of a text it has not seen. Fitted on
+    all of them, it puts nearly all of its probability on every training text's gold label (a TF-IDF model
+    separates its own training set), so targets on those texts would teach a student the gold labels and
+    nothing of the teacher's doubts (its dark knowledge)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    x, y = train
+    folds = StratifiedKFold(args.cross_fit, shuffle=True, random_state=0)
+    log_probs = cross_val_predict(make_pipeline(cjk, C), x, y, cv=folds, method="predict_log_proba")
+    keys, first = np.unique(input_hashes(x), return_index=True)  # a repeated text keeps its first fold's row
+    return keys, log_probs[first]
 
 
 def load_data(args):
@@ -101,11 +126,14 @@ def main(argv=None):
     metric = main_metric(data_task(args.data_dir), False)
     (C, pipeline), tried = pick_C(args, splits, cjk, metric)
     dev, test = (task_metrics(y, pipeline.predict(x), False) for x, y in splits[1:])
+    held_out = cross_fit(args, splits[0], cjk, C) if args.cross_fit else None
 
     import joblib
 
     tmp = staging_dir(args.output_dir)
     joblib.dump(pipeline, os.path.join(tmp, LINEAR_FILE))
+    if held_out is not None:
+        write_cache(os.path.join(tmp, CROSS_FIT_FILE), *held_out)
     with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
         json.dump({"model_type": MODEL_TYPE, "labels": labels, "text_pair": False}, f, indent=2, ensure_ascii=False)
     save_json(vars(args), os.path.join(tmp, "args.json"))

@@ -78,6 +78,11 @@ def layer_map(pairs: list) -> str:
 def origin(kind: str, args: dict, metrics: dict) -> str:
     """How the model was made: what it started from, its teacher and the loss it learned by."""
     teacher = metrics.get("teacher") or metrics.get("teacher_model")
+    if len(metrics.get("teachers", [])) > 1:  # targets: the mean of several teachers' log-probabilities
+        teacher = "the teachers " + ", ".join(f"`{t['model']}` ({t['kind']}, weight {t['weight']:g})"
+                                              for t in metrics["teachers"]) + " (the mean of their log-probabilities)"
+    else:
+        teacher = f"the teacher `{teacher}`"
     regressor = metrics.get("labels") == SCORE_LABELS
     if kind in ("teacher", "mlm"):
         how = (f"its masked-LM pretraining continued on `{metrics['corpus']}`" if kind == "mlm" else
@@ -85,26 +90,26 @@ def origin(kind: str, args: dict, metrics: dict) -> str:
         return f"Not distilled: `{metrics['model']}` {how}."
     if kind == "bilstm":
         if not metrics["distill"]:
-            return f"Not distilled: trained on the gold labels only, the baseline of the students of `{teacher}`."
+            return f"Not distilled: trained on the gold labels only, the baseline of the students of {teacher}."
         augmented = (f"{metrics['num_augmented']:,} augmented by {', '.join(metrics['augment'])}"
                      if metrics["augment"] else "no augmentation")
-        return (f"Distilled from the teacher `{teacher}` (Tang et al.): it learns the teacher's logits z_T by "
+        return (f"Distilled from {teacher} (Tang et al.): it learns the teacher's logits z_T by "
                 f"loss = alpha * {'(y - z_S)^2' if regressor else 'CE(y, z_S)'} + (1 - alpha) * ||z_T - z_S||^2 "
                 f"with alpha {metrics['alpha']}, on a transfer set of {metrics['num_transfer_examples']:,} texts "
                 f"({metrics['num_unlabeled']:,} unlabeled, {augmented}).")
     if kind == "general":
-        return (f"General distillation from `{teacher}` (Jiao et al.) on the plain text `{metrics['corpus']}`: "
+        return (f"General distillation from {teacher} (Jiao et al.) on the plain text `{metrics['corpus']}`: "
                 f"embeddings, hidden states and attention scores matched to the teacher's by MSE, layer map "
                 f"{layer_map(metrics['layer_map'])}.")
     start = (f"`{args['student_model']}`" if args.get("student_model") else "the teacher's own layers"
              if args.get("init_from_teacher") else f"a random BERT of `{args.get('student_config')}`")
     if kind == "tinybert_stage1":
-        return (f"Task distillation from `{teacher}` (Jiao et al.), stage 1 ({metrics['stage']}): embeddings, hidden "
+        return (f"Task distillation from {teacher} (Jiao et al.), stage 1 ({metrics['stage']}): embeddings, hidden "
                 f"states and pre-softmax attention scores matched to the teacher's by MSE, layer map "
                 f"{layer_map(metrics['layer_map'])}; started from {start}.")
     loss = ("the squared error between the two scores" if regressor else
             f"soft cross-entropy at temperature {metrics['temperature']}")
-    return (f"Task distillation from `{teacher}` (Jiao et al.), stage 2 ({metrics['stage']}): the teacher's logits "
+    return (f"Task distillation from {teacher} (Jiao et al.), stage 2 ({metrics['stage']}): the teacher's logits "
             f"learned by {loss}; started from {start}.")
 
 

@@ -100,6 +100,14 @@ def write_cache(path: str, keys: np.ndarray, logits: np.ndarray) -> None:
     write_atomically(path, write)
 
 
+def find_keys(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(found (N,) bool, pos (N,)): which of `keys` are in `sorted_keys`, and where (binary search)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+    pos = np.searchsorted(sorted_keys, keys).clip(max=len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys, pos
+
+
 def cached_outputs(compute, texts: Sequence[Text], num_labels: int, path: str | None
                    ) -> tuple[torch.Tensor, int]:
     """A teacher's outputs (N, C) for `texts` (or pairs: any sequence of inputs), each distinct input computed
@@ -111,8 +119,7 @@ def cached_outputs(compute, texts: Sequence[Text], num_labels: int, path: str | 
     """
     keys = input_hashes(texts)
     cached_keys, cached = read_cache(path, num_labels)
-    pos = np.searchsorted(cached_keys, keys).clip(max=max(len(cached_keys) - 1, 0))
-    found = cached_keys[pos] == keys if len(cached_keys) else np.zeros(len(keys), dtype=bool)
+    found, pos = find_keys(cached_keys, keys)
     new_keys, first, inverse = np.unique(keys[~found], return_index=True, return_inverse=True)
     out = np.empty((len(texts), num_labels), dtype=np.float32)
     out[found] = cached[pos[found]]

@@ -22,9 +22,11 @@ from src.evaluation import task_metrics
 from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list, reads_pairs
 from src.runs import load_json
 from src.speed import classifier_predictor
-from src.teacher_logits import cache_file, cached_outputs, cached_teacher_logits
+from src.teacher_logits import (cache_file, cached_outputs, cached_teacher_logits, find_keys, input_hashes,
+                                read_cache)
 
 LINEAR_FILE, MODEL_TYPE = "model.joblib", "linear_tfidf"  # a linear teacher's pipeline, and its config's model_type
+CROSS_FIT_FILE = "train_log_probs.bin"  # its training texts' out-of-fold log-probabilities (`read_cache` format)
 DEFAULT_TEACHER_LENGTH = 128  # word pieces of a teacher without an args.json (a hub id)
 
 
@@ -157,9 +159,23 @@ def ensemble_targets(outputs_T: list[torch.Tensor], weights: list[float]) -> tor
 
 
 def linear_cache_key(teacher: Teacher) -> bytes:
-    """What a linear teacher's outputs depend on: the bytes of its fitted pipeline."""
-    with open(os.path.join(teacher.source, LINEAR_FILE), "rb") as f:
-        return b"linear" + hashlib.sha1(f.read()).digest()
+    """What a linear teacher's outputs depend on: the bytes of its fitted pipeline and out-of-fold rows."""
+    key = hashlib.sha1(b"linear")
+    for name in (LINEAR_FILE, CROSS_FIT_FILE):
+        if os.path.isfile(path := os.path.join(teacher.source, name)):
+            with open(path, "rb") as f:
+                key.update(hashlib.file_digest(f, "sha1").digest())
+    return key.digest()
+
+
+def linear_outputs(teacher: Teacher, inputs: Sequence[str]) -> np.ndarray:
+    """A linear teacher's log-probabilities (N, C) of `inputs`; a training text's are its out-of-fold ones
+    (CROSS_FIT_FILE, from linear_teacher.py --cross_fit), where the teacher has them."""
+    out = linear_log_probs(teacher.model, inputs)
+    keys, held_out = read_cache(os.path.join(teacher.source, CROSS_FIT_FILE), out.shape[1])
+    found, pos = find_keys(keys, input_hashes(inputs))
+    out[found] = held_out[pos[found]]
+    return out
 
 
 def teacher_outputs(teacher: Teacher, inputs: Sequence[Text], batch_size: int, cache_dir: str | None
@@ -170,7 +186,7 @@ def teacher_outputs(teacher: Teacher, inputs: Sequence[Text], batch_size: int, c
         return cached_teacher_logits(teacher.model, teacher.tokenizer, inputs, teacher.max_seq_length, batch_size,
                                      cache_dir)
     path = cache_file(cache_dir, linear_cache_key(teacher)) if cache_dir else None
-    return cached_outputs(lambda rows: linear_log_probs(teacher.model, rows), inputs, len(teacher.labels), path)
+    return cached_outputs(lambda rows: linear_outputs(teacher, rows), inputs, len(teacher.labels), path)
 
 
 def teacher_targets(teachers: list[Teacher], weights: list[float], inputs: Sequence[Text], batch_size: int,

@@ -9,8 +9,10 @@ import torch
 import src.distill_task_specific_bert.distill as distill
 from src import linear_teacher, predict
 from src.cli import InputError
+from src.data import read_examples
 from src.runs import load_json
-from src.teachers import (ensemble_targets, load_teacher, load_teachers, parse_weights, teacher_outputs,
+from src.teacher_logits import input_hashes, read_cache
+from src.teachers import (CROSS_FIT_FILE, ensemble_targets, load_teacher, load_teachers, parse_weights, teacher_outputs,
                           teacher_targets)
 from src.tinybert import task_distill
 from tests.tiny import write_tiny_bert, write_toy_data
@@ -101,6 +103,8 @@ def test_bilstm_learns_from_a_bert_and_a_linear_teacher(teachers, tmp_path, caps
     assert m["speed"]["teacher_model"] == bert  # the speed-up is the BERT teacher's
     assert len([f for f in os.listdir(tmp_path / "cache") if f.startswith("teacher_logits_")]) == 2
     assert "done: BiLSTM student (distilled)" in capsys.readouterr().out
+    assert (f"Distilled from the teachers `{bert}` (bert, weight 1), `{linear}` (linear, weight 3) (the mean of their "
+            "log-probabilities)") in (out / "README.md").read_text()  # the model card
 
 
 def test_bilstm_from_a_linear_teacher_alone(teachers, tmp_path):
@@ -144,3 +148,18 @@ def test_predict_scores_a_linear_teacher(teachers, capsys, tmp_path):
     predict.main(["--model", linear, "--input", os.path.join(data, "test.tsv"), "--output", str(tmp_path / "p.jsonl")])
     row = json.loads((tmp_path / "p.jsonl").read_text().splitlines()[0])
     assert set(row["probs"]) == {"0", "1"} and sum(row["probs"].values()) == pytest.approx(1.0)
+
+
+def test_linear_teacher_gives_its_training_texts_out_of_fold(teachers, tmp_path):
+    data, _, linear = teachers
+    t = load_teacher(linear)
+    train = [ex.input for ex in read_examples(os.path.join(data, "train.tsv"))]
+    keys, held_out = read_cache(os.path.join(linear, CROSS_FIT_FILE), 2)
+    assert len(keys) == len(set(train)) and np.isclose(np.exp(held_out).sum(1), 1.0).all()
+    out = teacher_outputs(t, train[:4] + ["a very good scene"], 8, None)[0].numpy()
+    np.testing.assert_allclose(out[:4], held_out[np.searchsorted(keys, input_hashes(train[:4]))])
+    full = t.model.predict_log_proba(train[:4] + ["a very good scene"])
+    assert not np.allclose(out[:4], full[:4])  # not the fitted model's own (near-certain) outputs on its texts
+    np.testing.assert_allclose(out[4], full[4], rtol=1e-6)  # any other text: the fitted model's
+    linear_teacher.main(["--data_dir", data, "--output_dir", str(tmp_path / "plain"), "--cross_fit", "0"])
+    assert not os.path.exists(tmp_path / "plain" / CROSS_FIT_FILE)
