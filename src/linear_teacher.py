@@ -8,7 +8,7 @@ boundaries) and word n-grams (1-2; jieba words for Chinese text, whitespace word
 words seen at least twice. The regularisation C is the one of --C_grid with the best dev score by the task's
 main metric. Writes `model.joblib` (the fitted scikit-learn pipeline), `config.json` (model_type, the labels in
 the order the BERT teacher uses for the same training file: `label_list_from`), `args.json` and `metrics.json`
-(dev and test scores of the chosen C, every C tried) and, with --cross_fit K (default 5), `train_log_probs.bin`:
+(dev and test scores of the chosen C, every C tried) and, with --cross_fit K, `train_log_probs.bin`:
 the training texts' out-of-fold log-probabilities, which the teacher gives its students on those texts (`cross_fit`).
 It teaches wherever a teacher does (`--teacher_model` of distill.py, task_distill.py --pred_distill, predict.py),
 its "logits" being its log-probabilities (`src.teachers.linear_log_probs`). Single texts with class labels only:
@@ -44,9 +44,10 @@ def parse_args(argv=None):
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--max_train_examples", type=positive(int), default=None, help="use only the first N examples")
     p.add_argument("--C_grid", default="0.25,1,4,16", help="inverse regularisation strengths tried on dev")
-    p.add_argument("--cross_fit", type=int, default=5,
+    p.add_argument("--cross_fit", type=int, default=0,
                    help="folds of the out-of-fold log-probabilities kept for the training texts, which the teacher "
-                        "gives its students instead of its own (it has learned those texts by heart); 0: none")
+                        "then gives its students instead of its own (it has learned those texts by heart); 0: none "
+                        "(the default: a BiLSTM learned less from them on ChnSentiCorp, docs/benchmarks.md)")
     add_data_format_args(p)
     args = p.parse_args(argv)
     try:

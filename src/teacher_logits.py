@@ -55,19 +55,19 @@ def tokenizer_key(tokenizer, max_seq_length: int) -> bytes:
                        sorted(tokenizer.get_vocab().items())]).encode()
 
 
-def bert_cache_key(teacher, tokenizer, max_seq_length: int) -> bytes:
+def bert_cache_key(teacher, tokenizer, max_seq_length: int) -> str:
     """What a BERT teacher's logits depend on: its weights, its tokenizer's vocabulary and casing, the length;
     not its files' names or times (a copy over a directory can keep both)."""
     key = hashlib.sha1(tokenizer_key(tokenizer, max_seq_length))
     for name, tensor in sorted(teacher.state_dict().items()):
         key.update(name.encode())
         key.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-    return key.digest()
+    return key.hexdigest()
 
 
-def cache_file(cache_dir: str, key: bytes) -> str:
-    """The cache file of one teacher (`key`: what its outputs depend on, e.g. `bert_cache_key`)."""
-    return os.path.join(cache_dir, f"teacher_logits_{hashlib.sha1(key).hexdigest()[:20]}.bin")
+def cache_file(cache_dir: str, key: str) -> str:
+    """The cache file of one teacher (`key`: a hex digest of what its outputs depend on, e.g. `bert_cache_key`)."""
+    return os.path.join(cache_dir, f"teacher_logits_{key[:20]}.bin")
 
 
 def input_hashes(texts: Sequence[Text]) -> np.ndarray:

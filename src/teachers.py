@@ -158,14 +158,14 @@ def ensemble_targets(outputs_T: list[torch.Tensor], weights: list[float]) -> tor
     return torch.einsum("k,knc->nc", w, stacked)
 
 
-def linear_cache_key(teacher: Teacher) -> bytes:
+def linear_cache_key(teacher: Teacher) -> str:
     """What a linear teacher's outputs depend on: the bytes of its fitted pipeline and out-of-fold rows."""
     key = hashlib.sha1(b"linear")
     for name in (LINEAR_FILE, CROSS_FIT_FILE):
         if os.path.isfile(path := os.path.join(teacher.source, name)):
             with open(path, "rb") as f:
                 key.update(hashlib.file_digest(f, "sha1").digest())
-    return key.digest()
+    return key.hexdigest()
 
 
 def linear_outputs(teacher: Teacher, inputs: Sequence[str]) -> np.ndarray:

@@ -27,7 +27,7 @@ def teachers(tmp_path_factory):
     root = tmp_path_factory.mktemp("teachers")
     data = write_toy_data(root / "toy")
     bert = write_tiny_bert(root / "bert", labels=["0", "1"])
-    linear_teacher.main(["--data_dir", data, "--output_dir", str(root / "linear"), "--C_grid", "4"])
+    linear_teacher.main(["--data_dir", data, "--output_dir", str(root / "linear"), "--C_grid", "4", "--cross_fit", "3"])
     return data, bert, str(root / "linear")
 
 
@@ -161,5 +161,5 @@ def test_linear_teacher_gives_its_training_texts_out_of_fold(teachers, tmp_path)
     full = t.model.predict_log_proba(train[:4] + ["a very good scene"])
     assert not np.allclose(out[:4], full[:4])  # not the fitted model's own (near-certain) outputs on its texts
     np.testing.assert_allclose(out[4], full[4], rtol=1e-6)  # any other text: the fitted model's
-    linear_teacher.main(["--data_dir", data, "--output_dir", str(tmp_path / "plain"), "--cross_fit", "0"])
+    linear_teacher.main(["--data_dir", data, "--output_dir", str(tmp_path / "plain")])  # by default: none
     assert not os.path.exists(tmp_path / "plain" / CROSS_FIT_FILE)
