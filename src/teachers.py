@@ -8,6 +8,7 @@ teachers' targets are the weighted mean of their log-probabilities (`ensemble_ta
 """
 
 import hashlib
+import itertools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from src.teacher_logits import (cache_file, cached_outputs, cached_teacher_logit
 LINEAR_FILE, MODEL_TYPE = "model.joblib", "linear_tfidf"  # a linear teacher's pipeline, and its config's model_type
 CROSS_FIT_FILE = "train_log_probs.bin"  # its training texts' out-of-fold log-probabilities (`read_cache` format)
 DEFAULT_TEACHER_LENGTH = 128  # word pieces of a teacher without an args.json (a hub id)
+WEIGHT_STEPS = 10  # --teacher_weights_on_dev tries weights in multiples of 1/10
 
 
 @dataclass
@@ -197,6 +199,38 @@ def teacher_targets(teachers: list[Teacher], weights: list[float], inputs: Seque
     for t, n in zip(teachers, computed):
         logger.info(f"teacher {t.source} ({t.kind}): {n} outputs computed, {len(inputs) - n} from the cache")
     return ensemble_targets(list(outputs), weights), sum(computed)
+
+
+def weight_grid(k: int, steps: int = WEIGHT_STEPS) -> list[list[float]]:
+    """Every weighting of `k` teachers in multiples of 1/steps that sums to 1, the most even first."""
+    grid = [[n / steps for n in w] for w in itertools.product(range(steps + 1), repeat=k) if sum(w) == steps]
+    return sorted(grid, key=lambda w: max(w) - min(w))
+
+
+def pick_weights(outputs_dev: list[torch.Tensor], labels: list, metric: str) -> tuple[list[float], dict[str, float]]:
+    """The teacher weights (`weight_grid`) whose ensemble (`ensemble_targets`) scores best on dev by `metric`,
+    the most even one among ties; and every weighting's dev score."""
+    regression = outputs_dev[0].shape[-1] == 1
+    tried = {}
+    for w in weight_grid(len(outputs_dev)):
+        preds = predictions(ensemble_targets(outputs_dev, w))
+        tried[",".join(f"{x:g}" for x in w)] = task_metrics(np.array(labels), preds, regression)[metric]
+    best = max(tried, key=tried.get)  # the first maximum: the most even weighting among ties
+    return [float(x) for x in best.split(",")], tried
+
+
+def dev_weights(teachers: list[Teacher], weights: list[float], on_dev: bool, dev: tuple[list, list], metric: str,
+                batch_size: int, cache_dir: str | None) -> tuple[list[float], dict]:
+    """The teachers' weights: `weights` (--teacher_weights), or with `on_dev` (--teacher_weights_on_dev) and
+    several teachers the ones `pick_weights` finds on `dev` (inputs, gold labels). Returns (weights, its
+    metrics.json entries)."""
+    if not on_dev or len(teachers) == 1:
+        return weights, {}
+    outputs = [teacher_outputs(t, dev[0], batch_size, cache_dir)[0] for t in teachers]
+    picked, tried = pick_weights(outputs, dev[1], metric)
+    logger.info(f"teacher weights picked on dev: {picked} (dev {metric} {max(tried.values()):.4f}; equal weights "
+                f"{tried[next(iter(tried))]:.4f})")
+    return picked, {"teacher_weights_by_dev": tried}
 
 
 def predictions(outputs: torch.Tensor) -> np.ndarray:

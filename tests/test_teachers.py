@@ -12,8 +12,8 @@ from src.cli import InputError
 from src.data import read_examples
 from src.runs import load_json
 from src.teacher_logits import input_hashes, read_cache
-from src.teachers import (CROSS_FIT_FILE, ensemble_targets, load_teacher, load_teachers, parse_weights, teacher_outputs,
-                          teacher_targets)
+from src.teachers import (CROSS_FIT_FILE, ensemble_targets, load_teacher, load_teachers, parse_weights, pick_weights,
+                          teacher_outputs, teacher_targets, weight_grid)
 from src.tinybert import task_distill
 from tests.tiny import write_tiny_bert, write_toy_data
 
@@ -163,3 +163,25 @@ def test_linear_teacher_gives_its_training_texts_out_of_fold(teachers, tmp_path)
     np.testing.assert_allclose(out[4], full[4], rtol=1e-6)  # any other text: the fitted model's
     linear_teacher.main(["--data_dir", data, "--output_dir", str(tmp_path / "plain")])  # by default: none
     assert not os.path.exists(tmp_path / "plain" / CROSS_FIT_FILE)
+
+
+def test_weights_picked_on_dev_by_hand():
+    assert weight_grid(2)[0] == [0.5, 0.5] and len(weight_grid(2)) == 11 and len(weight_grid(3)) == 66
+    # A is right on both dev examples (p 0.6), B wrong and sure (p 0.9): the ensemble is right when
+    # w_A log(0.6 / 0.4) > w_B log(0.9 / 0.1), i.e. w_A / w_B > 5.42: 0.9 / 0.1 is the most even weighting that is
+    a = torch.tensor([[math.log(0.6), math.log(0.4)], [math.log(0.4), math.log(0.6)]])
+    b = torch.tensor([[math.log(0.1), math.log(0.9)], [math.log(0.9), math.log(0.1)]])
+    weights, tried = pick_weights([a, b], [0, 1], "accuracy")
+    assert weights == [0.9, 0.1] and tried["0.9,0.1"] == 1.0 and tried["0.8,0.2"] == 0.0 and tried["1,0"] == 1.0
+
+
+def test_bilstm_with_teacher_weights_picked_on_dev(teachers, tmp_path):
+    data, bert, linear = teachers
+    distill.main(["--data_dir", data, "--teacher_model", bert, "--teacher_model", linear, "--teacher_weights_on_dev",
+                  "--output_dir", str(tmp_path / "kd"), *BILSTM])
+    m = load_json(tmp_path / "kd" / "metrics.json")
+    picked = [t["weight"] for t in m["teachers"]]
+    assert m["teacher_weights_by_dev"][",".join(f"{w:g}" for w in picked)] == max(m["teacher_weights_by_dev"].values())
+    # the linear teacher alone is right on all of dev, and so is every weighting that gives it half or more (the
+    # random BERT's log-probabilities are near log 0.5 for both labels): the tie goes to the most even one
+    assert m["teacher_weights_by_dev"]["1,0"] < 1.0 == m["teacher_weights_by_dev"]["0,1"] and picked == [0.5, 0.5]

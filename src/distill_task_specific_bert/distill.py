@@ -66,7 +66,7 @@ from src.runs import finish_run, staging_dir, write_atomically
 from src.tasks import data_task, main_metric
 from src.speed import compare_speed
 from src.teacher_logits import input_hashes
-from src.teachers import (check_teachers_read, describe, load_teachers, parse_weights, score_teachers,
+from src.teachers import (check_teachers_read, describe, dev_weights, load_teachers, parse_weights, score_teachers,
                           teacher_predictor, teacher_targets)
 from src.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
 
@@ -163,6 +163,9 @@ def parse_args(argv=None):
                         "log-probabilities, src/teachers.py)")
     p.add_argument("--teacher_weights", default=None,
                    help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
+    p.add_argument("--teacher_weights_on_dev", action="store_true",
+                   help="several teachers: the weights (multiples of 0.1 summing to 1) whose ensemble scores best on "
+                        "dev, instead of --teacher_weights")
     p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--distill", type=int, choices=(0, 1), default=1,
@@ -349,7 +352,7 @@ def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_o
                            "transfer_set_time_s": seconds}
 
 
-def teacher_logits_on(args, accelerator, teachers, texts, cache_dir):
+def teacher_logits_on(args, accelerator, teachers, weights, texts, cache_dir):
     """z_T for the transfer set (None with --distill 0): the one teacher's logits, or several teachers' mean
     log-probabilities (`teacher_targets`), each teacher's outputs computed once per distinct text and cached on
     disk. Returns (targets, its metrics.json entries)."""
@@ -357,7 +360,7 @@ def teacher_logits_on(args, accelerator, teachers, texts, cache_dir):
         return None, {"teacher_logits_computed": 0, "teacher_logits_time_s": 0.0}
     start = time.perf_counter()
     with accelerator.main_process_first():  # the other ranks then read the main process's cache
-        logits, computed = teacher_targets(teachers, args.teacher_weights, texts, args.teacher_batch_size, cache_dir)
+        logits, computed = teacher_targets(teachers, weights, texts, args.teacher_batch_size, cache_dir)
     seconds = time.perf_counter() - start
     logger.info(f"teacher logits for {len(texts)} texts: {computed} computed, the rest from the cache, {seconds:.0f} s")
     return logits, {"teacher_logits_computed": computed, "teacher_logits_time_s": seconds}
@@ -598,7 +601,10 @@ def main(argv=None):
     cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model[0])), ".logit_cache")
     texts, labels, transfer_stats = build_transfer_set(args, accelerator, train_texts, train_labels, cjk,
                                                        {*dev_texts, *test_texts}, cache_dir)
-    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teachers, texts, cache_dir)
+    with accelerator.main_process_first():  # the other ranks then read the teachers' dev outputs from the cache
+        weights, weight_stats = dev_weights(teachers, args.teacher_weights, args.teacher_weights_on_dev,
+                                            (dev_texts, dev_labels), metric, args.teacher_batch_size, cache_dir)
+    teacher_logits, logit_stats = teacher_logits_on(args, accelerator, teachers, weights, texts, cache_dir)
     kind = args.student_tokenizer if args.student_tokenizer != "auto" else "jieba" if cjk else "whitespace"
     model, tokenizer, student_stats = build_student(args, kind, texts, len(label_list), bert)
     dev_ids, test_ids = tokenizer.encode(dev_texts), tokenizer.encode(test_texts)
@@ -623,7 +629,7 @@ def main(argv=None):
     test = scores_of(best, test_ids, test_labels, args.eval_batch_size)
     logger.info(f"best dev {metric} {state.best[metric]:.4f} (epoch {state.best['epoch']}); test {metric} "
                 f"{test[metric]:.4f}")
-    teacher_scores = score_teachers(teachers, args.teacher_weights, {"dev": (dev_texts, dev_labels),
+    teacher_scores = score_teachers(teachers, weights, {"dev": (dev_texts, dev_labels),
                                     "test": (test_texts, test_labels)}, args.teacher_batch_size, cache_dir)
     speeds = measure_speed(args, best, tokenizer, bert or teachers[0], dev_texts)
     metrics = {
@@ -631,7 +637,7 @@ def main(argv=None):
         "alpha": args.alpha, "labels": label_list, "main_metric": metric, "text_pair": is_pairs(train_texts),
         **student_stats, **dev_stats, "teacher_num_params": sum(t.num_params for t in teachers), **transfer_stats,
         "augment": args.augment, "n_iter": args.n_iter, **logit_stats, "dev": state.best, "test": test,
-        **teacher_scores, **vs_teacher(test, teacher_scores["teacher_scores"], metric),
+        **teacher_scores, **weight_stats, **vs_teacher(test, teacher_scores["teacher_scores"], metric),
         **chance_check(state.best, dev_labels, metric),
         **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }

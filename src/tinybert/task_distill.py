@@ -63,8 +63,8 @@ from src.report import chance_check, print_summary, vs_teacher
 from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.tasks import data_task, main_metric
-from src.teachers import (check_same_labels, check_teachers_read, describe, first_bert, load_teacher, parse_weights,
-                          score_teachers, teacher_targets)
+from src.teachers import (check_same_labels, check_teachers_read, describe, dev_weights, first_bert, load_teacher,
+                          parse_weights, score_teachers, teacher_targets)
 from src.tinybert.attention import SCORES
 from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_same_heads, check_same_vocab,
                                   intermediate_loss, layer_map, task_data_dir)
@@ -79,6 +79,9 @@ def parse_args(argv=None):
                         "tokenizer, stage 1's layers and --init_from_teacher")
     p.add_argument("--teacher_weights", default=None,
                    help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
+    p.add_argument("--teacher_weights_on_dev", action="store_true",
+                   help="several teachers: the weights (multiples of 0.1 summing to 1) whose ensemble scores best on "
+                        "dev, instead of --teacher_weights")
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--student_model", default=None,
                       help="student BERT directory or hub id (a general TinyBERT, or stage 1's output)")
@@ -257,12 +260,12 @@ def encode_transfer_set(args, accelerator, tokenizer, texts):
         return encode_to_disk(tokenizer, texts, args.max_seq_length, stores_dir(args), row_index=args.pred_distill)
 
 
-def teacher_logits(args, accelerator, teachers, texts):
+def teacher_logits(args, accelerator, teachers, weights, texts):
     """The targets (N, C) for the transfer set: the one teacher's logits, or several teachers' mean
     log-probabilities (`teacher_targets`), from --cache_dir where it has them."""
     # With a cache the main process computes and writes it, the others then read it; without, all compute at once.
     with accelerator.main_process_first() if args.cache_dir else contextlib.nullcontext():
-        return teacher_targets(teachers, args.teacher_weights, texts, args.eval_batch_size, args.cache_dir)[0]
+        return teacher_targets(teachers, weights, texts, args.eval_batch_size, args.cache_dir)[0]
 
 
 def make_eval_loaders(args, tokenizer, splits, accelerator):
@@ -392,7 +395,10 @@ def main(argv=None):
 
     if args.pred_distill:
         # --- stage 2: the prediction layer learns the teacher's logits; dev picks the checkpoint to test
-        logits_T = teacher_logits(args, accelerator, teachers, train_texts)  # (N, C); row idx = i
+        with accelerator.main_process_first() if args.cache_dir else contextlib.nullcontext():
+            weights, weight_stats = dev_weights(teachers, args.teacher_weights, args.teacher_weights_on_dev, dev,
+                                                metric, args.eval_batch_size, args.cache_dir)
+        logits_T = teacher_logits(args, accelerator, teachers, weights, train_texts)  # (N, C); row idx = i
         dev_loader, test_loader = make_eval_loaders(args, tokenizer, (dev, test_split), accelerator)
         models, loss_fn = student, partial(prediction_loss, logits_T=logits_T, temperature=args.temperature)
         optimizer = adamw(trainable_parameters(student), args.learning_rate, args.weight_decay)
@@ -416,9 +422,9 @@ def main(argv=None):
     # --- stage 1 saves its last student and projection; stage 2 tests its best dev checkpoint
     if args.pred_distill:
         test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best, metric)
-        scores = score_teachers(teachers, args.teacher_weights, {"dev": dev, "test": test_split}, args.eval_batch_size,
+        scores = score_teachers(teachers, weights, {"dev": dev, "test": test_split}, args.eval_batch_size,
                                 args.cache_dir)
-        results = {"dev": state.best, "test": test, "temperature": args.temperature, **scores,
+        results = {"dev": state.best, "test": test, "temperature": args.temperature, **scores, **weight_stats,
                    **vs_teacher(test, scores["teacher_scores"], metric), **chance_check(state.best, dev[1], metric)}
     else:
         results = {"layer_map": pairs}
