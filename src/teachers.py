@@ -7,6 +7,7 @@ One teacher's outputs are the targets as they are (Tang et al. and TinyBERT lear
 teachers' targets are the weighted mean of their log-probabilities (`ensemble_targets`).
 """
 
+import argparse
 import hashlib
 import itertools
 import os
@@ -124,6 +125,24 @@ def check_teachers_read(teachers: list[Teacher], inputs: list[Text], source: str
     """Refuse inputs of the other kind (single texts or pairs) than any teacher reads, in one line."""
     for t in teachers:
         check_input_kind(inputs, t.pairs, t.source, source)
+
+
+def add_teacher_args(p: argparse.ArgumentParser, teacher_help: str) -> None:
+    """--teacher_model (repeatable: several teachers), --teacher_weights and --teacher_weights_on_dev."""
+    p.add_argument("--teacher_model", action="append", default=None, help=teacher_help)
+    p.add_argument("--teacher_weights", default=None,
+                   help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
+    p.add_argument("--teacher_weights_on_dev", action="store_true",
+                   help="several teachers: the weights (multiples of 0.1 summing to 1) whose ensemble scores best on "
+                        "dev, instead of --teacher_weights")
+
+
+def check_teacher_weights(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--teacher_weights as a list of floats, one per --teacher_model (`parse_weights`), or the parser's error."""
+    try:
+        args.teacher_weights = parse_weights(args.teacher_weights, len(args.teacher_model or []))
+    except ValueError as e:
+        p.error(str(e))
 
 
 def parse_weights(text: str | None, n: int) -> list[float]:

@@ -15,10 +15,9 @@ from src.ragged import Ragged, write_ragged
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
 from src.runs import load_json
+from tests.tiny import FAST_BILSTM as FAST
 from tests.tiny import kill_then_resume, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
 
-FAST = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",
-        "--hidden_size", "16", "--fc_dim", "16", "--speed_texts", "16", "--speed_repeats", "1", "--no_cuda"]
 
 
 @pytest.fixture(scope="module")

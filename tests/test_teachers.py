@@ -15,10 +15,9 @@ from src.teacher_logits import input_hashes, read_cache
 from src.teachers import (CROSS_FIT_FILE, ensemble_targets, load_teacher, load_teachers, parse_weights, pick_weights,
                           teacher_outputs, teacher_targets, weight_grid)
 from src.tinybert import task_distill
+from tests.tiny import FAST_BILSTM as BILSTM
 from tests.tiny import write_tiny_bert, write_toy_data
 
-BILSTM = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",
-          "--hidden_size", "16", "--fc_dim", "16", "--speed_texts", "16", "--speed_repeats", "1", "--no_cuda"]
 
 
 @pytest.fixture(scope="module")

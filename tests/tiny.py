@@ -18,6 +18,9 @@ WORDS = ["good", "bad", "the", "a", "movie", "film", "plot", "actor", "was", "is
 CJK = list("好坏的电影很非常这个故事演员音乐剧情真是了我们")
 FILLER = [w for w in WORDS if w not in ("good", "bad")]
 VOCAB = SPECIAL + WORDS + CJK
+# distill.py flags for a small BiLSTM that learns the toy task in a second or two
+FAST_BILSTM = ["--num_train_epochs", "8", "--learning_rate", "1e-2", "--train_batch_size", "8", "--embedding_dim", "16",
+        "--hidden_size", "16", "--fc_dim", "16", "--speed_texts", "16", "--speed_repeats", "1", "--no_cuda"]
 
 
 def write_tiny_bert(path, arch="classifier", num_layers=2, hidden=32, heads=2, vocab=VOCAB, seed=0, labels=None):

@@ -66,8 +66,8 @@ from src.runs import finish_run, staging_dir, write_atomically
 from src.tasks import data_task, main_metric
 from src.speed import compare_speed
 from src.teacher_logits import input_hashes
-from src.teachers import (check_teachers_read, describe, dev_weights, load_teachers, parse_weights, score_teachers,
-                          teacher_predictor, teacher_targets)
+from src.teachers import (add_teacher_args, check_teacher_weights, check_teachers_read, describe, dev_weights,
+                          load_teachers, score_teachers, teacher_predictor, teacher_targets)
 from src.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
 
 AUGMENTATIONS = ("mask", "pos", "ngram")
@@ -157,15 +157,9 @@ def add_speed_and_predict_args(p):
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
     p.add_argument("--data_dir", default=None, help="directory with train/dev/test.tsv (and optionally unlabeled.tsv)")
-    p.add_argument("--teacher_model", action="append", default=None,
-                   help="fine-tuned teacher: a bert_classification.py directory (or hub id) or a linear_teacher.py "
-                        "one; repeat the flag for several teachers (their targets: the weighted mean of their "
-                        "log-probabilities, src/teachers.py)")
-    p.add_argument("--teacher_weights", default=None,
-                   help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
-    p.add_argument("--teacher_weights_on_dev", action="store_true",
-                   help="several teachers: the weights (multiples of 0.1 summing to 1) whose ensemble scores best on "
-                        "dev, instead of --teacher_weights")
+    add_teacher_args(p, "fine-tuned teacher: a bert_classification.py directory (or hub id) or a linear_teacher.py "
+                     "one; repeat the flag for several teachers (their targets: the weighted mean of their "
+                     "log-probabilities, src/teachers.py)")
     p.add_argument("--output_dir", default=None, help="where the student, args.json and metrics.json are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     p.add_argument("--distill", type=int, choices=(0, 1), default=1,
@@ -196,10 +190,7 @@ def parse_args(argv=None):
         args.ngram_range = ()
     if len(args.ngram_range) != 2 or not 1 <= args.ngram_range[0] <= args.ngram_range[1]:
         p.error("--ngram_range must be two integers 1 <= lo <= hi, e.g. 1,5")
-    try:
-        args.teacher_weights = parse_weights(args.teacher_weights, len(args.teacher_model))
-    except ValueError as e:
-        p.error(str(e))
+    check_teacher_weights(p, args)
     if args.init_from_teacher and args.student_tokenizer != "teacher":
         p.error("--init_from_teacher needs --student_tokenizer teacher (the student must share its vocabulary)")
     if sum(map(bool, (args.embedding_file, args.char_vectors, args.init_from_teacher))) > 1:

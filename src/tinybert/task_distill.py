@@ -63,8 +63,8 @@ from src.report import chance_check, print_summary, vs_teacher
 from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.tasks import data_task, main_metric
-from src.teachers import (check_same_labels, check_teachers_read, describe, dev_weights, first_bert, load_teacher,
-                          parse_weights, score_teachers, teacher_targets)
+from src.teachers import (add_teacher_args, check_same_labels, check_teacher_weights, check_teachers_read, describe,
+                          dev_weights, first_bert, load_teacher, score_teachers, teacher_targets)
 from src.tinybert.attention import SCORES
 from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_same_heads, check_same_vocab,
                                   intermediate_loss, layer_map, task_data_dir)
@@ -72,16 +72,10 @@ from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_sa
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
-    p.add_argument("--teacher_model", action="append", default=None,
-                   help="fine-tuned teacher, save_pretrained directory or hub id (required for training); repeat "
-                        "the flag for several: stage 2 learns the weighted mean of their log-probabilities and may "
-                        "take linear_teacher.py directories too, while the first BERT given supplies the "
-                        "tokenizer, stage 1's layers and --init_from_teacher")
-    p.add_argument("--teacher_weights", default=None,
-                   help="comma-separated weight of each --teacher_model, in order (default: equal weights)")
-    p.add_argument("--teacher_weights_on_dev", action="store_true",
-                   help="several teachers: the weights (multiples of 0.1 summing to 1) whose ensemble scores best on "
-                        "dev, instead of --teacher_weights")
+    add_teacher_args(p, "fine-tuned teacher, save_pretrained directory or hub id (required for training); repeat "
+                     "the flag for several: stage 2 learns the weighted mean of their log-probabilities and may "
+                     "take linear_teacher.py directories too, while the first BERT given supplies the "
+                     "tokenizer, stage 1's layers and --init_from_teacher")
     init = p.add_mutually_exclusive_group(required=True)
     init.add_argument("--student_model", default=None,
                       help="student BERT directory or hub id (a general TinyBERT, or stage 1's output)")
@@ -129,10 +123,7 @@ def parse_args(argv=None):
         p.error("--do_eval and --do_predict score a trained --student_model")
     if not (args.do_eval or args.do_predict or args.teacher_model):
         p.error("--teacher_model is required for training")
-    try:
-        args.teacher_weights = parse_weights(args.teacher_weights, len(args.teacher_model or []))
-    except ValueError as e:
-        p.error(str(e))
+    check_teacher_weights(p, args)
     if args.init_from_teacher != (args.student_layers is not None):
         p.error("--init_from_teacher and --student_layers go together")
     if args.data_dir is None:
