@@ -45,6 +45,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from functools import partial
 
 
@@ -200,6 +201,8 @@ def transfer_files(args) -> list[tuple[str, dict]]:
         split_file(args.data_dir, "train") or os.path.join(args.data_dir, "train.tsv"))
     if args.aug_train and not os.path.isfile(train):
         raise InputError(f"--aug_train: {train} does not exist; make it with src/tinybert/data_augmentation.py")
+    if not os.path.isfile(train):
+        raise InputError(f"data file {train} does not exist")
     files = [(train, {} if args.aug_train else data_format(args))]
     unlabeled_aug = os.path.join(args.data_dir, "unlabeled_aug.tsv")
     if args.no_unlabeled:
@@ -216,14 +219,13 @@ def transfer_inputs(args, files, label_list, teachers):
     unlabeled ones; each file of the kind the teachers read."""
     for i, (path, fmt) in enumerate(files):
         left = args.max_train_examples if i == 0 else None
-        for chunk in iter_example_chunks(path, require_label=i == 0, **fmt):
-            chunk = chunk[:left]
+        for chunk in iter_example_chunks(path, require_label=i == 0, **fmt):  # every row checked, as read_examples
+            chunk = chunk[:max(left, 0)] if left is not None else chunk
             if i == 0:
                 encode_labels(chunk, label_list, path)
             check_teachers_read(teachers, [ex.input for ex in chunk[:1]], path)
             yield from (ex.input for ex in chunk)
-            if left is not None and (left := left - len(chunk)) <= 0:
-                break
+            left = None if left is None else left - len(chunk)
 
 
 def load_transfer_set(args, accelerator, label_list, teachers):
@@ -238,8 +240,14 @@ def load_transfer_set(args, accelerator, label_list, teachers):
     store = os.path.join(stores_dir(args), f"inputs_{key.hexdigest()[:20]}")
     with accelerator.main_process_first():
         if accelerator.is_main_process and not ragged.exists(store):
+            created = not os.path.isdir(stores_dir(args))
             os.makedirs(stores_dir(args), exist_ok=True)
-            ragged.write_inputs(store, transfer_inputs(args, files, label_list, teachers))
+            try:
+                ragged.write_inputs(store, transfer_inputs(args, files, label_list, teachers))
+            except BaseException:  # bad input found while streaming: leave no directory behind that we made
+                if created:
+                    shutil.rmtree(stores_dir(args), ignore_errors=True)
+                raise
     return ragged.Inputs(store, teachers[0].pairs), [path for path, _ in files]
 
 
@@ -369,11 +377,11 @@ def main(argv=None):
 
     # --- teacher, student and data: the training texts only need the teacher's outputs; dev and test keep labels
     teachers, tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
-    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)
     dev, test_split = (load_split(args.data_dir, split, label_list, **data_format(args))[:2]
                        for split in ("dev", "test"))
     for texts, source in ((dev[0], "its dev split"), (test_split[0], "its test split")):
         check_teachers_read(teachers, texts, source)
+    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)  # checked as streamed
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
     train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
