@@ -14,7 +14,7 @@ import os
 from src.runs import load_json
 
 SETS = {"hotel": "hotel 8:1:1", "hotel_181": "hotel 1:8:1", "chnsenticorp": "ChnSentiCorp"}
-TEACHERS = ("bert", "linear", "ensemble")
+TEACHERS = ("bert", "linear", "ensemble")  # the runs' suffixes; bilstm_ensemble_dev: weights picked on dev
 
 
 def parse_args(argv=None):
@@ -29,12 +29,19 @@ def metrics(results_dir: str, name: str, run: str) -> dict | None:
 
 
 def teacher_scores(results_dir: str, name: str) -> dict:
-    """Test accuracy of each teacher and of the ensemble, from the ensemble-taught students' records."""
+    """Test accuracy of each teacher and of the equal-weight ensemble, from the ensemble-taught students'
+    records, and of the ensemble whose weights dev picked (with the weights)."""
+    scores = {}
     for run in ("bilstm_ensemble", "tinybert_ensemble"):
         if m := metrics(results_dir, name, run):
             bert, linear = (t["test"]["accuracy"] for t in m["teachers"])
-            return {"bert": bert, "linear": linear, "ensemble": m["ensemble"]["test"]["accuracy"]}
-    return {}
+            scores = {"bert": f"{100 * bert:.1f}", "linear": f"{100 * linear:.1f}",
+                      "ensemble": f"{100 * m['ensemble']['test']['accuracy']:.1f}"}
+            break
+    if m := metrics(results_dir, name, "bilstm_ensemble_dev"):
+        weights = ", ".join(f"{t['weight']:g}" for t in m["teachers"])
+        scores["ensemble_dev"] = f"{100 * m['ensemble']['test']['accuracy']:.1f} ({weights})"
+    return scores
 
 
 def student_cell(results_dir: str, name: str, student: str, teacher: str) -> str:
@@ -50,15 +57,17 @@ def student_cell(results_dir: str, name: str, student: str, teacher: str) -> str
 
 
 def table(results_dir: str) -> str:
-    head = ("| set | BERT teacher | linear teacher | ensemble | BiLSTM from BERT | from linear | from ensemble | "
-            "TinyBERT 3L from BERT | from linear | from ensemble |")
-    lines = [head, "|---" * head.count(" | ") + "|---|"]
+    head = ("| set | BERT teacher | linear teacher | ensemble | ensemble, dev weights (BERT, linear) | BiLSTM from "
+            "BERT | from linear | from ensemble | from ensemble, dev weights | TinyBERT 3L from BERT | from linear | "
+            "from ensemble |")
+    lines = [head, "|---" * (head.count(" | ") + 1) + "|"]
     for name, title in SETS.items():
         if not os.path.isdir(os.path.join(results_dir, name)):
             continue
         scores = teacher_scores(results_dir, name)
-        cells = [f"{100 * scores[t]:.1f}" if t in scores else "-" for t in TEACHERS]
-        cells += [student_cell(results_dir, name, student, t) for student in ("bilstm", "tinybert") for t in TEACHERS]
+        cells = [scores.get(t, "-") for t in (*TEACHERS, "ensemble_dev")]
+        cells += [student_cell(results_dir, name, "bilstm", t) for t in (*TEACHERS, "ensemble_dev")]
+        cells += [student_cell(results_dir, name, "tinybert", t) for t in TEACHERS]
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -437,7 +437,7 @@ def test_pairs_and_scores_through_both_stages(tmp_path, scores):
     assert m2[f"test_{metric}_vs_teacher"] == pytest.approx(m2["test"][metric] / m2["teacher_scores"]["test"][metric])
     student = load_classifier(out2)
     assert student.config.text_pair is True and student.config.num_labels == (1 if scores else 2)
-    with pytest.raises(SystemExit, match=r"^error: \S+toy/train.tsv holds single texts, but \S+teacher was trained "
-                                         r"on sentence pairs$"):
+    with pytest.raises(SystemExit, match=r"^error: \S+toy/(dev|train).tsv holds single texts, but \S+teacher was "
+                                         r"trained on sentence pairs$"):
         run("--pred_distill", "--teacher_model", teacher, "--student_model", out1, "--data_dir",
             write_toy_data(tmp_path / "toy"), "--output_dir", str(tmp_path / "s3"))

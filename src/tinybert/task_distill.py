@@ -379,8 +379,8 @@ def main(argv=None):
     teachers, tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
     dev, test_split = (load_split(args.data_dir, split, label_list, **data_format(args))[:2]
                        for split in ("dev", "test"))
-    for texts, source in ((dev[0], "its dev split"), (test_split[0], "its test split")):
-        check_teachers_read(teachers, texts, source)
+    for texts, split in ((dev[0], "dev"), (test_split[0], "test")):
+        check_teachers_read(teachers, texts, split_file(args.data_dir, split) or f"{args.data_dir}/{split}")
     train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)  # checked as streamed
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
     train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
