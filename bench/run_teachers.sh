@@ -5,6 +5,8 @@
 # the transfer set) and chnsenticorp (its BERT teacher from bench/run_clue.sh, at most 4,000 training reviews).
 # TinyBERT's stage 1 learns the BERT teacher's layers once a set; stage 2 learns the BERT's logits, the linear
 # teacher's log-probabilities (--teacher_weights 1,0: the BERT still supplies the tokenizer) or the ensemble's.
+# The BiLSTMs also learn from the ensemble whose weights dev picks (--teacher_weights_on_dev); STAGES "augment"
+# adds BiLSTMs from each teacher on Tang et al.'s augmented transfer set (x10, 4 epochs, as bench/run_tasks.sh).
 # Runs under models/ens/<set>/, their metrics.json and args.json under results/teachers/<set>/; then
 # `python bench/teachers_table.py` prints the table. One CPU thread a lane; STAGES (default "bilstm tinybert").
 # Usage: nohup bash bench/run_teachers.sh hotel > logs/teachers_hotel.log 2>&1 &
@@ -35,12 +37,20 @@ for set in "$@"; do
   stage "$set linear teacher"; done_ $M/linear || python src/linear_teacher.py --data_dir $D --output_dir $M/linear \
       "${cut[@]}"
   declare -A FROM=([bert]="--teacher_model $T" [linear]="--teacher_model $M/linear"
-                   [ensemble]="--teacher_model $T --teacher_model $M/linear")
+                   [ensemble]="--teacher_model $T --teacher_model $M/linear"
+                   [ensemble_dev]="--teacher_model $T --teacher_model $M/linear --teacher_weights_on_dev")
+  BILSTM=(--data_dir $D --student_tokenizer char --char_vectors lac --speed_threads 1 "${cut[@]}")
   if [[ $STAGES == *bilstm* ]]; then
-    for from in bert linear ensemble; do
+    for from in bert linear ensemble ensemble_dev; do
       stage "$set BiLSTM from $from"; done_ $M/bilstm_$from || python src/distill_task_specific_bert/distill.py \
-          --data_dir $D ${FROM[$from]} --output_dir $M/bilstm_$from --student_tokenizer char --char_vectors lac \
-          --num_train_epochs 10 --speed_threads 1 "${cut[@]}"
+          "${BILSTM[@]}" ${FROM[$from]} --output_dir $M/bilstm_$from --num_train_epochs 10
+    done
+  fi
+  if [[ $STAGES == *augment* ]]; then
+    for from in bert linear ensemble; do
+      stage "$set BiLSTM from $from, augmented"; done_ $M/bilstm_aug_$from || python \
+          src/distill_task_specific_bert/distill.py "${BILSTM[@]}" ${FROM[$from]} --output_dir $M/bilstm_aug_$from \
+          --augment mask,pos,ngram --n_iter 10 --num_train_epochs 4
     done
   fi
   if [[ $STAGES == *tinybert* ]]; then
