@@ -157,7 +157,10 @@ def signal_after_checkpoint(cmd, state_file, sig, log, min_step=5):
     a torchrun) and return the exit code. Fails if no such checkpoint comes within 120 s."""
     env = script_env()
     with open(log, "w") as stderr:  # a file, not a pipe: a full pipe would block the run
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        # SIGINT back to its default in the child: a shell starts background jobs (`pytest &`) with SIGINT ignored,
+        # which the child would inherit, and Python then installs no KeyboardInterrupt handler
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.time() + 120
         while proc.poll() is None:
             if time.time() > deadline:
