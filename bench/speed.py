@@ -17,11 +17,16 @@ from src.bilstm import fast_predictor, load_student, pad_batch
 from src.data import load_split
 from src.modeling import count_parameters, load_classifier, load_tokenizer
 from src.runs import load_json
+from src.teachers import is_linear, load_teacher, teacher_predictor
 from src.speed import classifier_predictor, inference_speed
 
 
 def predictor(model_dir, max_seq_length, device):
-    """(predict_fn, params) for a BiLSTM student (model.pt) or a BERT-family classifier directory."""
+    """(predict_fn, params) for a BiLSTM student (model.pt), a linear teacher or a BERT-family classifier
+    directory."""
+    if is_linear(model_dir):
+        teacher = load_teacher(model_dir)
+        return teacher_predictor(teacher), teacher.num_params
     if os.path.isfile(os.path.join(model_dir, "model.pt")):
         model, tokenizer, _ = load_student(model_dir, device)
         if device == "cpu":
