@@ -40,19 +40,37 @@ class ArgumentParser(argparse.ArgumentParser):
         raise SystemExit(f"error: {message} (see --help)")
 
 
-def positive(kind: type) -> Callable[[str], int | float]:
-    """An argparse type: a number of `kind` above zero."""
+def number(kind: type, low: float | None = None, high: float | None = None, above: bool = False
+           ) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` within [low, high] (above `low` if `above`); argparse names the flag
+    in its one-line error."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'above' if above else 'at least'} {low:g}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
         return value
 
-    parse.__name__ = f"positive {kind.__name__}"
+    parse.__name__ = f"{kind.__name__} number"
     return parse
+
+
+def positive(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind` above zero."""
+    return number(kind, 0, above=True)
+
+
+def non_negative(kind: type) -> Callable[[str], int | float]:
+    """An argparse type: a number of `kind`, zero or above."""
+    return number(kind, 0)
+
+
+PROBABILITY = number(float, 0, 1)  # an argparse type: a share or probability within [0, 1]
+SEED = number(int, 0, 2**32 - 1)  # an argparse type: what numpy's seed takes
 
 
 def run_script(main: Callable, resumable: bool = False) -> None:
@@ -103,7 +121,9 @@ def setup_logging(is_main_process: bool = True) -> None:
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO if is_main_process else logging.ERROR)
-    logging.getLogger("jieba").setLevel(logging.WARNING)
+    import jieba  # it sets its logger to DEBUG when imported: import it first, then quiet it
+
+    jieba.setLogLevel(logging.WARNING)
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
@@ -143,15 +163,16 @@ def add_bert_training_args(p: argparse.ArgumentParser, learning_rate: float) -> 
                    help="examples per evaluation batch")
     p.add_argument("--num_train_epochs", type=positive(int), default=3, help="passes over the training set")
     p.add_argument("--learning_rate", type=positive(float), default=learning_rate, help="peak AdamW learning rate")
-    p.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on bias/LayerNorm)")
-    p.add_argument("--warmup_proportion", type=float, default=0.1, help="share of steps with linear warm-up")
-    p.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping norm")
-    p.add_argument("--eval_step", "--eval_steps", type=int, default=0,
+    p.add_argument("--weight_decay", type=non_negative(float), default=0.01,
+                   help="AdamW weight decay (not on bias/LayerNorm)")
+    p.add_argument("--warmup_proportion", type=PROBABILITY, default=0.1, help="share of steps with linear warm-up")
+    p.add_argument("--max_grad_norm", type=positive(float), default=1.0, help="gradient clipping norm")
+    p.add_argument("--eval_step", "--eval_steps", type=non_negative(int), default=0,
                    help="also evaluate on dev every N steps (0: per epoch only)")
     p.add_argument("--max_train_examples", type=positive(int), default=None,
                    help="use only the first N training examples")
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
-    p.add_argument("--seed", type=int, default=42, help="random seed")
+    p.add_argument("--seed", type=SEED, default=42, help="random seed")
     add_engine_args(p)
 
 
@@ -179,7 +200,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     precision.add_argument("--fp16", action="store_true", help="fp16 mixed precision (GPU)")
     precision.add_argument("--bf16", action="store_true", help="bf16 mixed precision (GPU, recent CPUs)")
     p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
-    p.add_argument("--save_steps", type=int, default=500,
+    p.add_argument("--save_steps", type=non_negative(int), default=500,
                    help="also write a resume checkpoint every N optimizer steps (always at each epoch end; "
                         "0: epoch ends only)")
     p.add_argument("--resume", action="store_true",

@@ -258,6 +258,11 @@ def _header_columns(path: str, header: list[str], text_column: str | None, text_
     read as such whatever the flags, so that the flags given to prepare_data.py may be repeated. The columns
     found under default names are logged: a wrong guess is seen."""
     if own_layout := tuple(header) in WRITTEN_HEADERS:
+        unused = [f"--{flag} {name}" for flag, name in (("text_column", text_column), ("text_b_column", text_b_column),
+                                                        ("label_column", label_column)) if name]
+        if unused:
+            logger.warning(f"WARNING: {path} has the project's own header {header}, which is read as such: "
+                           f"{', '.join(unused)} is not used")
         text_column = text_b_column = label_column = None
     named = (("--text_column", text_column, True), ("--text_b_column", text_b_column, True),
              ("--label_column", label_column, require_label))
@@ -268,8 +273,11 @@ def _header_columns(path: str, header: list[str], text_column: str | None, text_
     label_names = _names(label_column, LABEL_COLUMNS)
     label = next((name for name in label_names if name in header), None)
     if text is None:
+        rest = [h for h in header if h not in label_names]  # beside a label column, two of them may be a pair
+        pair = (f"; for sentence pairs --text_column {rest[0]} --text_b_column {rest[1]}"
+                if label and len(rest) > 1 else "")
         raise InputError(f"{path}: header {header} names no text column; known: {', '.join(TEXT_COLUMNS)}; "
-                         f"use --text_column {_others(header, set(label_names))}")
+                         f"use --text_column {_others(header, set(label_names))}{pair}")
     if label is None and require_label:
         raise InputError(f"{path}: header {header} has no label column (known: {', '.join(LABEL_COLUMNS)}); "
                          f"use --label_column {_others(header, {text, text_b})}")
@@ -346,8 +354,9 @@ def _parse_rows(path: str, body: list[Row], columns: Columns, keep: bool = False
                 ) -> tuple[list[Example], dict[str, list[int]]]:
     """Examples of the data rows, and the line numbers of the rows `joined` (extra fields), `skipped` (malformed
     or empty) and without a gold label (`no_gold`, label "-"). A pair row whose second text is missing is an
-    InputError: one text is no pair. With `keep` (labelling a file), every row gives an example, a skipped one
-    its text (or "") and label None, so that rows stay aligned."""
+    InputError naming its line, as is one with fewer fields than the columns (which text is missing cannot be
+    told): one text is no pair. With `keep` (labelling a file), every row gives an example, a skipped one
+    its text (or "") and label None, so that rows stay aligned; only a blank row may lack its second text."""
     lines = {"joined": [], "skipped": [], "no_gold": []}
     examples = []
     sep = "," if path.lower().endswith(".csv") else "\t"
@@ -355,10 +364,10 @@ def _parse_rows(path: str, body: list[Row], columns: Columns, keep: bool = False
         if len(fields) > columns.n_fields and columns.text == columns.n_fields - 1:
             fields = fields[:columns.text] + [sep.join(fields[columns.text:])]
             lines["joined"].append(line_no)
-        if columns.text_b is not None and not keep and not (
-                len(fields) > columns.text_b and _clean_text(fields[columns.text_b])):
+        if columns.text_b is not None and (not keep or any(map(_clean_text, fields))) and not (
+                len(fields) >= columns.n_fields and _clean_text(fields[columns.text_b])):
             raise InputError(f"{path}:{line_no}: the pair's second text is missing (expected {columns.n_fields} "
-                             f"fields, the second text in field {columns.text_b + 1})")
+                             f"fields, the second text in field {columns.text_b + 1}; found {len(fields)})")
         ok = len(fields) == columns.n_fields
         text = _clean_text(fields[columns.text]) if ok else ""
         text_b = _clean_text(fields[columns.text_b]) if ok and columns.text_b is not None else None
@@ -548,6 +557,14 @@ def split_file(data_dir: str, split: str) -> str | None:
     if len(found) > 1:
         raise InputError(f"{data_dir} has {' and '.join(found)} for the {split} split; keep only one")
     return found[0] if found else None
+
+
+def data_files(data_dir: str | None, splits: tuple[str, ...] = (*SPLITS, "unlabeled", "train_aug", "unlabeled_aug")
+               ) -> list[str]:
+    """The files of `splits` that `data_dir` holds, in every format (what a stage reading it must not write over)."""
+    if not data_dir:
+        return []
+    return [path for split in splits for ext in FORMATS if os.path.isfile(path := os.path.join(data_dir, split + ext))]
 
 
 def load_split(data_dir: str, split: str, label_list: list[str] | None = None, max_examples: int | None = None, *,

@@ -257,8 +257,9 @@ def _end_epoch(state: TrainState, n_batches: int, evaluate_fn, save_fn, accelera
 
 def log_eta(seconds_per_step: float, steps_left: int) -> None:
     """The time a run will still take, from the pace of its first steps; evaluations and checkpoints are extra."""
-    minutes = seconds_per_step * steps_left / 60
-    logger.info(f"{seconds_per_step:.2f} s per optimizer step: about {minutes:.0f} min for the {steps_left} steps "
+    seconds = seconds_per_step * steps_left
+    left = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    logger.info(f"{seconds_per_step:.2f} s per optimizer step: about {left} for the {steps_left} steps "
                 f"left (evaluations and checkpoints extra)")
 
 

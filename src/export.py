@@ -40,11 +40,12 @@ import shutil
 
 import numpy as np
 
-from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
+from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, number, positive, run_script,
+                     setup_logging)
 from src.data import SCORE_LABELS, Text, check_input_kind, encode_labels, read_examples, read_texts
 from src.evaluation import task_metrics
 from src.report import print_summary
-from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
+from src.runs import check_apart, check_output_dir, publish_dir, save_json, staging_dir
 from src.serving import (EXPORT_GRAPH, INT8_SUFFIX, batched_logits, export_model, int8_twin, model_kind,
                          onnx_predictor, reads_pairs_at, require_onnx, sample_inputs, torch_predictor, versions)
 
@@ -65,13 +66,12 @@ def parse_args(argv=None):
                    help="texts to compare ONNX and PyTorch logits on (default: built-in sample strings)")
     p.add_argument("--eval_data", default=None,
                    help="labelled .tsv, or a data directory (its test.tsv), to compare accuracies on")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (14 or later)")
+    p.add_argument("--opset", type=number(int, 14, 20), default=17,
+                   help="ONNX opset version (14 to 20: what the TorchScript exporter writes)")
     p.add_argument("--batch_size", type=positive(int), default=64, help="texts per forward pass in the checks")
     p.add_argument("--overwrite_output_dir", action="store_true",
                    help="replace an earlier export at --output_dir or --output")
     args = p.parse_args(argv)
-    if args.opset < 14:  # scaled_dot_product_attention exports from opset 14 on
-        p.error(f"--opset {args.opset}: use 14 or later")
     return args
 
 
@@ -92,15 +92,15 @@ def layout(args) -> tuple[str, str, list[str]]:
     return args.output, side, [side, args.output, int8_twin(args.output)]
 
 
-def check_paths(args) -> tuple[str, str, list[str]]:
+def check_layout(args) -> tuple[str, str, list[str]]:
     """Refuse what cannot be exported or where it must not go; returns `layout(args)`."""
     if model_kind(args.model) in ("onnx", "linear"):
         what = "already an ONNX model" if model_kind(args.model) == "onnx" else "a linear teacher (scikit-learn)"
         raise InputError(f"{args.model} is {what}; --model takes a BiLSTM or BERT directory")
     graph, side, owned = layout(args)
+    output_flag = "--output_dir" if args.output_dir else "--output"
     for path in owned:
-        if is_within(path, args.model) or is_within(args.model, path):
-            raise InputError(f"{path} and the model directory {args.model} must be apart (the export replaces it)")
+        check_apart({output_flag: path}, {"--model": args.model})
         if os.path.isdir(path):
             check_output_dir(path, args.overwrite_output_dir)
         elif os.path.lexists(path) and not args.overwrite_output_dir:
@@ -188,7 +188,7 @@ def main(argv=None):
     args = parse_args(argv)
     setup_logging()
     require_onnx()
-    graph, side, owned = check_paths(args)
+    graph, side, owned = check_layout(args)
     pairs = reads_pairs_at(args.model)
     check_texts = read_texts(args.check_texts) if args.check_texts else sample_inputs(pairs)
     check_input_kind(check_texts, pairs, args.model, f"--check_texts {args.check_texts}")

@@ -29,10 +29,10 @@ import numpy as np
 
 from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script,
                      setup_logging)
-from src.data import SCORE_LABELS, add_data_format_args, data_format, is_cjk, is_pairs, load_split
+from src.data import SCORE_LABELS, add_data_format_args, data_files, data_format, is_cjk, is_pairs, load_split
 from src.evaluation import task_metrics
 from src.report import print_summary
-from src.runs import check_output_dir, publish_dir, save_json, staging_dir
+from src.runs import check_apart, check_output_dir, publish_dir, save_json, staging_dir
 from src.tasks import data_task, main_metric
 from src.teacher_logits import input_hashes, write_cache
 from src.teachers import CROSS_FIT_FILE, LINEAR_FILE, MODEL_TYPE, jieba_words
@@ -120,9 +120,12 @@ def pick_C(args, splits, cjk, metric):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    check_apart({"--output_dir": args.output_dir}, {"--data_dir": data_files(args.data_dir)})
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     start = time.perf_counter()
     splits, labels = load_data(args)
+    if args.cross_fit > len(splits[0][0]):
+        raise InputError(f"--cross_fit {args.cross_fit}: more folds than the {len(splits[0][0])} training examples")
     cjk = is_cjk("".join(splits[0][0][:500]))
     metric = main_metric(data_task(args.data_dir), False)
     (C, pipeline), tried = pick_C(args, splits, cjk, metric)

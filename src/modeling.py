@@ -1,6 +1,7 @@
 """Loading BERT-family tokenizers and classifiers (hub id or `save_pretrained` directory), vocabulary
 extension, and encoding texts into padded batches."""
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -38,6 +39,42 @@ def check_model_source(name: str) -> str:
                          f"before: leave the model flag out for the bundled offline MiniLM, or pass a local "
                          f"save_pretrained directory (e.g. models/minilm_zh from src/pretrain_mlm.py)")
     return name
+
+
+def check_model_sources(models: dict[str, str | list[str] | None]) -> None:
+    """`check_model_source` for every model flag given (a path, a list of them, or None), before any loads."""
+    for names in models.values():
+        for name in [names] if isinstance(names, str) else names or []:
+            check_model_source(name)
+
+
+def max_positions(name: str) -> int | None:
+    """`max_position_embeddings` of a BERT's config: a `save_pretrained` directory, a BertConfig JSON file or a hub
+    id already in the local hub cache; None where there is no config to read (nothing is downloaded)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    path = os.path.join(name, "config.json") if os.path.isdir(name) else name
+    if not os.path.isfile(path) and not os.path.exists(name):
+        cached = try_to_load_from_cache(name, "config.json") if name.count("/") <= 1 else None
+        path = cached if isinstance(cached, str) else path
+    try:
+        with open(path, encoding="utf-8") as f:
+            limit = json.load(f).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return limit if isinstance(limit, int) else None
+
+
+def check_max_length(length: int | None, models: dict[str, str | list[str] | None],
+                     flag: str = "--max_seq_length") -> None:
+    """Refuse a length above the positions of any of the models (keyed by their flag), before any work: past
+    them the position embeddings fail only at the first long batch."""
+    for model_flag, names in models.items():
+        for name in [names] if isinstance(names, str) else names or []:
+            limit = max_positions(name)
+            if length is not None and limit is not None and length > limit:
+                raise InputError(f"{flag} {length} is above the {limit} positions of {model_flag} {name} (its "
+                                 f"max_position_embeddings): use at most {limit}")
 
 
 def hub_reachable(name: str, timeout: float = 3.0) -> bool:

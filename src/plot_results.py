@@ -21,7 +21,7 @@ import glob
 import os
 
 from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
-from src.runs import load_json, save_json
+from src.runs import check_apart, check_paths, load_json, save_json
 
 
 def parse_args(argv=None):
@@ -222,8 +222,12 @@ def overlay_curves(run_dirs: list[str], path: str, title: str | None = None) -> 
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    check_paths(dirs={"--run_dir": args.run_dir, "--curves": args.curves},
+                new_dirs={"--results_dir": args.results_dir})
     if args.curves:
         return overlay_curves(args.curves, args.output, args.title)
+    metrics = glob.glob(os.path.join(args.run_dir, "*", "metrics.json"))
+    check_apart({"--output": args.output}, {"--run_dir": metrics})
     rows, teacher = collect_rows(args.run_dir, args.teacher_name)
     table = markdown_table(rows)
     print(table)

@@ -42,10 +42,11 @@ from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, ru
 from src.data import (FORMATS, SCORE_LABELS, Example, Text, add_data_format_args, check_input_kind, data_format,
                       decode_text, encode_labels, is_pairs, read_examples, read_lines, split_lines)
 from src.evaluation import task_metrics
-from src.runs import is_within, write_atomically
+from src.runs import check_apart, write_atomically
 from src.serving import batched_logits, export_files, load_predictor, model_kind, reads_pairs_at, softmax
 
 OUTPUT_FORMATS = (".tsv", ".jsonl")
+PAIR_HINT = " (two text columns, or two tab-separated texts a line)"
 
 
 def parse_args(argv=None):
@@ -73,22 +74,31 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_input(path: str, fmt: dict, pairs: bool) -> tuple[list[Text], list[str | None], bool]:
+def read_input(path: str, fmt: dict, pairs: bool, model: str) -> tuple[list[Text], list[str | None], bool]:
     """(inputs, labels, has_labels): a .tsv/.csv/.jsonl data file read as every stage reads one (`read_examples`:
     header or `label<TAB>text`, pair columns, named columns, encoding), one entry per data row; anything else
     (or `-`) one entry per line, a blank line as "", for a pair model (`pairs`) the line's two tab-separated
-    texts (a line without its second text as ("", ""))."""
+    texts (a blank line as ("", "")). Input of the other kind than `model` reads is refused at its first line."""
     if os.path.splitext(path)[1].lower() in FORMATS:
         examples = read_examples(path, require_label=False, keep_rows=True, **fmt)
         labels = [ex.label for ex in examples]
-        return [ex.input for ex in examples], labels, any(label is not None for label in labels)
+        inputs = [ex.input for ex in examples]
+        check_input_kind([x for x in inputs if has_text(x)], pairs, model, path, PAIR_HINT)
+        return inputs, labels, any(label is not None for label in labels)
+    source = "stdin" if path == "-" else path
     if path == "-":
         lines = split_lines(decode_text(sys.stdin.buffer.read(), "stdin", fmt["encoding"]))
     else:
         lines = read_lines(path, what="input file", encoding=fmt["encoding"])
+    for number, line in enumerate(lines, 1):
+        fields = [clean(f) for f in line.split("\t")] if line.strip() else []
+        if fields and (len(fields) == 2 and all(fields)) != pairs:
+            held = "two tab-separated texts" if len(fields) > 1 and not pairs else "a single text"
+            wanted = f"sentence pairs{PAIR_HINT}" if pairs else "single texts"
+            raise InputError(f"{source} line {number} holds {held}, but {model} was trained on {wanted}")
     if pairs:
-        split = [line.split("\t", 1) for line in lines]
-        return [(clean(f[0]), clean(f[1])) if len(f) == 2 else ("", "") for f in split], [None] * len(lines), False
+        return [tuple(clean(f) for f in line.split("\t")) if line.strip() else ("", "") for line in lines
+                ], [None] * len(lines), False
     return [clean(line) for line in lines], [None] * len(lines), False
 
 
@@ -142,16 +152,13 @@ def write_rows(path: str, rows) -> None:
 
 
 def check_output(output: str | None, model: str, source: str) -> None:
-    """Refuse an output of unknown format, inside the model directory, or over the input file."""
+    """Refuse an output of unknown format, or one over the input file or the model's files."""
     if output is None:
         return
-    if source != "-" and os.path.realpath(output) == os.path.realpath(source):
-        raise InputError(f"--output {output} is the input file: write the predictions elsewhere")
+    model_files = [model, export_files(model)[1]] if model_kind(model) == "onnx" else [model]
+    check_apart({"--output": output}, {"--input": None if source == "-" else source, "--model": model_files})
     if os.path.splitext(output)[1].lower() not in OUTPUT_FORMATS:
         raise InputError(f"--output {output}: unknown format; use one of {OUTPUT_FORMATS}")
-    model_dir = export_files(model)[1] if model_kind(model) == "onnx" else model
-    if is_within(output, model_dir):
-        raise InputError(f"--output {output} is inside the model directory {model_dir}; write it elsewhere")
 
 
 # ----------------------------------------------------------------------------
@@ -162,14 +169,15 @@ def main(argv=None):
     setup_logging()
     check_output(args.output, args.model, args.input)
     pairs = reads_pairs_at(args.model)
-    texts, gold, has_labels = read_input(args.input, data_format(args), pairs)
+    texts, gold, has_labels = read_input(args.input, data_format(args), pairs, args.model)
+    keep = [i for i, t in enumerate(texts) if has_text(t)]
+    if not keep:
+        raise InputError(f"{args.input} holds no text to label ({len(texts)} blank rows)" if texts else
+                         f"{args.input} is empty: nothing to label")
     if args.eval and not has_labels:
         raise InputError(f"--eval: {args.input} has no label column")
 
     predict, labels = load_predictor(args.model, args.device)
-    keep = [i for i, t in enumerate(texts) if has_text(t)]
-    check_input_kind([texts[i] for i in keep], pairs, args.model, args.input,
-                     " (two text columns, or two tab-separated texts a line)")
     scored = [i for i in keep if gold[i] is not None] if args.eval else []
     if args.eval and not scored:
         raise InputError(f"--eval: {args.input} has no row with both a text and a label")

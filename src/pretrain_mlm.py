@@ -49,9 +49,10 @@ from src.corpus import corpus_digest, corpus_lines, pack_sequences
 from src.encoded import Encoded, corpus_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.masking import mlm_batch, word_pieces
-from src.modeling import count_parameters, default_bert_model, extend_vocab, load_masked_lm, load_tokenizer
+from src.modeling import (check_max_length, count_parameters, default_bert_model, extend_vocab, load_masked_lm,
+                          load_tokenizer)
 from src.report import print_summary
-from src.runs import finish_run, staging_dir
+from src.runs import check_apart, finish_run, staging_dir
 
 
 def parse_args(argv=None):
@@ -176,6 +177,8 @@ def evaluate_mlm(model, batches, device) -> dict:
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
+    check_apart({"--output_dir": args.output_dir}, {"--bert_model": args.bert_model, "--corpus": args.corpus})
+    check_max_length(args.max_seq_length, {"--bert_model": args.bert_model})
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
         return
 

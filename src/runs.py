@@ -25,6 +25,38 @@ def is_within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
+def check_apart(outputs: dict[str, str | None], inputs: dict[str, str | list[str] | None]) -> None:
+    """Refuse (InputError) an output path that is, lies inside or holds one of the run's inputs, whatever
+    --overwrite_output_dir says: a run replaces its own earlier outputs, never what it reads. Both are keyed by
+    their flag (`{"--output_dir": path}`); an input may be a list of paths (repeated flags, a data directory's
+    files: `src.data.data_files`) or None."""
+    for out_flag, out in outputs.items():
+        for in_flag, paths in inputs.items():
+            for path in [paths] if isinstance(paths, str) else paths or []:
+                if out is None or not (is_within(out, path) or is_within(path, out)):
+                    continue
+                relation = ("is" if is_within(out, path) and is_within(path, out) else
+                            "lies inside" if is_within(out, path) else "holds")
+                raise InputError(f"{out_flag} {out} {relation} {in_flag} {path}: a run never writes over what it "
+                                 f"reads; choose another {out_flag}")
+
+
+def check_paths(dirs: dict | None = None, files: dict | None = None, new_dirs: dict | None = None) -> None:
+    """Refuse, in one line naming the flag, an input that is missing or of the wrong kind, before any work: each
+    dict maps a flag to a path, a list of paths or None (not given). `dirs` and `files` must exist as such;
+    `new_dirs` are made when missing, so only a file there is refused."""
+    checks = [(dirs, os.path.isdir, "a directory", True), (files, os.path.isfile, "a file", True),
+              (new_dirs, os.path.isdir, "a directory", False)]
+    for paths, is_kind, kind, required in checks:
+        for flag, values in (paths or {}).items():
+            for path in [values] if isinstance(values, str) else values or []:
+                if not os.path.exists(path):
+                    if required:
+                        raise InputError(f"{flag} {path} does not exist")
+                elif not is_kind(path):
+                    raise InputError(f"{flag} {path} is not {kind}")
+
+
 def checkpoint_dir(run_dir: str) -> str:
     """Where a run keeps its resume checkpoint (`src.engine.save_checkpoint`)."""
     return os.path.join(run_dir, "resume")

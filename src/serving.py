@@ -276,7 +276,10 @@ def exportable(model_dir: str) -> tuple[nn.Module, tuple, dict]:
     if model_kind(model_dir) == "bilstm":
         model, tokenizer, _ = load_student(model_dir)
         inputs = batch_inputs(tokenizer.encode(sample_inputs(model.config.pair)))
-        axes = {n: {0: "batch", 1: "sequence"} if n.startswith("input_ids") else {0: "batch"} for n in inputs}
+        # each text of a pair has its own padded length: one shared axis name would let onnxruntime assume
+        # they are equal and re-use one buffer for both sides' embeddings
+        axes = {n: {0: "batch", 1: n.replace("input_ids", "sequence")} if n.startswith("input_ids") else {0: "batch"}
+                for n in inputs}
         return PaddedBiLSTM(model).eval(), tuple(inputs.values()), axes
     # eager attention: plain MatMul/Softmax nodes, which the int8 quantizer handles
     model = load_classifier(model_dir, attn_implementation="eager").eval()

@@ -299,7 +299,7 @@ SWAPPED = r"train.tsv: the columns look swapped \(text, then label\): .*; put th
 init_from_teacher_3 = use_flags(student_config=None, student_model=None, init_from_teacher=True, student_layers=3)
 
 ROWS = [  # row, problem, expected (regex: a one-line error; function: a check of a successful run), stages
-    ("missing_data", missing_data, r"data (directory|file) \S+/nothing(/train.tsv)? does not exist$", ALL),
+    ("missing_data", missing_data, r"(data (directory|file)|--\w+) \S+/nothing(/\w+.tsv)? does not exist$", ALL),
     ("empty_train", empty_train, r"train.tsv is empty$", ALL),
     ("header_only_train", header_only_train, r"train.tsv has a header row but no data rows$", ALL),
     ("one_malformed_line", one_malformed_line, skipped_one_line, ALL),

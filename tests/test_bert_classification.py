@@ -39,7 +39,7 @@ def test_end_to_end_learns_the_toy_task(tiny_bert, toy_data, tmp_path, capsys, c
     assert metrics["at_chance"] is False and metrics["majority_rate"] == 0.5 and "WARNING" not in caplog.text
     # the plan before the first epoch, and the time left after 20 steps (8 steps of 8 examples per epoch)
     assert "6 epoch(s) x 8 batches: 48 optimizer steps, 0 done" in caplog.text
-    assert re.search(r"s per optimizer step: about \d+ min for the 28 steps left", caplog.text)
+    assert re.search(r"s per optimizer step: about \d+ (s|min) for the 28 steps left", caplog.text)
     assert {"config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", "curves.png",
             "README.md"} <= set(os.listdir(out))  # the curves and the model card too
     assert metrics["test"]["accuracy"] >= 0.8  # chance is 0.5; the label is one token
@@ -391,3 +391,11 @@ def test_a_missing_tracker_is_one_line(tiny_bert, toy_data, tmp_path, monkeypatc
     with pytest.raises(SystemExit, match=r"^error: --report_to wandb: the wandb package is not installed "
                                          r"\(pip install wandb\)$"):
         run(toy_data, tiny_bert, tmp_path / "t", "--report_to", "wandb")
+
+
+def test_a_length_past_the_models_positions_is_refused_before_any_work(tiny_bert, toy_data, tmp_path):
+    with pytest.raises(SystemExit, match=r"^error: --max_seq_length 100 is above the 64 positions of --bert_model "
+                                         r"\S+ \(its max_position_embeddings\): use at most 64$"):
+        main(["--data_dir", toy_data, "--bert_model", tiny_bert, "--output_dir",
+              str(tmp_path / "out"), "--max_seq_length", "100"])
+    assert not (tmp_path / "out").exists()

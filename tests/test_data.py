@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 
 import pytest
@@ -120,7 +121,7 @@ def test_prepare_data_keeps_test_file_texts_out_of_train_and_dev(tmp_path):
 def test_prepare_data_refuses_to_replace_its_own_source_and_an_empty_unlabeled_split(tmp_path):
     (tmp_path / "data").mkdir()
     src = write(tmp_path / "data" / "all.txt", "\n".join(f"{i % 2}\treview {i}" for i in range(100)))
-    with pytest.raises(SystemExit, match="lies inside --output_dir"):
+    with pytest.raises(SystemExit, match="--output_dir .* holds --source .*: a run never writes over what it reads"):
         prepare_data.main(["--source", src, "--output_dir", str(tmp_path / "data"), "--overwrite_output_dir"])
     assert os.path.isfile(src)
     with pytest.raises(SystemExit, match="none is left for unlabeled.tsv"):
@@ -392,3 +393,26 @@ def test_large_files_are_read_a_chunk_at_a_time(tmp_path, monkeypatch):
     utf16 = tmp_path / "utf16.tsv"
     utf16.write_bytes(("label\ttext\n" + "\n".join(rows) + "\n").encode("utf-16"))
     assert read_examples(str(utf16), encoding="utf-16") == whole
+
+
+def test_two_unknown_text_columns_get_the_pair_flags_in_the_hint(tmp_path):
+    path = write(tmp_path / "train.csv", "q1,q2,label\nhow do I learn?,how to learn?,1\nwhat time,who,0\n")
+    with pytest.raises(InputError, match=r"use --text_column <one of \['q1', 'q2'\]>; for sentence pairs "
+                                         r"--text_column q1 --text_b_column q2$"):
+        read_examples(path)
+    assert read_examples(path, text_column="q1", text_b_column="q2")[0].input == ("how do I learn?", "how to learn?")
+
+
+def test_a_pair_row_short_of_a_field_is_refused_at_its_line(tmp_path):
+    path = write(tmp_path / "train.csv", "q1,q2,label\nhow do I learn?,how to learn?,1\nq,0\n")
+    with pytest.raises(InputError, match=r"train.csv:3: the pair's second text is missing \(expected 3 fields, the "
+                                         r"second text in field 2; found 2\)$"):
+        read_examples(path, text_column="q1", text_b_column="q2")
+
+
+def test_flags_on_the_projects_own_header_are_not_silently_ignored(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="kd")
+    path = write(tmp_path / "train.tsv", "label\ttext\n1\tgood\n0\tbad\n")
+    assert len(read_examples(path, label_column="category")) == 2
+    assert "has the project's own header ['label', 'text'], which is read as such: --label_column category is not " \
+           "used" in caplog.text

@@ -1,5 +1,6 @@
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,6 @@ import src.distill_task_specific_bert.distill as distill
 import src.teacher_logits as utils
 from src import export, predict
 from src.bilstm import BiLSTMClassifier, BiLSTMConfig, load_student, pad_batch
-from src.data import read_examples
 from src.ragged import Ragged, write_ragged
 from src.distill_task_specific_bert import bert_classification
 from src.modeling import load_classifier, load_tokenizer
@@ -139,9 +139,15 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, capsys):
     assert kd["teacher_logits_computed"] == kd["num_transfer_examples"]
     teacher_test = kd["teacher_scores"]["test"]["accuracy"]
     assert kd["test_accuracy_vs_teacher"] == pytest.approx(kd["test"]["accuracy"] / teacher_test)
+    assert kd["majority_floor"] == 0.5  # 16 of the 32 test labels are the training set's first majority class
+    gain = kd["share_of_teacher_gain"]
+    assert gain == pytest.approx((kd["test"]["accuracy"] - 0.5) / (teacher_test - 0.5)) if teacher_test > 0.5 else None
+    kept = (f"{kd['test_accuracy_vs_teacher']:.1%} of the teacher's test accuracy, {gain:.1%} of its gain over the "
+            f"majority class" if gain is not None else f"the teacher is at chance (test accuracy {teacher_test:.4f}; "
+            f"always answering the majority class 0.5000)")
     assert capsys.readouterr().out == (
         f"done: BiLSTM student (distilled) | dev accuracy {kd['dev']['accuracy']:.4f}, test accuracy "
-        f"{kd['test']['accuracy']:.4f} | {kd['test_accuracy_vs_teacher']:.1%} of the teacher's test accuracy | "
+        f"{kd['test']['accuracy']:.4f} | {kept} | "
         f"{kd['speed']['speedup_batch_64']:.1f}x the teacher's speed (batch 64, CPU) | -> {tmp_path / 'kd'}\n")
 
     # a rerun reads every teacher logit from the cache
@@ -152,13 +158,15 @@ def test_baseline_and_distilled_end_to_end(teacher_and_data, tmp_path, capsys):
     # prediction with the distilled student (teacher tokenizer carried in its directory)
     texts = tmp_path / "texts.txt"
     texts.write_text("the movie was good\nbad plot .\nit was really good !\n")
-    distill.main(["--do_predict", "--student_dir", str(tmp_path / "kd"), "--predict_file", str(texts),
-                  "--predict_output", str(tmp_path / "pred.tsv")])
+    predict.main(["--model", str(tmp_path / "kd"), "--input", str(texts), "--output", str(tmp_path / "pred.tsv")])
     lines = (tmp_path / "pred.tsv").read_text().splitlines()
-    assert lines[0] == "label\ttext" and len(lines) == 4
-    assert [line.split("\t")[1] for line in lines[1:]] == texts.read_text().splitlines()
+    assert lines[0] == "label\tp_0\tp_1\ttext" and len(lines) == 4
+    assert [line.split("\t")[-1] for line in lines[1:]] == texts.read_text().splitlines()
     assert {line.split("\t")[0] for line in lines[1:]} <= {"0", "1"}
-    assert distill.predict(str(tmp_path / "base"), ["good", "bad"]) == ["1", "0"]
+    (tmp_path / "cues.txt").write_text("good\nbad\n")
+    predict.main(["--model", str(tmp_path / "base"), "--input", str(tmp_path / "cues.txt"), "--output",
+                  str(tmp_path / "cues.tsv")])
+    assert [line.split("\t")[0] for line in (tmp_path / "cues.tsv").read_text().splitlines()[1:]] == ["1", "0"]
 
 
 def test_student_length_covers_what_the_teacher_reads(teacher_and_data, tmp_path):
@@ -228,10 +236,8 @@ def test_errors_are_one_line(tiny_bert, toy_data, tmp_path):
     with pytest.raises(SystemExit, match="error: --init_from_teacher needs --student_tokenizer teacher"):
         distill.main(["--data_dir", toy_data, "--teacher_model", tiny_bert, "--output_dir", str(tmp_path / "o"),
                       "--init_from_teacher"])
-    with pytest.raises(SystemExit, match="error: .*not a student directory"):
-        distill.main(["--do_predict", "--student_dir", str(tmp_path), "--predict_file", toy_data + "/dev.tsv"])
-    with pytest.raises(SystemExit, match="--do_predict needs --student_dir and --predict_file"):  # two flags needed
-        distill.main(["--do_predict", "--student_dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="error: unrecognized arguments: --do_predict"):  # src/predict.py labels
+        distill.main(["--do_predict", "--data_dir", toy_data, "--teacher_model", tiny_bert])
     with pytest.raises(SystemExit, match=r"^error: --p_both is a probability, in \[0, 1\]"):
         distill.main(["--data_dir", toy_data, "--teacher_model", tiny_bert, "--output_dir", str(tmp_path / "o"),
                       "--p_both", "1.5"])
@@ -320,7 +326,8 @@ def test_siamese_student_on_pairs_and_scores(tiny_bert, tmp_path, capsys, caplog
         assert m["dev"][metric] == max(h[f"dev_{metric}"] for h in m["history"])
     assert kd["num_unlabeled"] == 2 and 0 < kd["num_augmented"] <= 2 * 66 and kd[f"test_{metric}_vs_teacher"] > 0
     assert kd["num_transfer_examples"] == 64 + 2 + kd["num_augmented"]
-    assert "n-gram sampling is skipped: --p_ng is 0 (for pairs by default" in caplog.text
+    assert "WARNING: n-gram sampling is skipped: --p_ng is 0 (for pairs by default" in caplog.text
+    assert "augmented 0 (no augmentation)" in caplog.text and re.search(r"augmented \d+ \(mask x2\)", caplog.text)
     student, _, _ = load_student(str(tmp_path / "kd"))
     assert student.config.pair and student.config.num_labels == (1 if scores else 2)
     capsys.readouterr()
@@ -329,19 +336,17 @@ def test_siamese_student_on_pairs_and_scores(tiny_bert, tmp_path, capsys, caplog
     predict.main(["--model", str(tmp_path / "kd"), "--input", str(lines)])
     rows = capsys.readouterr().out.splitlines()
     assert rows[0] == ("score\ttext_a\ttext_b" if scores else "label\tp_0\tp_1\ttext_a\ttext_b") and len(rows) == 3
-    distill.main(["--do_predict", "--student_dir", str(tmp_path / "kd"), "--predict_file", f"{pairs}/test.tsv",
-                  "--predict_output", str(tmp_path / "kd.tsv")])
-    predicted = read_examples(str(tmp_path / "kd.tsv"))
-    assert len(predicted) == 32 and predicted[0].text_b is not None
-    assert all(float(ex.label) >= -1 for ex in predicted) if scores else {ex.label for ex in predicted} <= {"0", "1"}
+    predict.main(["--model", str(tmp_path / "kd"), "--input", f"{pairs}/test.tsv", "--output",
+                  str(tmp_path / "kd.tsv")])
+    header, *predicted = (tmp_path / "kd.tsv").read_text().splitlines()
+    assert len(predicted) == 32 and header.endswith("text_a\ttext_b")
+    first = [row.split("\t")[0] for row in predicted]
+    assert all(float(x) >= -1 for x in first) if scores else set(first) <= {"0", "1"}
     single = tmp_path / "single.tsv"
     single.write_text("text\nthe movie was good\n")
-    for call in (lambda: predict.main(["--model", str(tmp_path / "kd"), "--input", str(single)]),
-                 lambda: distill.main(["--do_predict", "--student_dir", str(tmp_path / "kd"), "--predict_file",
-                                       str(single)])):
-        with pytest.raises(SystemExit, match=r"^error: \S+single.tsv holds single texts, but \S+kd was trained on "
-                                             r"sentence pairs"):
-            call()
+    with pytest.raises(SystemExit, match=r"^error: \S+single.tsv holds single texts, but \S+kd was trained on "
+                                         r"sentence pairs"):
+        predict.main(["--model", str(tmp_path / "kd"), "--input", str(single)])
     export.main(["--model", str(tmp_path / "kd"), "--output_dir", str(tmp_path / "onnx"), "--eval_data", pairs,
                  "--int8"])
     report = load_json(tmp_path / "onnx" / "export.json")

@@ -13,7 +13,8 @@ import torch
 
 from src import export, predict, serving
 from src.distill_task_specific_bert import bert_classification
-from src.bilstm import BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, build_vocab, save_student, token_counts
+from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
+                        save_student, token_counts)
 from src.modeling import load_tokenizer
 from src.runs import load_json
 from src.serving import PaddedBiLSTM, onnx_predictor
@@ -151,8 +152,8 @@ def test_refused_outputs_leave_everything_as_it_was(exported, tmp_path):
     (taken / "y").mkdir()
     (taken / "y" / "keep.txt").write_text("an earlier result")
     cases = [(["--output_dir", bert_out_dir], "exists and is not empty"),  # another model's export
-             (["--output_dir", os.path.join(model_dir, "onnx"), "--overwrite_output_dir"], "must be apart"),
-             (["--output", model_dir + ".onnx", "--overwrite_output_dir"], "must be apart"),  # its side dir
+             (["--output_dir", os.path.join(model_dir, "onnx"), "--overwrite_output_dir"], "never writes over"),
+             (["--output", model_dir + ".onnx", "--overwrite_output_dir"], "never writes over"),  # its side dir
              (["--output", str(taken / "x.onnx")], "exists (use --overwrite_output_dir"),
              (["--output", str(taken / "y.onnx")], "exists and is not empty"),
              (["--output", str(taken / "z_quantized.onnx")], "int8 graphs of --int8"),
@@ -160,7 +161,7 @@ def test_refused_outputs_leave_everything_as_it_was(exported, tmp_path):
              (["--output", str(taken / "z.onnx"), "--output_dir", str(tmp_path / "z")], "not allowed with"),
              ([], "one of the arguments --output_dir --output is required"),
              (["--output_dir", str(tmp_path / "z"), "--batch_size", "0"], "must be above 0"),
-             (["--output_dir", str(tmp_path / "z"), "--opset", "5"], "use 14 or later")]
+             (["--output_dir", str(tmp_path / "z"), "--opset", "5"], "must be at least 14")]
     for args, pattern in cases:
         with pytest.raises(SystemExit) as exc:
             export.main(["--model", model_dir, *args])
@@ -257,3 +258,28 @@ def test_pair_models_predict_and_export(scores, tmp_path, capsys):
     with pytest.raises(SystemExit, match=r"^error: \S+single.tsv holds single texts, but \S+teacher was trained on "
                                          r"sentence pairs \(two text columns, or two tab-separated texts a line\)$"):
         predict.main(["--model", model, "--input", str(single)])
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_pair_bilstm_export_takes_sides_of_different_lengths(tmp_path, batch, capfd):
+    """The siamese BiLSTM's graph gives each side its own padded length: batches whose first texts are short and
+    second long (and the reverse) get PyTorch's logits from the fp32 and int8 graphs, with no onnxruntime warning."""
+    torch.manual_seed(0)
+    vocab = build_vocab(token_counts("whitespace", [text for _, text in toy_examples(64)])[0])
+    model = BiLSTMClassifier(BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=16, hidden_size=8, fc_dim=8,
+                                          pair=True))
+    model_dir = str(tmp_path / "pair_bilstm")
+    save_student(model_dir, model, StudentTokenizer("whitespace", vocab, 24), LABELS)
+    export.main(["--model", model_dir, "--output_dir", str(tmp_path / "onnx"), "--int8"])
+    rng = np.random.default_rng(batch)
+    texts = [text for _, text in toy_examples(2 * batch, seed=batch)]
+    pairs = [(a, b + " " + b) if i % 2 else (a + " " + a, b) for i, (a, b) in enumerate(zip(texts[::2], texts[1::2]))]
+    pairs = [pairs[i] for i in rng.permutation(len(pairs))]
+    loaded, tokenizer, _ = load_student(model_dir)
+    reference = bilstm_logits(loaded, tokenizer.encode(pairs)).numpy()
+    for graph, tolerance in (("model.onnx", 1e-4), ("model_quantized.onnx", 0.05)):
+        session_predict, _ = onnx_predictor(str(tmp_path / "onnx" / graph))
+        for first, second in ((pairs, pairs), (pairs[:1], pairs[-1:])):  # two calls: buffers re-used across shapes
+            assert np.abs(session_predict(first) - reference[:len(first)]).max() < tolerance
+            assert np.abs(session_predict(second) - reference[-len(second):]).max() < tolerance
+    assert "Shape mismatch" not in capfd.readouterr().err

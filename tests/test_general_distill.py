@@ -75,7 +75,7 @@ def test_heads_must_match_and_corpus_must_exist(tmp_path, corpus):
                                   "intermediate_size": 32, "max_position_embeddings": 64}))
     with pytest.raises(SystemExit, match="error: the attention loss compares head by head"):
         run("--teacher_model", teacher, "--student_config", config, "--corpus", corpus, "--output_dir", tmp_path / "o")
-    with pytest.raises(SystemExit, match="error: corpus .* does not exist"):
+    with pytest.raises(SystemExit, match="error: --corpus .* does not exist"):
         run("--teacher_model", teacher, "--student_config", config, "--corpus", tmp_path / "none.txt",
             "--output_dir", tmp_path / "o")
     assert not (tmp_path / "o").exists()

@@ -1,9 +1,12 @@
 """The task metrics and the at-chance check against values worked out by hand."""
 
+import logging
+
 import pytest
 
+from src.engine import log_eta
 from src.evaluation import classification_metrics, regression_metrics
-from src.report import chance_check
+from src.report import chance_check, gain_share, majority_floor, summary_line, vs_teacher
 from src.tasks import data_task, main_metric, task_name
 
 
@@ -49,3 +52,29 @@ def test_task_names_and_main_metrics(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "prepare.json").write_text('{"task": "tnews"}')
     assert data_task(str(tmp_path / "mine")) == "tnews"  # what prepare_data.py recorded
+
+
+def test_majority_floor_and_share_of_the_gain_by_hand():
+    # the training majority is class 1; on test [1, 0, 0, 0] always answering 1 is right once
+    assert majority_floor([1, 1, 0], [1, 0, 0, 0], "accuracy") == 0.25
+    assert majority_floor([1, 1, 0], [1, 0, 0, 0], "f1") == pytest.approx(0.4)  # precision 1/4, recall 1
+    assert majority_floor([1, 1, 0], [1, 0, 0, 0], "mcc") == majority_floor([0.5, 2.0], [1.0], "pearson") == 0.0
+    assert gain_share(0.8, 0.9, 0.5) == pytest.approx(0.75) and gain_share(0.6, 0.5, 0.5) is None
+    assert vs_teacher({"accuracy": 0.8}, {"test": {"accuracy": 0.9}}, "accuracy", 0.5) == pytest.approx(
+        {"test_accuracy_vs_teacher": 0.8 / 0.9, "majority_floor": 0.5, "share_of_teacher_gain": 0.75})
+
+
+def test_done_line_says_what_is_kept_and_when_the_teacher_is_at_chance():
+    kept = summary_line("S", "out", test={"accuracy": 0.8}, teacher_test={"accuracy": 0.9}, floor=0.5)
+    assert kept == "done: S | test accuracy 0.8000 | 88.9% of the teacher's test accuracy, 75.0% of its gain over " \
+                   "the majority class | -> out"
+    chance = summary_line("S", "out", test={"accuracy": 0.5}, teacher_test={"accuracy": 0.5}, floor=0.5)
+    assert chance == "done: S | test accuracy 0.5000 | the teacher is at chance (test accuracy 0.5000; always " \
+                     "answering the majority class 0.5000) | -> out"
+
+
+def test_time_left_is_said_in_seconds_when_short(caplog):
+    caplog.set_level(logging.INFO, logger="kd")
+    log_eta(0.5, 10)
+    log_eta(3.0, 100)
+    assert "about 5 s for the 10 steps left" in caplog.text and "about 5 min for the 100 steps left" in caplog.text

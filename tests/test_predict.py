@@ -93,7 +93,8 @@ def test_rows_stay_aligned_with_odd_line_breaks_and_unusable_rows(models, tmp_pa
     out = read_tsv(tmp_path / "b.tsv")[1:]
     assert len(out) == 200 and out[50][3] == "text without a label" and out[100] == ["", "", "", ""]
     assert out[199][3] == "text number 199"
-    expect_error(["--model", models["bilstm"], "--input", str(data), "--output", str(data)], "is the input file")
+    expect_error(["--model", models["bilstm"], "--input", str(data), "--output", str(data)],
+                 "never writes over what it reads")
     assert data.read_text(encoding="utf-8").count("\n") == 200  # the labelled input is untouched
 
 
@@ -168,7 +169,7 @@ def test_bad_input_is_one_error_line(models, tmp_path):
              (["--model", model, "--input", str(tmp_path / "labelled.tsv"), "--eval"], "['7']"),
              (["--model", model, "--input", str(texts), "--eval"], "no label column"),
              (["--model", model, "--input", str(texts), "--output", os.path.join(model, "preds.tsv")],
-              "inside the model directory")]
+              "lies inside --model")]
     for argv, pattern in cases:
         expect_error([*argv, "--output", str(out)] if "--output" not in argv else argv, pattern)
     assert not out.parent.exists() and not os.path.exists(os.path.join(model, "preds.tsv"))
@@ -213,3 +214,48 @@ def test_paired_test_script_compares_with_the_reference(models, tmp_path):
     assert got[models["bilstm"]] == want
     assert got[models["bert"]]["A_only"] == got[models["bert"]]["B_only"] == 0  # a model against itself
     assert "| bilstm |" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def pair_models(tmp_path_factory):
+    """A pair BiLSTM and a pair BERT (random weights), each recording `text_pair` in its config as training does."""
+    root = tmp_path_factory.mktemp("pair_models")
+    torch.manual_seed(0)
+    vocab = build_vocab(token_counts("whitespace", [text for _, text in toy_examples(64)])[0])
+    config = BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=8, hidden_size=4, fc_dim=4, pair=True)
+    bilstm = BiLSTMClassifier(config)
+    save_student(root / "bilstm", bilstm, StudentTokenizer("whitespace", vocab, 16), LABELS)
+    bert = write_tiny_bert(root / "bert", labels=LABELS)
+    config = json.loads((root / "bert" / "config.json").read_text())
+    (root / "bert" / "config.json").write_text(json.dumps({**config, "text_pair": True}))
+    return {"bilstm": str(root / "bilstm"), "bert": bert}
+
+
+@pytest.mark.parametrize("kind", ["bilstm", "bert"])
+def test_single_texts_to_a_pair_model_are_refused_at_their_line(pair_models, kind, tmp_path, monkeypatch):
+    """A .txt or stdin line without its second text is refused, naming the line, never labelled as an empty row;
+    a file of pairs labels every row; a mixed data file is refused, not half-labelled; blank lines stay rows."""
+    model = pair_models[kind]
+    (tmp_path / "single.txt").write_text("the movie\tit was good\n\nbad plot\n")
+    expect_error(["--model", model, "--input", str(tmp_path / "single.txt")],
+                 "single.txt line 3 holds a single text, but")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"good film\n")))
+    expect_error(["--model", model, "--input", "-"], "stdin line 1 holds a single text, but")
+    (tmp_path / "mixed.tsv").write_text("text_a\ttext_b\nthe movie\tgood\nbad plot\t\n")
+    expect_error(["--model", model, "--input", str(tmp_path / "mixed.tsv")],
+                 "mixed.tsv:3: the pair's second text is missing")
+    (tmp_path / "pairs.txt").write_text("the movie\tit was good\n\nbad plot\tthe film\n")
+    predict.main(["--model", model, "--input", str(tmp_path / "pairs.txt"), "--output", str(tmp_path / "p.tsv")])
+    rows = read_tsv(tmp_path / "p.tsv")[1:]
+    assert [row[0] != "" for row in rows] == [True, False, True]  # the blank line is the one empty row
+
+
+def test_pairs_to_a_single_text_model_and_empty_input_are_refused(models, tmp_path):
+    (tmp_path / "pairs.txt").write_text("the movie was good\nthe movie\tit was good\n")
+    expect_error(["--model", models["bilstm"], "--input", str(tmp_path / "pairs.txt")],
+                 "pairs.txt line 2 holds two tab-separated texts, but")
+    (tmp_path / "empty.txt").write_text("")
+    expect_error(["--model", models["bilstm"], "--input", str(tmp_path / "empty.txt")], "empty.txt is empty")
+    (tmp_path / "blank.txt").write_text("\n  \n")
+    expect_error(["--model", models["bert"], "--input", str(tmp_path / "blank.txt")],
+                 "blank.txt holds no text to label (2 blank rows)")

@@ -113,4 +113,4 @@ def test_too_small_corpus_is_refused(tmp_path):
     corpus.write_text("一\n二\n")
     with pytest.raises(SystemExit, match="error: corpus .* has 2 lines: too few to keep 1000 out"):
         pretrain_mlm.main(["--bert_model", write_tiny_bert(tmp_path / "b"), "--corpus", str(corpus),
-                           "--output_dir", str(tmp_path / "o")])
+                           "--output_dir", str(tmp_path / "o"), "--max_seq_length", "64"])

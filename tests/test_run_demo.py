@@ -29,7 +29,7 @@ def test_tiny_demo_runs_every_stage_then_skips_them(tmp_path, monkeypatch, caplo
     work = tmp_path / "work"
     monkeypatch.setattr(run_demo, "run_stage", in_process)
     argv = ["--tiny", "--bert_model", bert, "--source", str(source), "--data_dir", str(tmp_path / "data"),
-            "--work_dir", str(work), "--max_train_examples", "48"]
+            "--work_dir", str(work), "--max_train_examples", "48", "--max_seq_length", "64"]
     run_demo.main(argv)
 
     assert (work / "results.png").stat().st_size > 0

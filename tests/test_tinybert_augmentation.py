@@ -168,15 +168,17 @@ def test_missing_mlm_head_falls_back_to_embedding_neighbours_and_warns(tmp_path,
     # the vocabulary covers the texts (0 % unknown): the created head alone is worth the warning
     [line] = untrained_warnings(caplog, aug, classifier, EN)
     assert "no trained masked-LM head (missing cls.predictions." in line and "its input embeddings" in line
-    assert " 0.0% of the texts' word pieces" in line and "python src/pretrain_mlm.py --corpus" in line
+    assert " 0.0% of the texts' word pieces" in line and "bert-base-uncased for English" in line
+    assert "corpus_zh" not in line  # English texts: no Chinese pretraining command
     # a missing head and unknown texts: still one line
     assert len(untrained_warnings(caplog, aug, classifier, ["cinema opera"])) == 1
     (segments, cands), = aug.candidates(["the movie was very good ."])
     assert cands and all(w in aug.vocab and w.isalpha() for words in cands.values() for w in words)
     # the script says it once, before augmenting, with the task's directory in the command
     caplog.clear()
-    da.main(["--pretrained_bert_model", classifier, "--data_dir", write_toy_data(tmp_path / "toy", n_train=4),
-             "--N", "1", "--no_cuda"])
+    da.main(["--max_seq_length", "64",
+             "--pretrained_bert_model", classifier, "--data_dir",
+             write_toy_data(tmp_path / "toy", n_train=4, lang="zh"), "--N", "1", "--no_cuda"])
     [line] = [r.getMessage() for r in caplog.records if "WARNING" in r.getMessage()]
     assert f"--data_dir {tmp_path / 'toy'} && python src/pretrain_mlm.py" in line
 
@@ -216,7 +218,8 @@ def test_word_vector_neighbours(tmp_path, tiny_mlm):
 
 def test_script_writes_train_aug(tmp_path, tiny_mlm, caplog, capsys):
     write_toy_data(tmp_path / "toy", n_train=8)
-    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
+    da.main(["--max_seq_length", "64",
+             "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
              "--N", "3", "--M", "4", "--no_cuda"])
     rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
     original = read_examples(os.path.join(tmp_path, "toy", "train.tsv"))
@@ -228,7 +231,8 @@ def test_script_writes_train_aug(tmp_path, tiny_mlm, caplog, capsys):
     assert summary.endswith(f" s | -> {os.path.join(tmp_path, 'toy', 'train_aug.tsv')}")
     assert not os.path.exists(os.path.join(tmp_path, "toy", "train_aug.tsv.tmp"))
     with pytest.raises(SystemExit, match="does not exist"):
-        da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope",
+        da.main(["--max_seq_length", "64",
+                 "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "nope",
                  "--no_cuda"])
 
 
@@ -236,7 +240,8 @@ def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm, capsys):
     write_toy_data(tmp_path / "toy", n_train=8)
     unlabeled = [Example(text, None) for _, text in toy_examples(6, seed=5)]
     write_examples(os.path.join(tmp_path, "toy", "unlabeled.tsv"), unlabeled)
-    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
+    da.main(["--max_seq_length", "64",
+             "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
              "--N", "3", "--M", "4", "--no_cuda"])
     rows = read_examples(os.path.join(tmp_path, "toy", "unlabeled_aug.tsv"), require_label=False)
     assert rows[:6] == unlabeled and 6 < len(rows) <= 6 * 4 and all(ex.label is None for ex in rows)
@@ -246,11 +251,13 @@ def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm, capsys):
     # the train file is augmented as without unlabeled.tsv: its draws do not depend on the other file
     train_rows = read_examples(os.path.join(tmp_path, "toy", "train_aug.tsv"))
     os.remove(os.path.join(tmp_path, "toy", "unlabeled.tsv"))
-    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
+    da.main(["--max_seq_length", "64",
+             "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy",
              "--N", "3", "--M", "4", "--no_cuda", "--overwrite_output", "--output", str(tmp_path / "alone.tsv")])
     assert read_examples(str(tmp_path / "alone.tsv")) == train_rows
     # the other stages' names work too: --data_dir for the task directory, --overwrite_output_dir
-    da.main(["--pretrained_bert_model", tiny_mlm, "--data_dir", str(tmp_path / "toy"), "--N", "3", "--M", "4",
+    da.main(["--max_seq_length", "64",
+             "--pretrained_bert_model", tiny_mlm, "--data_dir", str(tmp_path / "toy"), "--N", "3", "--M", "4",
              "--no_cuda", "--overwrite_output_dir", "--output", str(tmp_path / "alone.tsv")])
     assert read_examples(str(tmp_path / "alone.tsv")) == train_rows
 
@@ -258,9 +265,10 @@ def test_unlabeled_texts_are_augmented_too(tmp_path, tiny_mlm, capsys):
 @pytest.mark.slow
 def test_torchrun_two_processes_write_the_one_process_file(tmp_path, tiny_mlm):
     write_toy_data(tmp_path / "odd", n_train=9)  # 5 chunks of 2 (the last of 1): 3 on rank 0, 2 on rank 1
-    common = ["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "odd", "--N", "3",
+    common = ["--max_seq_length", "64",
+              "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "odd", "--N", "3",
               "--M", "4", "--batch_size", "2", "--chunk_size", "2", "--seed", "7", "--no_cuda"]
-    da.main([*common, "--output", str(tmp_path / "one.tsv")])
+    da.main(["--max_seq_length", "64", *common, "--output", str(tmp_path / "one.tsv")])
     torchrun("src/tinybert/data_augmentation.py", *common, "--output", tmp_path / "two.tsv")
     assert len(read_examples(str(tmp_path / "one.tsv"))) > 9
     assert (tmp_path / "two.tsv").read_bytes() == (tmp_path / "one.tsv").read_bytes()
@@ -271,7 +279,8 @@ def test_pairs_rewrite_each_text_in_turn_keeping_the_other(tmp_path, tiny_mlm, s
     """As the authors' code does for pair tasks: variants of the first text with the original second, then of the
     second with the original first; the label (or score) kept; the pair layout written."""
     write_toy_pairs(tmp_path / "pairs", n_train=6, scores=scores)
-    da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "pairs",
+    da.main(["--max_seq_length", "64",
+             "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "pairs",
              "--N", "3", "--M", "4", "--p", "0.6", "--no_cuda"])
     path = os.path.join(tmp_path, "pairs", "train_aug.tsv")
     with open(path, encoding="utf-8") as f:
@@ -295,9 +304,10 @@ def test_killed_augmentation_resumes_to_the_same_bytes(tmp_path, tiny_mlm, monke
     """A kill after 2 of 5 chunks leaves them in <output>.parts and no output; --resume augments only the 3
     missing chunks and writes the file of a run that was never stopped, byte for byte."""
     write_toy_data(tmp_path / "toy", n_train=9)
-    common = ["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy", "--N", "3",
+    common = ["--max_seq_length", "64",
+              "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy", "--N", "3",
               "--M", "4", "--batch_size", "2", "--chunk_size", "2", "--seed", "7", "--no_cuda"]
-    da.main([*common, "--output", str(tmp_path / "straight.tsv")])
+    da.main(["--max_seq_length", "64", *common, "--output", str(tmp_path / "straight.tsv")])
     killed = tmp_path / "killed.tsv"
     real_write, written = da.write_chunk, []
 
@@ -309,20 +319,20 @@ def test_killed_augmentation_resumes_to_the_same_bytes(tmp_path, tiny_mlm, monke
 
     monkeypatch.setattr(da, "write_chunk", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        da.main([*common, "--output", str(killed)])
+        da.main(["--max_seq_length", "64", *common, "--output", str(killed)])
     assert not killed.exists() and sorted(os.listdir(f"{killed}.parts")) == ["000000.tsv", "000001.tsv", "key.json"]
     with pytest.raises(SystemExit, match=r"^error: \S+killed.tsv.parts holds the chunks of an interrupted run: add "
                                          r"--resume to continue it, or delete it to start again$"):
-        da.main([*common, "--output", str(killed)])
+        da.main(["--max_seq_length", "64", *common, "--output", str(killed)])
     with pytest.raises(SystemExit, match=r"^error: \S+killed.tsv.parts was started with other settings \(N 3 -> 4\): "):
-        da.main([*common, "--output", str(killed), "--resume", "--N", "4"])
+        da.main(["--max_seq_length", "64", *common, "--output", str(killed), "--resume", "--N", "4"])
     written.clear()
     monkeypatch.setattr(da, "write_chunk", lambda parts, i, rows: (written.append(i), real_write(parts, i, rows)))
-    da.main([*common, "--output", str(killed), "--resume"])
+    da.main(["--max_seq_length", "64", *common, "--output", str(killed), "--resume"])
     assert written == [2, 3, 4] and not os.path.exists(f"{killed}.parts")
     assert killed.read_bytes() == (tmp_path / "straight.tsv").read_bytes()
     written.clear()  # a kill after the output was joined (while a second file was augmented): it is kept as it is
-    da.main([*common, "--output", str(killed), "--resume"])
+    da.main(["--max_seq_length", "64", *common, "--output", str(killed), "--resume"])
     assert written == [] and killed.read_bytes() == (tmp_path / "straight.tsv").read_bytes()
 
 
@@ -338,6 +348,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_file(tmp_path, tiny_mlm, mon
     monkeypatch.setattr(chunks, "write_examples", no_space)
     with pytest.raises(SystemExit, match=r"^error: could not write \S+aug.tsv.parts/000000.tsv: No space left on "
                                          r"device$"):
-        da.main(["--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy", "--N", "2",
+        da.main(["--max_seq_length", "64",
+                 "--pretrained_bert_model", tiny_mlm, "--glue_dir", str(tmp_path), "--task_name", "toy", "--N", "2",
                  "--M", "4", "--no_cuda", "--output", str(out)])
     assert not out.exists() and os.listdir(f"{out}.parts") == ["key.json"]  # no chunk a rerun would take as done

@@ -8,10 +8,8 @@ Tiny CPU run:
     python src/distill_task_specific_bert/distill.py --data_dir data/reviews --teacher_model models/teacher \
         --output_dir /tmp/bilstm --max_train_examples 512 --num_train_epochs 2 --augment mask,ngram --n_iter 2 \
         --speed_texts 64
-Prediction with a trained student:
-    python src/distill_task_specific_bert/distill.py --do_predict --student_dir models/bilstm_distilled \
-        --predict_file texts.txt [--predict_output preds.tsv]
-(src/predict.py does the same for every model kind, with probabilities and one row per input line.)
+Prediction with a trained student (as with every model kind):
+    python src/predict.py --model models/bilstm_distilled --input texts.txt [--output preds.tsv]
 
 The student learns from z_T, the teacher's logits on the transfer set (train.tsv, unlabeled.tsv when
 present, and with --augment the synthetic examples of section 3.3), with
@@ -53,16 +51,16 @@ from src.batching import training_batches
 from src.bilstm import (MASK, PAD_ID, SPECIALS, TOKENIZERS, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer,
                         batch_inputs, bilstm_logits, build_vocab, fast_predictor, load_student, save_student,
                         token_counts, tokenize)
-from src.cli import (ArgumentParser, InputError, add_engine_args, add_length_buckets_arg, exits_on_input_error, logger,
-                     positive, progress, run_script, setup_logging)
-from src.data import (SCORE_LABELS, Example, add_data_format_args, all_texts, check_input_kind, data_format, is_cjk,
-                      is_pairs, load_split, load_unlabeled, read_texts, write_examples)
+from src.cli import (PROBABILITY, SEED, ArgumentParser, InputError, add_engine_args, add_length_buckets_arg,
+                     exits_on_input_error, logger, non_negative, positive, progress, run_script)
+from src.data import (SCORE_LABELS, add_data_format_args, all_texts, data_format, is_cjk,
+                      data_files, is_pairs, load_split, load_unlabeled)
 from src.engine import fit, fit_options, start_run, training_report
 from src.evaluation import task_metrics
 from src.losses import logits_mse
-from src.modeling import count_parameters
-from src.report import chance_check, print_summary, vs_teacher
-from src.runs import finish_run, staging_dir, write_atomically
+from src.modeling import check_max_length, check_model_sources, count_parameters
+from src.report import chance_check, majority_floor, print_summary, vs_teacher
+from src.runs import check_apart, check_paths, finish_run, staging_dir
 from src.tasks import data_task, main_metric
 from src.speed import compare_speed
 from src.teacher_logits import input_hashes
@@ -81,7 +79,8 @@ def add_student_args(p):
     p.add_argument("--student_tokenizer", choices=("auto",) + TOKENIZERS, default="auto",
                    help="student words: jieba, char, whitespace (lower-cased) or the teacher's WordPiece tokens; "
                         "auto: jieba for Chinese text, whitespace otherwise")
-    p.add_argument("--min_freq", type=int, default=1, help="keep words seen at least this often in the transfer set")
+    p.add_argument("--min_freq", type=positive(int), default=1,
+                   help="keep words seen at least this often in the transfer set")
     p.add_argument("--max_seq_length", type=positive(int), default=128,
                    help="student tokens per example (longer are cut); metrics.json's mean_student_tokens and "
                         "mean_teacher_pieces (per dev text) tell how many cover as much text as the teacher sees")
@@ -89,11 +88,12 @@ def add_student_args(p):
                    help="replace --max_seq_length by the student length that reads as much text as the teacher "
                         "does, from student tokens per teacher word piece on the training texts (for a fair speed "
                         "comparison on long texts)")
-    p.add_argument("--embedding_dim", type=int, default=300,
+    p.add_argument("--embedding_dim", type=positive(int), default=300,
                    help="embedding width of random embeddings (pretrained ones bring their own)")
-    p.add_argument("--hidden_size", type=int, default=150, help="LSTM units per direction")
-    p.add_argument("--fc_dim", type=int, default=200, help="width of the ReLU dense layer")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout on embeddings, LSTM output and dense layer")
+    p.add_argument("--hidden_size", type=positive(int), default=150, help="LSTM units per direction")
+    p.add_argument("--fc_dim", type=positive(int), default=200, help="width of the ReLU dense layer")
+    p.add_argument("--dropout", type=PROBABILITY, default=0.1,
+                   help="dropout on embeddings, LSTM output and dense layer")
     p.add_argument("--embedding_file", default=None, help="word2vec text-format vectors to initialise embeddings")
     p.add_argument("--char_vectors", choices=("lac",), default=None,
                    help="lac: Baidu LAC's 128-d Chinese character vectors, shipped inside jieba (Apache-2.0, as the "
@@ -121,7 +121,8 @@ def add_transfer_args(p):
     p.add_argument("--ngram_range", default="1,5", help="smallest,largest n of the sampled n-grams")
     p.add_argument("--teacher_max_seq_length", type=positive(int), default=None,
                    help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
-    p.add_argument("--teacher_batch_size", type=int, default=64, help="batch size of the teacher's logit pass")
+    p.add_argument("--teacher_batch_size", type=positive(int), default=64,
+                   help="batch size of the teacher's logit pass")
     p.add_argument("--cache_dir", default=None,
                    help="teacher-logit cache and the transfer set's word ids (default: <teacher_dir>/../.logit_cache)")
 
@@ -136,22 +137,20 @@ def add_training_args(p):
     p.add_argument("--train_batch_size", "--per_device_train_batch_size", type=positive(int), default=50,
                    help="examples per step")
     add_length_buckets_arg(p)
-    p.add_argument("--eval_batch_size", type=int, default=256, help="examples per evaluation batch")
-    p.add_argument("--max_grad_norm", type=float, default=5.0, help="gradient clipping norm")
-    p.add_argument("--seed", type=int, default=42, help="random seed (training and augmentation)")
+    p.add_argument("--eval_batch_size", type=positive(int), default=256, help="examples per evaluation batch")
+    p.add_argument("--max_grad_norm", type=positive(float), default=5.0, help="gradient clipping norm")
+    p.add_argument("--seed", type=SEED, default=42, help="random seed (training and augmentation)")
     add_engine_args(p)
 
 
-def add_speed_and_predict_args(p):
-    """The speed comparison after training, and --do_predict, which replaces training."""
-    p.add_argument("--speed_texts", type=int, default=512, help="dev texts for the speed measurement (0: skip it)")
-    p.add_argument("--speed_repeats", type=int, default=3, help="timed passes per measurement (median reported)")
-    p.add_argument("--speed_threads", type=int, default=0, help="torch threads while timing (0: leave as is)")
-    p.add_argument("--do_predict", action="store_true", help="label --predict_file with --student_dir, no training")
-    p.add_argument("--student_dir", default=None, help="trained student directory (for --do_predict)")
-    p.add_argument("--predict_file", default=None, help="texts, one per line, or a tsv with a text column header")
-    p.add_argument("--predict_output", default=None,
-                   help="label<TAB>text output file (default: standard output; src/predict.py adds probabilities)")
+def add_speed_args(p):
+    """The speed comparison after training."""
+    p.add_argument("--speed_texts", type=non_negative(int), default=512,
+                   help="dev texts for the speed measurement (0: skip it)")
+    p.add_argument("--speed_repeats", type=positive(int), default=3,
+                   help="timed passes per measurement (median reported)")
+    p.add_argument("--speed_threads", type=non_negative(int), default=0,
+                   help="torch threads while timing (0: leave as is)")
 
 
 def parse_args(argv=None):
@@ -170,17 +169,13 @@ def parse_args(argv=None):
     add_student_args(p)
     add_transfer_args(p)
     add_training_args(p)
-    add_speed_and_predict_args(p)
+    add_speed_args(p)
     add_data_format_args(p)
     args = p.parse_args(argv)
 
-    if args.do_predict:
-        if not (args.student_dir and args.predict_file):
-            p.error("--do_predict needs --student_dir and --predict_file")
-        return args
     for flag in ("data_dir", "teacher_model", "output_dir"):
         if getattr(args, flag) is None:
-            p.error(f"--{flag} is required for training")
+            p.error(f"--{flag} is required")
     args.augment = [a for a in args.augment.split(",") if a]
     if set(args.augment) - set(AUGMENTATIONS):
         p.error(f"--augment takes a comma-separated subset of {AUGMENTATIONS}, got {args.augment}")
@@ -285,15 +280,28 @@ def augmented_texts(args, texts, cjk, exclude):
     --seed, none of them in `exclude`, yielded one by one. A rule that cannot apply is skipped with a warning."""
     pairs = is_pairs(texts)
     if "pos" in args.augment and not cjk:
-        logger.warning("no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
+        logger.warning("WARNING: no offline POS tagger for non-Chinese text; POS-guided replacement is skipped")
     if "ngram" in args.augment and not ngram_probability(args, pairs):
-        logger.warning("n-gram sampling is skipped: --p_ng is 0 (for pairs by default, as in the authors' "
+        logger.warning("WARNING: n-gram sampling is skipped: --p_ng is 0 (for pairs by default, as in the authors' "
                        "augment_paired_data.py); pass --p_ng 0.25 to cut rewritten sentences to n-grams")
     return augment_corpus(random.Random(args.seed), TaggedInputs(texts, cjk), cjk, args.n_iter,
                           p_mask=args.p_mask if "mask" in args.augment else 0.0,
                           p_pos=args.p_pos if "pos" in args.augment else 0.0,
                           p_ng=ngram_probability(args, pairs) if "ngram" in args.augment else 0.0,
                           ngram_range=args.ngram_range, exclude=exclude, p_both=args.p_both if pairs else None)
+
+
+def applied_rules(args, cjk: bool, pairs: bool) -> list[str]:
+    """The --augment rules that apply: POS-guided replacement needs Chinese text (the one offline tagger), n-gram
+    sampling a --p_ng above 0."""
+    return [rule for rule in args.augment
+            if not (rule == "pos" and not cjk) and not (rule == "ngram" and not ngram_probability(args, pairs))]
+
+
+def augmentation(args, cjk: bool, pairs: bool) -> str:
+    """The augmentation applied, for the log: its rules and draws per example, or none."""
+    rules = applied_rules(args, cjk, pairs)
+    return f"{','.join(rules)} x{args.n_iter}" if rules else "no augmentation"
 
 
 def ngram_probability(args, pairs):
@@ -336,7 +344,7 @@ def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_o
     none = float("nan") if train_labels and isinstance(train_labels[0], float) else -1  # a score, or a class id
     labels = torch.tensor(train_labels + [none] * (len(unlabeled) + n_augmented))
     logger.info(f"transfer set {len(texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + augmented "
-                f"{n_augmented} ({args.augment} x{args.n_iter}); loss: "
+                f"{n_augmented} ({augmentation(args, cjk, is_pairs(train_texts))}); loss: "
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
     return texts, labels, {"num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled),
                            "num_augmented": n_augmented, "num_transfer_examples": len(texts),
@@ -543,38 +551,17 @@ def measure_speed(args, student, tokenizer, teacher, texts):
     return speeds
 
 
-def predict(student_dir, texts, batch_size=256, source="the input"):
-    """Label names (a regressor: scores) for `texts`, or pairs for a siamese student, from a student directory."""
-    if not os.path.isfile(os.path.join(student_dir, "model.pt")):
-        raise InputError(f"{student_dir} is not a student directory (no model.pt)")
-    model, tokenizer, labels = load_student(student_dir)
-    check_input_kind(texts, model.config.pair, student_dir, source, " (a .tsv with text_a and text_b columns)")
-    logits = bilstm_logits(model, tokenizer.encode(texts), batch_size)
-    if model.config.num_labels == 1:  # a regressor: its score
-        return [f"{score:.4f}" for score in logits[:, 0].tolist()]
-    return [labels[i] for i in logits.argmax(-1).tolist()]
-
-
-def write_predictions(student_dir, predict_file, output=None):
-    """label<TAB>text for the texts of `predict_file`, by a trained student, to `output` (a file, written under a
-    temporary name and renamed) or to standard output; never into the model directory."""
-    texts = read_texts(predict_file)
-    rows = [Example(*((t, y) if isinstance(t, str) else (t[0], y, t[1])))
-            for t, y in zip(texts, predict(student_dir, texts, source=predict_file))]
-    if output is None:
-        print("label\ttext", *(f"{ex.label}\t{ex.text}" for ex in rows), sep="\n")
-        return
-    write_atomically(output, lambda tmp: write_examples(tmp, rows))
-    logger.info(f"wrote {len(rows)} predictions to {output}")
-
-
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    if args.do_predict:
-        setup_logging()
-        write_predictions(args.student_dir, args.predict_file, args.predict_output)
-        return
+    check_apart({"--output_dir": args.output_dir}, {"--teacher_model": args.teacher_model,
+                                                    "--data_dir": data_files(args.data_dir),
+                                                    "--embedding_file": args.embedding_file})
+    check_paths(dirs={"--data_dir": args.data_dir}, files={"--embedding_file": args.embedding_file},
+                new_dirs={"--cache_dir": args.cache_dir})
+    check_model_sources({"--teacher_model": args.teacher_model})
+    check_max_length(args.teacher_max_seq_length, {"--teacher_model": args.teacher_model},
+                     flag="--teacher_max_seq_length")
     accelerator = start_run(args)
     if accelerator is None:
         return
@@ -623,12 +610,13 @@ def main(argv=None):
     teacher_scores = score_teachers(teachers, weights, {"dev": (dev_texts, dev_labels),
                                     "test": (test_texts, test_labels)}, args.teacher_batch_size, cache_dir)
     speeds = measure_speed(args, best, tokenizer, bert or teachers[0], dev_texts)
+    floor = majority_floor(train_labels, test_labels, metric)
     metrics = {
         "teacher_model": ", ".join(args.teacher_model), "data_dir": args.data_dir, "distill": args.distill,
         "alpha": args.alpha, "labels": label_list, "main_metric": metric, "text_pair": is_pairs(train_texts),
         **student_stats, **dev_stats, "teacher_num_params": sum(t.num_params for t in teachers), **transfer_stats,
         "augment": args.augment, "n_iter": args.n_iter, **logit_stats, "dev": state.best, "test": test,
-        **teacher_scores, **weight_stats, **vs_teacher(test, teacher_scores["teacher_scores"], metric),
+        **teacher_scores, **weight_stats, **vs_teacher(test, teacher_scores["teacher_scores"], metric, floor),
         **chance_check(state.best, dev_labels, metric),
         **training_report(state, accelerator), "speed": speeds, "threads": torch.get_num_threads(),
     }
@@ -636,7 +624,7 @@ def main(argv=None):
                script=__file__)
     print_summary(f"BiLSTM student ({'distilled' if args.distill else 'gold labels only'})", args.output_dir,
                   dev=state.best, test=test, metric=metric, speed=speeds or None,
-                  teacher_test=(teacher_scores["teacher_scores"] or {}).get("test"))
+                  teacher_test=(teacher_scores["teacher_scores"] or {}).get("test"), floor=floor)
 
 
 if __name__ == "__main__":

@@ -69,13 +69,13 @@ from accelerate import Accelerator
 
 from src.batching import length_chunks
 from src.chunks import join_parts, missing_chunks, parts_dir, start_parts, write_chunk
-from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, progress, run_script, set_seed,
-                     setup_logging)
+from src.cli import (SEED, ArgumentParser, InputError, exits_on_input_error, logger, positive, progress,
+                     run_script, set_seed, setup_logging)
 from src.data import (add_data_format_args, all_texts, data_format, input_key, is_cjk, is_cjk_char, read_examples,
                       split_file)
-from src.modeling import default_bert_model, load_masked_lm, load_tokenizer
+from src.modeling import check_max_length, check_model_sources, default_bert_model, load_masked_lm, load_tokenizer
 from src.report import print_summary
-from src.runs import load_json
+from src.runs import check_apart, check_paths, load_json
 from src.tinybert.student import task_data_dir
 from src.vectors import read_word_vectors
 
@@ -120,11 +120,12 @@ def parse_args(argv=None):
     p.add_argument("--batch_size", type=int, default=32, help="sentences whose candidates are computed together")
     p.add_argument("--mlm_batch_size", type=int, default=128,
                    help="masked copies per forward pass (1: one word at a time)")
-    p.add_argument("--max_seq_length", type=int, default=128, help="word pieces of context around a masked word")
+    p.add_argument("--max_seq_length", type=positive(int), default=128,
+                   help="word pieces of context around a masked word")
     p.add_argument("--bf16", action="store_true",
                    help="run the masked LM's encoder in bfloat16: about 1.4-1.8x faster on a CPU with AVX512-BF16, "
                         "more with AMX or on a GPU; near-ties in the scores may swap, so a few candidates differ")
-    p.add_argument("--max_examples", type=int, default=None,
+    p.add_argument("--max_examples", type=positive(int), default=None,
                    help="augment only the first N rows of train.tsv (and of unlabeled.tsv)")
     p.add_argument("--chunk_size", type=int, default=2048,
                    help="examples per chunk of the output (<output>.parts/): a kill loses at most one chunk a process")
@@ -134,7 +135,7 @@ def parse_args(argv=None):
                    help="leave <task>/unlabeled.tsv alone (by default it is augmented into unlabeled_aug.tsv, which "
                         "task_distill.py --aug_train reads)")
     p.add_argument("--do_lower_case", action="store_true", help="lower-case the input (for uncased models)")
-    p.add_argument("--seed", type=int, default=42,
+    p.add_argument("--seed", type=SEED, default=42,
                    help="random seed; example k draws from its own generator seeded by (seed, k)")
     p.add_argument("--no_cuda", action="store_true", help="run on the CPU even when a GPU is available")
     add_data_format_args(p)
@@ -340,13 +341,17 @@ def warn_if_mlm_untrained(augmenter: Augmenter, model_name: str, texts: list[str
     head = ("its masked-LM head was loaded" if augmenter.has_mlm else
             f"it has no trained masked-LM head (missing {', '.join(augmenter.missing_head[:2])}, ...; candidates are "
             f"nearest neighbours in {'--glove_embs, else ' if augmenter.vectors else ''}its input embeddings)")
+    if is_cjk("".join(texts[:500])):
+        fix = (f"Train a masked LM on Chinese text first: python src/prepare_data.py --source corpus_zh --output_dir "
+               f"data/corpus_zh --data_dir {task_dir} && python src/pretrain_mlm.py --corpus data/corpus_zh/corpus.txt "
+               f"--output_dir models/minilm_zh --extend_vocab --whole_word_mask --embedding_learning_rate 1e-3, then "
+               f"rerun with --pretrained_bert_model models/minilm_zh")
+    else:
+        fix = ("Pass --pretrained_bert_model a BERT with its masked-LM head for this language (e.g. bert-base-uncased "
+               "for English), or continue the pretraining of this one on such text with src/pretrain_mlm.py")
     logger.warning(f"WARNING: the masked LM {model_name} was not trained to predict the words of these texts, so "
                    f"most candidates are noise: {head}, and {share:.1%} of the texts' word pieces are [UNK] or added "
-                   f"tokens it never trained (more than {UNLEARNED_PIECES_WARN:.0%} is too many). Train a masked LM "
-                   f"on text of their language first, e.g. for Chinese: python src/prepare_data.py --source corpus_zh "
-                   f"--output_dir data/corpus_zh --data_dir {task_dir} && python src/pretrain_mlm.py --corpus "
-                   f"data/corpus_zh/corpus.txt --output_dir models/minilm_zh --extend_vocab --whole_word_mask "
-                   f"--embedding_learning_rate 1e-3, then rerun with --pretrained_bert_model models/minilm_zh")
+                   f"tokens it never trained (more than {UNLEARNED_PIECES_WARN:.0%} is too many). {fix}")
 
 
 def draw_replacements(replaceable, N, p, rng):
@@ -442,6 +447,9 @@ def main(argv=None):
     accelerator = Accelerator(cpu=args.no_cuda)
     setup_logging(accelerator.is_main_process)
     set_seed(args.seed)
+    check_paths(dirs={"--glue_dir": args.glue_dir, "--data_dir": args.data_dir},
+                files={"--glove_embs": args.glove_embs})
+    check_model_sources({"--pretrained_bert_model": args.pretrained_bert_model})
     task_dir = args.data_dir or task_data_dir(args.glue_dir, args.task_name)
     output = args.output or os.path.join(task_dir, "train_aug.tsv")
     # TinyBERT learns unlabeled texts from the teacher too: they are augmented alike, next to train_aug.tsv
@@ -450,7 +458,11 @@ def main(argv=None):
     if os.path.isfile(unlabeled) and not args.no_unlabeled:
         jobs.append((unlabeled, os.path.join(os.path.dirname(os.path.abspath(output)), "unlabeled_aug.tsv"),
                      f"{args.seed}:unlabeled"))
-    for _, out, _ in jobs:
+    check_max_length(args.max_seq_length, {"--pretrained_bert_model": args.pretrained_bert_model})
+    for flag, (_, out, _) in zip(("--output", "--output's unlabeled_aug.tsv"), jobs):
+        check_apart({flag: out}, {"--pretrained_bert_model": args.pretrained_bert_model,
+                                  "--glove_embs": args.glove_embs, "the training file": jobs[0][0],
+                                  "the unlabeled file": unlabeled})
         if os.path.exists(out) and not (args.overwrite_output or args.resume):
             raise InputError(f"{out} exists (use --overwrite_output to replace it)")
     # every input is read (and a bad one refused) before the model loads

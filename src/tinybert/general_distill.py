@@ -35,9 +35,10 @@ from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on
 from src.corpus import corpus_digest, corpus_lines
 from src.encoded import corpus_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
-from src.modeling import count_parameters, default_bert_model, load_encoder, load_tokenizer, make_loader
+from src.modeling import (check_max_length, check_model_sources, count_parameters, default_bert_model, load_encoder,
+                          load_tokenizer, make_loader)
 from src.report import print_summary
-from src.runs import finish_run, staging_dir
+from src.runs import check_apart, check_paths, finish_run, staging_dir
 from src.tinybert.attention import SCORES
 from src.tinybert.student import (Projection, check_same_heads, check_same_vocab, intermediate_loss, layer_map,
                                   student_config)
@@ -90,6 +91,14 @@ def load_models(args, device):
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
+    check_apart({"--output_dir": args.output_dir}, {"--teacher_model": args.teacher_model, "--corpus": args.corpus,
+                                                    "--student_model": args.student_model,
+                                                    "--student_config": args.student_config})
+    check_paths(files={"--student_config": args.student_config, "--corpus": args.corpus})
+    check_model_sources({"--teacher_model": args.teacher_model, "--student_model": args.student_model})
+    check_max_length(args.max_seq_length, {"--teacher_model": args.teacher_model,
+                                           "--student_model": args.student_model,
+                                           "--student_config": args.student_config})
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
         return
     # --max_train_examples: the first N lines; this pass also refuses a missing or unreadable corpus early

@@ -51,17 +51,18 @@ from functools import partial
 
 from src import predict, ragged
 from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, exits_on_input_error,
-                     logger, run_script, setup_logging)
-from src.data import (add_data_format_args, check_input_kind, data_format, encode_labels, iter_example_chunks,
-                      load_split, split_file)
+                     logger, non_negative, positive, run_script, setup_logging)
+from src.data import (SCORE_LABELS, add_data_format_args, check_input_kind, data_format, encode_labels,
+                      iter_example_chunks,
+                      data_files, load_split, split_file)
 from src.encoded import encode_to_disk, remove_stores, stores_dir
 from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 from src.evaluation import evaluate, is_regressor
 from src.losses import logits_mse, soft_cross_entropy
-from src.modeling import (count_parameters, encode_texts, load_classifier, load_tokenizer,
-                          make_loader, model_label_list, reads_pairs)
-from src.report import chance_check, print_summary, vs_teacher
-from src.runs import check_output_dir, finish_run, publish_dir, save_json, staging_dir
+from src.modeling import (check_max_length, check_model_sources, count_parameters, encode_texts, load_classifier,
+                          load_tokenizer, make_loader, model_label_list, reads_pairs)
+from src.report import chance_check, majority_floor, print_summary, vs_teacher
+from src.runs import check_apart, check_output_dir, check_paths, finish_run, publish_dir, save_json, staging_dir
 from src.speed import classifier_predictor, compare_speed
 from src.tasks import data_task, main_metric
 from src.teachers import (add_teacher_args, check_same_labels, check_teacher_weights, check_teachers_read, describe,
@@ -102,7 +103,8 @@ def parse_args(argv=None):
                         "authors' code), linear in stage 2")
     p.add_argument("--layer_map", default=None,
                    help="student:teacher layer pairs, e.g. '1:2,2:4,3:6' (default: uniform, L_T a multiple of L_S)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the stage 2 soft labels")
+    p.add_argument("--temperature", type=positive(float), default=1.0,
+                   help="softmax temperature of the stage 2 soft labels")
     add_bert_training_args(p, learning_rate=5e-5)
     add_length_buckets_arg(p)
     p.add_argument("--cache_dir", default=None,
@@ -116,7 +118,7 @@ def parse_args(argv=None):
     p.add_argument("--do_predict", action="store_true",
                    help="no training: labels and probabilities of --student_model for the test split, in "
                         "<output_dir>/test_predictions.tsv")
-    p.add_argument("--speed_texts", type=int, default=512,
+    p.add_argument("--speed_texts", type=non_negative(int), default=512,
                    help="dev texts for the CPU speed comparison at batch 64 (a quarter of them at batch 1; 0: skip)")
     add_data_format_args(p)
     args = p.parse_args(argv)
@@ -228,6 +230,17 @@ def transfer_inputs(args, files, label_list, teachers):
             left = None if left is None else left - len(chunk)
 
 
+def train_labels(args, label_list) -> list[int]:
+    """The class ids of train.tsv's first --max_train_examples rows (none for a regressor), a chunk at a time:
+    what the majority-class floor is counted on."""
+    if label_list == SCORE_LABELS:
+        return []
+    path, ids = split_file(args.data_dir, "train"), []
+    for chunk in iter_example_chunks(path, **data_format(args)):
+        ids += encode_labels(chunk, label_list, path)
+    return ids[:args.max_train_examples]
+
+
 def load_transfer_set(args, accelerator, label_list, teachers):
     """The texts the student learns the teachers' outputs on (`transfer_files`), streamed into a store of inputs
     in `stores_dir` (`ragged.Inputs`, keyed by the files' bytes, the format flags and --max_train_examples) by
@@ -334,18 +347,19 @@ def summarise(args, metrics: dict) -> None:
     speed = metrics.get("speed")
     if args.pred_distill:
         print_summary(name, args.output_dir, dev=metrics["dev"], test=metrics["test"], speed=speed,
-                      metric=metrics["main_metric"], teacher_test=(metrics["teacher_scores"] or {}).get("test"))
+                      metric=metrics["main_metric"], teacher_test=(metrics["teacher_scores"] or {}).get("test"),
+                      floor=metrics["majority_floor"])
     else:
-        print_summary(name, args.output_dir, speed=speed,
-                      facts=(f"last epoch's mean loss {metrics['history'][-1]['train_loss']:.4f}",))
+        losses = [entry["train_loss"] for entry in metrics["history"]]
+        print_summary(name, args.output_dir, speed=speed, facts=(
+            f"mean loss {losses[-1]:.4f} in the last epoch, {losses[-1] / losses[0]:.1%} of the first's "
+            f"({losses[0]:.4f}; stage 1 has no dev score: stage 2 gives it its predictions)",))
 
 
 def evaluate_only(args) -> None:
     """--do_eval / --do_predict: score or label with a trained --student_model, no training. Written through a
     staging directory into --output_dir (never into the model's)."""
     setup_logging()
-    if os.path.realpath(args.output_dir) == os.path.realpath(args.student_model):
-        raise InputError(f"--output_dir {args.output_dir} is the model's own directory: give another one")
     check_output_dir(args.output_dir, args.overwrite_output_dir)
     tmp = staging_dir(args.output_dir)
     if args.do_predict:
@@ -370,6 +384,16 @@ def evaluate_only(args) -> None:
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
+    check_apart({"--output_dir": args.output_dir}, {"--teacher_model": args.teacher_model,
+                                                    "--student_model": args.student_model,
+                                                    "--student_config": args.student_config,
+                                                    "--data_dir": data_files(args.data_dir)})
+    check_paths(dirs={"--data_dir": args.data_dir}, files={"--student_config": args.student_config},
+                new_dirs={"--cache_dir": args.cache_dir})
+    check_model_sources({"--teacher_model": args.teacher_model, "--student_model": args.student_model})
+    check_max_length(args.max_seq_length, {"--teacher_model": args.teacher_model,
+                                           "--student_model": args.student_model,
+                                           "--student_config": args.student_config})
     if args.do_eval or args.do_predict:
         return evaluate_only(args)
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
@@ -424,7 +448,9 @@ def main(argv=None):
         scores = score_teachers(teachers, weights, {"dev": dev, "test": test_split}, args.eval_batch_size,
                                 args.cache_dir)
         results = {"dev": state.best, "test": test, "temperature": args.temperature, **scores, **weight_stats,
-                   **vs_teacher(test, scores["teacher_scores"], metric), **chance_check(state.best, dev[1], metric)}
+                   **vs_teacher(test, scores["teacher_scores"], metric,
+                                majority_floor(train_labels(args, label_list), test_split[1], metric)),
+                   **chance_check(state.best, dev[1], metric)}
     else:
         results = {"layer_map": pairs}
         if accelerator.is_main_process:
