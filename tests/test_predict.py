@@ -259,3 +259,12 @@ def test_pairs_to_a_single_text_model_and_empty_input_are_refused(models, tmp_pa
     (tmp_path / "blank.txt").write_text("\n  \n")
     expect_error(["--model", models["bert"], "--input", str(tmp_path / "blank.txt")],
                  "blank.txt holds no text to label (2 blank rows)")
+
+
+def test_chinese_prediction_prints_no_jieba_start_up_lines():
+    """jieba logs four lines when its dictionary loads; a stage's stderr keeps only its own lines."""
+    model = os.path.join(os.path.dirname(__file__), "fixtures", "saved_models", "linear_zh")
+    done = subprocess.run([sys.executable, "src/predict.py", "--model", model, "--input", "-"], input="好电影\n",
+                          capture_output=True, text=True, env=script_env(), check=True)
+    assert "prefix dict" not in done.stderr and "Loading model" not in done.stderr, done.stderr
+    assert done.stdout.splitlines()[1].endswith("\t好电影")
