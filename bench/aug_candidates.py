@@ -7,9 +7,9 @@ Prints, per sentence and model, each replaceable word with its first candidates 
 
 import argparse
 
-from src.cli import setup_logging
-from src.data import read_examples
-from src.modeling import default_bert_model
+from src.common.cli import setup_logging
+from src.data.examples import read_examples
+from src.modeling.bert import default_bert_model
 from src.tinybert.data_augmentation import Augmenter
 
 

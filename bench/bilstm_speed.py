@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-from src.cli import HelpFormatter
-from src.runs import load_json
+from src.common.cli import HelpFormatter
+from src.common.files import load_json
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                       "src", "distill_task_specific_bert", "distill.py")

@@ -61,7 +61,7 @@ stage, precision, output, end, start, aug_texts, out, *command = sys.argv[1:]
 wall = float(end) - float(start)
 record = {"stage": stage, "precision": precision, "wall_s": round(wall, 2), "command": command}
 metrics = os.path.join(output, "metrics.json")
-if os.path.isfile(metrics):  # a training stage: training time and examples seen, from src/engine.py
+if os.path.isfile(metrics):  # a training stage: training time and examples seen, from src/train/engine.py
     with open(metrics) as f:
         m = json.load(f)
     record.update(examples_per_s=m["train_examples_per_s"], train_time_s=m["train_time_s"],

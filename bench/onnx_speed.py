@@ -7,7 +7,7 @@ Tiny check (seconds):
     python bench/onnx_speed.py --bilstm /tmp/bilstm --data data/sst2/dev.tsv --num_texts 64 --repeats 1 \
         --output /tmp/onnx_speed.json
 
-Each directory is exported (src/serving.py's `export_model`, fp32 and int8, into a temporary directory), then
+Each directory is exported (src/serve/predictors.py's `export_model`, fp32 and int8, into a temporary directory), then
 timed with each of --threads (torch.set_num_threads and onnxruntime's intra-op threads alike): batch 64 over
 --num_texts texts and batch 1 over a quarter of them, tokenisation included (src.speed.inference_speed: one
 warm-up pass, median of --repeats). PyTorch runs the serving path of src/predict.py (a BiLSTM its folded LSTM).
@@ -21,12 +21,12 @@ import tempfile
 
 import torch
 
-from src.cli import HelpFormatter, exits_on_input_error, logger, setup_logging
-from src.data import read_texts
-from src.runs import save_json
-from src.serving import (EXPORT_GRAPH, batched_logits, export_model, onnx_predictor, require_onnx, torch_predictor,
-                         versions)
-from src.speed import inference_speed
+from src.common.cli import HelpFormatter, exits_on_input_error, logger, setup_logging
+from src.common.files import save_json
+from src.data.examples import read_texts
+from src.serve.onnx_export import export_model
+from src.serve.predictors import EXPORT_GRAPH, batched_logits, onnx_predictor, require_onnx, torch_predictor, versions
+from src.serve.speed import inference_speed
 
 
 def parse_args(argv=None):

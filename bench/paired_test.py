@@ -6,7 +6,7 @@
 Every model (a BiLSTM or BERT-family directory, or an exported .onnx) labels the test texts; each is
 compared with --reference on the examples where exactly one of the two is right (McNemar's exact test),
 by a paired bootstrap of the accuracy difference, and by the share of examples where both predict the same
-label (`src.evaluation.paired_comparison`). Prints a Markdown table; --output also writes the numbers as
+label (`src.train.evaluation.paired_comparison`). Prints a Markdown table; --output also writes the numbers as
 JSON. A difference of a few examples in 1,000 has p well above 0.05: the test set cannot tell such models
 apart.
 """
@@ -17,10 +17,10 @@ import os
 import numpy as np
 import torch
 
-from src.data import encode_labels, read_examples
-from src.evaluation import paired_comparison
-from src.runs import save_json
-from src.serving import batched_logits, load_predictor
+from src.common.files import save_json
+from src.data.examples import encode_labels, read_examples
+from src.serve.predictors import batched_logits, load_predictor
+from src.train.evaluation import paired_comparison
 
 
 def predictions(model: str, texts: list[str], batch_size: int, labels: list[str] | None = None):

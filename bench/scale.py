@@ -28,8 +28,8 @@ import subprocess
 import sys
 import time
 
-from src.plot_results import pyplot
-from src.runs import load_json, save_json
+from src.common.files import load_json, save_json
+from src.runs.curves import pyplot
 
 # Runs a script in this process and writes its peak resident memory (MB) to the file named first.
 MEASURE = """

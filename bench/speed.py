@@ -13,12 +13,13 @@ import os
 
 import torch
 
-from src.bilstm import fast_predictor, load_student, pad_batch
-from src.data import load_split
-from src.modeling import count_parameters, load_classifier, load_tokenizer
-from src.runs import load_json
-from src.teachers import is_linear, load_teacher, teacher_predictor
-from src.speed import classifier_predictor, inference_speed
+from src.common.files import load_json
+from src.data.examples import load_split
+from src.modeling.bert import classifier_predictor, count_parameters, load_classifier, load_tokenizer
+from src.modeling.bilstm import fast_predictor, load_student, pad_batch
+from src.modeling.linear import is_linear
+from src.serve.speed import inference_speed
+from src.teachers.targets import load_teacher, teacher_predictor
 
 
 def predictor(model_dir, max_seq_length, device):

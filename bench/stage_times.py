@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
-from src.cli import ArgumentParser, logger, positive, setup_logging
-from src.runs import load_json, save_json
+from src.common.cli import ArgumentParser, logger, positive, setup_logging
+from src.common.files import load_json, save_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDER = ("teacher", "bilstm_distilled", "teacher_logits", "bilstm_baseline", "augmentation", "tinybert_stage1",

@@ -15,9 +15,10 @@ import argparse
 import os
 import statistics
 
-from src.plot_results import pareto_front, pyplot
-from src.runs import load_json, save_json
-from src.tasks import TASKS, task_name
+from src.common.files import load_json, save_json
+from src.data.tasks import TASKS, task_name
+from src.plot_results import pareto_front
+from src.runs.curves import pyplot
 
 
 def parse_args(argv=None):

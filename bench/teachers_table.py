@@ -11,7 +11,7 @@ results/teachers/teachers.md.
 import argparse
 import os
 
-from src.runs import load_json
+from src.common.files import load_json
 
 SETS = {"hotel": "hotel 8:1:1", "hotel_181": "hotel 1:8:1", "chnsenticorp": "ChnSentiCorp"}
 TEACHERS = ("bert", "linear", "ensemble")  # the runs' suffixes; bilstm_ensemble_dev: weights picked on dev

@@ -27,10 +27,10 @@ import time
 import torch
 from transformers import AutoModelForMaskedLM
 
-from src.data import Example, read_examples
+from src.common.files import save_json
+from src.data.examples import Example, read_examples
+from src.modeling.bert import default_bert_model, load_tokenizer
 from src.tinybert.data_augmentation import Augmenter, augment_batches
-from src.modeling import default_bert_model, load_tokenizer
-from src.runs import save_json
 
 
 def timed(fn, *args, repeats: int = 2, **kwargs):

@@ -9,7 +9,7 @@ Then run it with onnxruntime:
 Tiny CPU run (seconds), on any trained directory, e.g. one of the tests' tiny models:
     python src/export.py --model /tmp/bilstm --output_dir /tmp/bilstm_onnx --int8
 
-Two layouts (HF optimum's file names), both read by src/predict.py (src/serving.py `export_files`):
+Two layouts (HF optimum's file names), both read by src/predict.py (src/serve/predictors.py `export_files`):
   --output_dir DIR   DIR/model.onnx (fp32), with --int8 also DIR/model_quantized.onnx, and the side files in DIR.
                      DIR belongs to the export: refused if it exists and is not empty.
   --output F/S.onnx  F/S.onnx (fp32), with --int8 also F/S_quantized.onnx, and the side files in the directory
@@ -40,14 +40,34 @@ import shutil
 
 import numpy as np
 
-from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, number, positive, run_script,
-                     setup_logging)
-from src.data import SCORE_LABELS, Text, check_input_kind, encode_labels, read_examples, read_texts
-from src.evaluation import task_metrics
-from src.report import print_summary
-from src.runs import check_apart, check_output_dir, publish_dir, save_json, staging_dir
-from src.serving import (EXPORT_GRAPH, INT8_SUFFIX, batched_logits, export_model, int8_twin, model_kind,
-                         onnx_predictor, reads_pairs_at, require_onnx, sample_inputs, torch_predictor, versions)
+from src.common.cli import (
+    ArgumentParser,
+    InputError,
+    exits_on_input_error,
+    logger,
+    number,
+    positive,
+    run_script,
+    setup_logging,
+)
+from src.common.files import check_apart, check_output_dir, publish_dir, save_json, staging_dir
+from src.data.examples import SCORE_LABELS, Text, check_input_kind, encode_labels, read_examples, read_texts
+from src.runs.summary import print_summary
+from src.serve.onnx_export import export_model
+from src.serve.predictors import (
+    EXPORT_GRAPH,
+    INT8_SUFFIX,
+    batched_logits,
+    int8_twin,
+    model_kind,
+    onnx_predictor,
+    reads_pairs_at,
+    require_onnx,
+    sample_inputs,
+    torch_predictor,
+    versions,
+)
+from src.train.evaluation import task_metrics
 
 CHECK_FILE = "export.json"  # the check, among the side files
 

@@ -7,11 +7,12 @@ TF-IDF rows), so it is worth having as a teacher of its own. Features: character
 boundaries) and word n-grams (1-2; jieba words for Chinese text, whitespace words otherwise), sublinear TF,
 words seen at least twice. The regularisation C is the one of --C_grid with the best dev score by the task's
 main metric. Writes `model.joblib` (the fitted scikit-learn pipeline), `config.json` (model_type, the labels in
-the order the BERT teacher uses for the same training file: `label_list_from`), `args.json` and `metrics.json`
+the order the BERT teacher uses for the same training file: `label_list_from`, and the word splitter by name:
+`src/modeling/linear.py`), `args.json` and `metrics.json`
 (dev and test scores of the chosen C, every C tried) and, with --cross_fit K, `train_log_probs.bin`:
 the training texts' out-of-fold log-probabilities, which the teacher gives its students on those texts (`cross_fit`).
 It teaches wherever a teacher does (`--teacher_model` of distill.py, task_distill.py --pred_distill, predict.py),
-its "logits" being its log-probabilities (`src.teachers.linear_log_probs`). Single texts with class labels only:
+its "logits" being its log-probabilities (`src.modeling.linear.linear_log_probs`). Single texts with class labels only:
 pairs and scores are refused in one line.
 """
 
@@ -21,21 +22,30 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
     raise SystemExit("error: cannot import the project's modules: run `pip install -e .` in the repository, or "
                      "`export PYTHONPATH=<the repository>`") from None
 
-import json
 import os
 import time
 
 import numpy as np
 
-from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script,
-                     setup_logging)
-from src.data import SCORE_LABELS, add_data_format_args, data_files, data_format, is_cjk, is_pairs, load_split
-from src.evaluation import task_metrics
-from src.report import print_summary
-from src.runs import check_apart, check_output_dir, publish_dir, save_json, staging_dir
-from src.tasks import data_task, main_metric
-from src.teacher_logits import input_hashes, write_cache
-from src.teachers import CROSS_FIT_FILE, LINEAR_FILE, MODEL_TYPE, jieba_words
+from src.common.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
+from src.common.files import check_apart, check_output_dir, publish_dir, save_json, staging_dir
+from src.data.examples import (
+    SCORE_LABELS,
+    add_data_format_args,
+    data_files,
+    data_format,
+    input_hashes,
+    is_cjk,
+    is_pairs,
+    load_split,
+)
+from src.data.tasks import data_task, main_metric
+from src.modeling.linear import make_pipeline, save_linear
+from src.runs.summary import print_summary
+from src.teachers.cache import write_cache
+from src.teachers.targets import CROSS_FIT_FILE
+from src.train.evaluation import task_metrics
+
 
 def parse_args(argv=None):
     p = ArgumentParser(description=__doc__)
@@ -59,20 +69,6 @@ def parse_args(argv=None):
     if args.cross_fit == 1 or args.cross_fit < 0:
         p.error("--cross_fit takes 0 (off) or a number of folds of at least 2")
     return args
-
-
-def make_pipeline(cjk: bool, C: float):
-    """Character and word TF-IDF n-grams, concatenated, into a logistic regression."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import FeatureUnion, Pipeline
-
-    words = {"tokenizer": jieba_words, "token_pattern": None} if cjk else {}
-    features = FeatureUnion([
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), min_df=2, sublinear_tf=True)),
-        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, **words)),
-    ])
-    return Pipeline([("features", features), ("classifier", LogisticRegression(C=C, max_iter=2000))])
 
 
 def cross_fit(args, train, cjk, C):
@@ -132,14 +128,10 @@ def main(argv=None):
     dev, test = (task_metrics(y, pipeline.predict(x), False) for x, y in splits[1:])
     held_out = cross_fit(args, splits[0], cjk, C) if args.cross_fit else None
 
-    import joblib
-
     tmp = staging_dir(args.output_dir)
-    joblib.dump(pipeline, os.path.join(tmp, LINEAR_FILE))
+    save_linear(pipeline, tmp, labels)
     if held_out is not None:
         write_cache(os.path.join(tmp, CROSS_FIT_FILE), *held_out)
-    with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
-        json.dump({"model_type": MODEL_TYPE, "labels": labels, "text_pair": False}, f, indent=2, ensure_ascii=False)
     save_json(vars(args), os.path.join(tmp, "args.json"))
     save_json({"data_dir": args.data_dir, "labels": labels, "main_metric": metric, "C": C, "dev_by_C": tried,
                "num_train_examples": len(splits[0][0]), "chinese_words": cjk, "dev": dev, "test": test,

@@ -39,13 +39,25 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from src.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
-from src.corpus import peoples_daily_lines, split_long
-from src.data import (FORMATS, SCORE_LABELS, SPLITS, Example, add_data_format_args, data_format, encode_labels,
-                      label_list_from, load_split, load_unlabeled, read_examples, write_examples)
-from src.report import print_summary
-from src.runs import check_apart, check_output_dir, check_paths, publish_dir, save_json, staging_dir
-from src.tasks import TASKS, task_name, task_of_path
+from src.common.cli import ArgumentParser, InputError, exits_on_input_error, logger, positive, run_script, setup_logging
+from src.common.files import check_apart, check_output_dir, check_paths, publish_dir, save_json, staging_dir
+from src.data.corpus import peoples_daily_lines, split_long
+from src.data.examples import (
+    FORMATS,
+    SCORE_LABELS,
+    SPLITS,
+    Example,
+    add_data_format_args,
+    data_format,
+    encode_labels,
+    label_list_from,
+    load_split,
+    load_unlabeled,
+    read_examples,
+    write_examples,
+)
+from src.data.tasks import TASKS, task_name, task_of_path
+from src.runs.summary import print_summary
 
 
 def parse_args(argv=None):

@@ -18,13 +18,13 @@ sequences; 15 % of the word pieces (with --whole_word_mask, of the words: jieba 
 whole words otherwise) are chosen, and of those 80 % become [MASK], 10 % a random piece, 10 % stay.
 --heldout_lines lines are kept out of training; masked-token accuracy and perplexity on them are reported
 before and after, and the best checkpoint by that accuracy is kept. The training lines are streamed from the
-file a chunk at a time and their packed sequences written to memory-mapped stores (src/encoded.py, keyed by
+file a chunk at a time and their packed sequences written to memory-mapped stores (src/train/encoded.py, keyed by
 the corpus's lines, the held-out draw, the tokenizer, --max_seq_length and --whole_word_mask) that the loader
 reads a row at a time, so memory does not grow with the corpus; only the held-out lines stay in memory. The
 stores live in `.<output_dir name>.stores/` beside --output_dir (a --resume after a kill reuses them) and are
 removed when the run ends: no --cache_dir, since packing is cheap beside training on it. Writes a save_pretrained
 BertForMaskedLM directory with its tokenizer, args.json and metrics.json. Resume, several processes and
-mixed precision come from src/engine.py.
+mixed precision come from src/train/engine.py.
 """
 
 try:
@@ -43,16 +43,30 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_vocab_args, exits_on_input_error, logger,
-                     run_script)
-from src.corpus import corpus_digest, corpus_lines, pack_sequences
-from src.encoded import Encoded, corpus_to_disk, remove_stores, stores_dir
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
-from src.masking import mlm_batch, word_pieces
-from src.modeling import (check_max_length, count_parameters, default_bert_model, extend_vocab, load_masked_lm,
-                          load_tokenizer)
-from src.report import print_summary
-from src.runs import check_apart, finish_run, staging_dir
+from src.common.cli import (
+    ArgumentParser,
+    InputError,
+    add_bert_training_args,
+    add_vocab_args,
+    exits_on_input_error,
+    logger,
+    run_script,
+)
+from src.common.files import check_apart, staging_dir
+from src.data.corpus import corpus_digest, corpus_lines, pack_sequences
+from src.data.masking import mlm_batch, word_pieces
+from src.modeling.bert import (
+    check_max_length,
+    count_parameters,
+    default_bert_model,
+    extend_vocab,
+    load_masked_lm,
+    load_tokenizer,
+)
+from src.runs.run_dir import finish_run
+from src.runs.summary import print_summary
+from src.train.encoded import Encoded, corpus_to_disk, remove_stores, stores_dir
+from src.train.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 
 
 def parse_args(argv=None):

@@ -23,10 +23,19 @@ import subprocess
 import sys
 import time
 
-from src.cli import (ArgumentParser, InputError, exits_on_input_error, logger, non_negative, number, positive,
-                     run_script, setup_logging)
-from src.modeling import check_max_length, check_model_sources, default_bert_model
-from src.runs import check_apart, check_paths
+from src.common.cli import (
+    ArgumentParser,
+    InputError,
+    exits_on_input_error,
+    logger,
+    non_negative,
+    number,
+    positive,
+    run_script,
+    setup_logging,
+)
+from src.common.files import check_apart, check_paths
+from src.modeling.bert import check_max_length, check_model_sources, default_bert_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

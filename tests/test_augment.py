@@ -1,8 +1,17 @@
 import random
 from collections import Counter
 
-from src.augment import (MASK, augment_corpus, augment_pair, join_words, mask_and_replace, pos_unigrams, sample_ngram,
-                         sample_word, tag_words)
+from src.data.augment import (
+    MASK,
+    augment_corpus,
+    augment_pair,
+    join_words,
+    mask_and_replace,
+    pos_unigrams,
+    sample_ngram,
+    sample_word,
+    tag_words,
+)
 
 
 def corpus(*args, **kwargs):

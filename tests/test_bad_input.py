@@ -13,17 +13,17 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from collections.abc import Callable
 
 import pytest
 
 import src.prepare_data as prepare_data
-from src.data import read_examples
+from src.common.files import load_json
+from src.data.examples import read_examples
 from src.distill_task_specific_bert import bert_classification, distill
-from src.runs import load_json
 from src.tinybert import data_augmentation, task_distill
 from tests.tiny import VOCAB, write_tiny_bert, write_toy_data
 

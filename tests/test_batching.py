@@ -1,7 +1,7 @@
 import torch
 
-from src.batching import LengthBatchSampler, length_chunks
-from src.modeling import load_tokenizer, make_loader
+from src.data.batching import LengthBatchSampler, length_chunks
+from src.modeling.bert import load_tokenizer, make_loader
 from tests.tiny import write_tiny_bert
 
 

@@ -11,14 +11,29 @@ from pathlib import Path
 import pytest
 import torch
 
-from src.cli import InputError
+from src.common import files as runs
+from src.common.cli import InputError
 from src.distill_task_specific_bert.bert_classification import main
-from src import modeling, runs
-from src.engine import adamw
-from src.modeling import check_model_source, encode_texts, load_classifier, load_tokenizer, model_label_list
-from src.teacher_logits import predict_logits
-from tests.tiny import (interrupt, kill_then_resume, script_env, signal_after_checkpoint, torchrun, torchrun_cmd,
-                        write_toy_data, write_toy_pairs)
+from src.modeling import bert as modeling
+from src.modeling.bert import (
+    check_model_source,
+    encode_texts,
+    load_classifier,
+    load_tokenizer,
+    model_label_list,
+    predict_logits,
+)
+from src.train.engine import adamw
+from tests.tiny import (
+    interrupt,
+    kill_then_resume,
+    script_env,
+    signal_after_checkpoint,
+    torchrun,
+    torchrun_cmd,
+    write_toy_data,
+    write_toy_pairs,
+)
 
 FAST = ["--num_train_epochs", "6", "--learning_rate", "3e-3", "--train_batch_size", "8", "--max_seq_length", "32",
         "--warmup_proportion", "0", "--no_cuda"]

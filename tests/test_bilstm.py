@@ -1,8 +1,23 @@
 import torch
 
-from src.bilstm import (MASK, UNK_ID, BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, batch_inputs, bilstm_logits,
-                        build_vocab, fold, folded_logits, load_student, pad_batch, pair_features, save_student,
-                        token_counts, tokenize)
+from src.modeling.bilstm import (
+    MASK,
+    UNK_ID,
+    BiLSTMClassifier,
+    BiLSTMConfig,
+    StudentTokenizer,
+    batch_inputs,
+    bilstm_logits,
+    build_vocab,
+    fold,
+    folded_logits,
+    load_student,
+    pad_batch,
+    pair_features,
+    save_student,
+    token_counts,
+    tokenize,
+)
 
 
 def small_model(seed=0):

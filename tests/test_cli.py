@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from src.cli import run_script
+from src.common.cli import run_script
 from src.distill_task_specific_bert import bert_classification
 from tests.tiny import script_env
 
@@ -51,8 +51,8 @@ def test_help_shows_defaults_and_keeps_the_examples_line_breaks():
 
 
 def test_a_teacher_must_be_fine_tuned_and_a_bert(tmp_path, caplog):
-    from src.cli import InputError
-    from src.modeling import load_classifier
+    from src.common.cli import InputError
+    from src.modeling.bert import load_classifier
     from tests.tiny import write_tiny_bert
 
     mlm = write_tiny_bert(tmp_path / "mlm", arch="mlm")  # a pretrained BERT: no classification head
@@ -69,7 +69,7 @@ def test_a_teacher_must_be_fine_tuned_and_a_bert(tmp_path, caplog):
 
 
 def test_progress_writes_plain_lines_to_a_log_file(capsys):
-    from src.cli import progress
+    from src.common.cli import progress
 
     for _ in progress(range(3), desc="epoch 1", mininterval=0):
         pass

@@ -1,14 +1,14 @@
 import pytest
 
-import src.encoded
+import src.train.encoded
 from src import prepare_data
-from src.cli import InputError
-from src.corpus import corpus_digest, corpus_lines, pack_sequences, split_long
-from src.data import load_split, read_lines
-from src.encoded import corpus_to_disk
-from src.masking import word_pieces
-from src.modeling import load_tokenizer
-from src.runs import load_json
+from src.common.cli import InputError
+from src.common.files import load_json
+from src.data.corpus import corpus_digest, corpus_lines, pack_sequences, split_long
+from src.data.examples import load_split, read_lines
+from src.data.masking import word_pieces
+from src.modeling.bert import load_tokenizer
+from src.train.encoded import corpus_to_disk
 from tests.tiny import VOCAB, write_tiny_bert, write_toy_data
 
 # different lengths, English and Chinese (jieba's words: word starts of 0), the first longer than a sequence of 12
@@ -92,7 +92,7 @@ def test_a_packed_corpus_is_keyed_and_reused(tmp_path, tiny_bert, monkeypatch):
     for options in ({}, {"tokenizer": other}, {"key": {"lines": "b"}}, {"max_len": 16}, {"whole_word": True}):
         pack(**options)
     assert len({path.name.split(".")[0] for path in tmp_path.joinpath("s").iterdir()}) == 5  # five sets
-    monkeypatch.setattr(src.encoded, "write_corpus", None)  # the same key again must only open the set
+    monkeypatch.setattr(src.train.encoded, "write_corpus", None)  # the same key again must only open the set
     assert len(pack()) == len(pack(whole_word=True)) > 0
 
 

@@ -5,10 +5,19 @@ import os
 import pytest
 
 from src import prepare_data
-from src.tasks import task_name
-from src.cli import InputError
-from src.data import (Example, encode_labels, label_list_from, load_split, load_unlabeled, read_examples, read_texts,
-                      split_lines, write_examples)
+from src.common.cli import InputError
+from src.data.examples import (
+    Example,
+    encode_labels,
+    label_list_from,
+    load_split,
+    load_unlabeled,
+    read_examples,
+    read_texts,
+    split_lines,
+    write_examples,
+)
+from src.data.tasks import task_name
 
 
 def write(path, text):
@@ -376,7 +385,7 @@ def test_a_task_directory_gives_train_dev_and_test(tmp_path):
 
 
 def test_large_files_are_read_a_chunk_at_a_time(tmp_path, monkeypatch):
-    import src.data as data
+    import src.data.examples as data
 
     rows = [f"{i % 2}\treview number {i}" for i in range(10)]
     path = write(tmp_path / "train.tsv", "label\ttext\n" + "\n".join(rows) + "\n")

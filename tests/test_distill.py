@@ -8,16 +8,16 @@ import torch
 import torch.nn.functional as F
 
 import src.distill_task_specific_bert.distill as distill
-import src.teacher_logits as utils
+import src.teachers.cache as utils
 from src import export, predict
-from src.bilstm import BiLSTMClassifier, BiLSTMConfig, load_student, pad_batch
-from src.ragged import Ragged, write_ragged
-from src.distill_task_specific_bert import bert_classification
-from src.modeling import load_classifier, load_tokenizer
-from src.runs import load_json
+from src.common.cli import InputError
+from src.common.files import load_json
+from src.data.ragged import Ragged, write_ragged
+from src.distill_task_specific_bert import bert_classification, student, transfer
+from src.modeling.bert import load_classifier, load_tokenizer
+from src.modeling.bilstm import BiLSTMClassifier, BiLSTMConfig, load_student, pad_batch
 from tests.tiny import FAST_BILSTM as FAST
 from tests.tiny import kill_then_resume, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
-
 
 
 @pytest.fixture(scope="module")
@@ -175,15 +175,15 @@ def test_student_length_covers_what_the_teacher_reads(teacher_and_data, tmp_path
 
     texts = ["a b c", "d e f g h"]
     # 16 pieces for 8 words: the teacher's 32 - 2 = 30 pieces cover 15 words
-    assert distill.coverage_length([t.split() for t in texts], texts, two_pieces_a_word, 32) == 15
+    assert student.coverage_length([t.split() for t in texts], texts, two_pieces_a_word, 32) == 15
     # 12 student tokens for 16 pieces: ceil(30 * 12 / 16) = ceil(22.5) = 23
-    assert distill.coverage_length([["t"] * 4, ["t"] * 8], texts, two_pieces_a_word, 32) == 23
+    assert student.coverage_length([["t"] * 4, ["t"] * 8], texts, two_pieces_a_word, 32) == 23
 
     teacher, data = teacher_and_data  # toy words are single pieces, so the student reads the teacher's 30
     matched = run(teacher, data, tmp_path / "m", "--distill", "0", "--num_train_epochs", "1",
                   "--match_teacher_coverage")
     assert matched["student_max_seq_length"] == matched["speed"]["student_max_seq_length"] == 30
-    assert distill.load_student(str(tmp_path / "m"))[1].max_seq_length == 30  # serving cuts where training did
+    assert load_student(str(tmp_path / "m"))[1].max_seq_length == 30  # serving cuts where training did
 
 
 def test_killed_run_resumes_to_the_same_metrics(teacher_and_data, tmp_path, monkeypatch):
@@ -217,7 +217,7 @@ def test_chinese_with_jieba_pos_augmentation_and_char_vectors(tiny_bert, tmp_pat
     bert_classification.main(["--data_dir", data, "--bert_model", tiny_bert, "--output_dir", str(tmp_path / "t"),
                               "--num_train_epochs", "1", "--max_seq_length", "24", "--no_cuda"])
     chars = list("好坏的电影很")  # toy LAC vectors, 8 wide: the student's embeddings follow their width
-    monkeypatch.setattr(distill, "lac_char_vectors", lambda: (chars, torch.randn(len(chars), 8).numpy()))
+    monkeypatch.setattr(student, "lac_char_vectors", lambda: (chars, torch.randn(len(chars), 8).numpy()))
     metrics = run(str(tmp_path / "t"), data, tmp_path / "zh_kd", "--distill", "1", "--alpha", "0.5",
                   "--augment", "mask,pos,ngram", "--n_iter", "2", "--num_train_epochs", "1", "--char_vectors", "lac",
                   "--optimizer", "adadelta", "--max_seq_length", "4")
@@ -249,33 +249,33 @@ def test_embeddings_from_word2vec_text_vectors(tmp_path):
     vocab = ["[PAD]", "[UNK]", "[MASK]", "good", "bad", "plot"]
     args = distill.parse_args(["--data_dir", "d", "--teacher_model", "t", "--output_dir", "o",
                                "--embedding_file", str(path)])
-    words, vectors, source = distill.pretrained_vectors(args, "whitespace", vocab)
-    weights = distill.embedding_weights(vocab, words, vectors)
+    words, vectors, source = student.pretrained_vectors(args, "whitespace", vocab)
+    weights = student.embedding_weights(vocab, words, vectors)
     assert words == ["good", "bad"] and source == str(path) and weights.shape == (6, 2)
     torch.testing.assert_close(weights[3:5], torch.tensor([[1.0, 2.0], [-1.0, 0.5]]))
     assert weights[0].abs().sum() == 0 and weights[5].abs().sum() > 0  # padding zero, missing word random
     path.write_text("zzz 1 2\n")
-    with pytest.raises(distill.InputError, match="no word vectors for any of the 6 words"):
-        distill.pretrained_vectors(args, "whitespace", vocab)
+    with pytest.raises(InputError, match="no word vectors for any of the 6 words"):
+        student.pretrained_vectors(args, "whitespace", vocab)
 
 
 def test_lac_character_vectors_for_characters_and_words(monkeypatch):
     chars, vectors = ["好", "棒", "m", "a", "s", "k"], torch.eye(6)[:, :4].numpy() * 2  # 好 [2,0,0,0], 棒 [0,2,0,0]
-    monkeypatch.setattr(distill, "lac_char_vectors", lambda: (chars, vectors))
+    monkeypatch.setattr(student, "lac_char_vectors", lambda: (chars, vectors))
     args = distill.parse_args(["--data_dir", "d", "--teacher_model", "t", "--output_dir", "o", "--char_vectors", "lac"])
     vocab = ["[PAD]", "[UNK]", "[MASK]", "好", "棒", "桌"]
-    weights, init, n = distill.initial_embeddings(args, "char", vocab, None)
+    weights, init, n = student.initial_embeddings(args, "char", vocab, None)
     assert n == 2 and init == "LAC character vectors (2 of 6 words)" and weights.shape == (6, 4)
     torch.testing.assert_close(weights[3:5], torch.tensor([[2.0, 0, 0, 0], [0, 2.0, 0, 0]]))
     assert weights[0].abs().sum() == 0 and weights[5].abs().sum() > 0  # [PAD] zero, 桌 random
     assert not torch.equal(weights[2], torch.tensor([0, 0, 0.5, 0.5]))  # [MASK] is no word: not the mean of m a s k
     vocab = ["[PAD]", "[UNK]", "[MASK]", "好棒", "桌子", "好桌"]
-    weights, init, n = distill.initial_embeddings(args, "jieba", vocab, None)
+    weights, init, n = student.initial_embeddings(args, "jieba", vocab, None)
     assert n == 2 and "mean over its characters" in init
     torch.testing.assert_close(weights[3], torch.tensor([1.0, 1.0, 0, 0]))  # (好 + 棒) / 2
     torch.testing.assert_close(weights[5], torch.tensor([2.0, 0, 0, 0]))  # 桌 has no vector: 好 alone
-    with pytest.raises(distill.InputError, match="needs Chinese student words"):
-        distill.initial_embeddings(args, "whitespace", vocab, None)
+    with pytest.raises(InputError, match="needs Chinese student words"):
+        student.initial_embeddings(args, "whitespace", vocab, None)
 
 
 def test_optimizer_choice_and_its_learning_rate():
@@ -295,7 +295,7 @@ def test_transfer_batches_repeat_with_the_generator_seed(tmp_path):
     ids = [Ragged(str(tmp_path / "ids"), np.int32)]
     labels = torch.arange(8)
     for buckets in (True, False):
-        loader = distill.transfer_loader(ids, labels, None, 3, buckets)
+        loader = transfer.transfer_loader(ids, labels, None, 3, buckets)
         loader.generator.manual_seed(7)
         first = [b["labels"].tolist() for b in loader]
         loader.generator.manual_seed(7)

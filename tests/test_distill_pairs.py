@@ -7,10 +7,9 @@ import sys
 import pytest
 import torch
 
-import src.distill_task_specific_bert.distill as distill
-from src.bilstm import load_student
-from src.distill_task_specific_bert import bert_classification
-from src.runs import load_json
+from src.common.files import load_json
+from src.distill_task_specific_bert import bert_classification, student
+from src.modeling.bilstm import load_student
 from tests.test_distill import FAST, run
 from tests.tiny import kill_then_resume, script_env, torchrun, write_tiny_bert, write_toy_pairs
 
@@ -56,7 +55,7 @@ def test_word2vec_vectors_for_a_pair_vocabulary(english, tmp_path):
 def test_chinese_pairs_with_char_vectors_and_pos_augmentation(chinese, tmp_path, monkeypatch):
     teacher, data = chinese
     chars = list("好坏的电影很")  # toy LAC vectors, 8 wide
-    monkeypatch.setattr(distill, "lac_char_vectors", lambda: (chars, torch.randn(len(chars), 8).numpy()))
+    monkeypatch.setattr(student, "lac_char_vectors", lambda: (chars, torch.randn(len(chars), 8).numpy()))
     m = run(teacher, data, tmp_path / "s", "--student_tokenizer", "char", "--char_vectors", "lac",
             "--augment", "mask,pos", "--n_iter", "3")
     assert m["student_tokenizer"] == "char" and m["embedding_rows_pretrained"] == len(chars)

@@ -1,13 +1,13 @@
-"""Tokenized inputs on disk (`src/encoded.py`): the same rows, truncation and batches as `encode_texts`' lists."""
+"""Tokenized inputs on disk (`src/train/encoded.py`): the same rows, truncation and batches as `encode_texts`' lists."""
 
 import os
 
 import pytest
 import torch
 
-import src.encoded
-from src.encoded import encode_to_disk, encoded_path
-from src.modeling import encode_texts, load_tokenizer, make_loader
+import src.train.encoded
+from src.modeling.bert import encode_texts, load_tokenizer, make_loader
+from src.train.encoded import encode_to_disk, encoded_path
 from tests.tiny import VOCAB, toy_examples, write_tiny_bert
 
 TEXTS = [text for _, text in toy_examples(9)] + ["good", "bad film ."]  # 3 to 11 pieces, a pair 11 to 20
@@ -48,7 +48,7 @@ def test_a_set_is_keyed_by_inputs_tokenizer_and_length_and_reused(tmp_path, toke
     assert len({path, encoded_path(directory, tokenizer, TEXTS, 16), encoded_path(directory, tokenizer, TEXTS[1:], 8),
                 encoded_path(directory, other, TEXTS, 8)}) == 4
     encode_to_disk(tokenizer, TEXTS, 8, directory)
-    monkeypatch.setattr(src.encoded, "write_encoded", None)  # a second call must only open the set
+    monkeypatch.setattr(src.train.encoded, "write_encoded", None)  # a second call must only open the set
     assert len(encode_to_disk(tokenizer, TEXTS, 8, directory)[0]) == len(TEXTS)
     os.remove(f"{path}.json")  # as a kill before the last rename leaves it: incomplete, written again
     monkeypatch.undo()

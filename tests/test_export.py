@@ -11,13 +11,23 @@ import numpy as np
 import pytest
 import torch
 
-from src import export, predict, serving
+from src import export, predict
+from src.common.files import load_json
 from src.distill_task_specific_bert import bert_classification
-from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
-                        save_student, token_counts)
-from src.modeling import load_tokenizer
-from src.runs import load_json
-from src.serving import PaddedBiLSTM, onnx_predictor
+from src.modeling.bert import load_tokenizer
+from src.modeling.bilstm import (
+    BiLSTMClassifier,
+    BiLSTMConfig,
+    StudentTokenizer,
+    bilstm_logits,
+    build_vocab,
+    load_student,
+    save_student,
+    token_counts,
+)
+from src.serve import onnx_export
+from src.serve.onnx_export import PaddedBiLSTM
+from src.serve.predictors import onnx_predictor
 from tests.test_predict import LABELS, pytorch_logits, read_tsv, write_tiny_bilstm
 from tests.tiny import toy_examples, write_tiny_bert, write_toy_pairs
 
@@ -197,7 +207,7 @@ def test_overwrite_replaces_an_export_only_when_it_succeeds(exported, tmp_path, 
     def fail(*args):
         raise RuntimeError("quantizer crashed")
 
-    monkeypatch.setattr(serving, "quantize_int8", fail)
+    monkeypatch.setattr(onnx_export, "quantize_int8", fail)
     with pytest.raises(RuntimeError, match="quantizer crashed"):
         export.main(["--model", model_dir, "--output", graph, "--int8", "--overwrite_output_dir"])
     assert snapshot(tmp_path / "f") == before and sorted(os.listdir(tmp_path / "f")) == ["x", "x.onnx",

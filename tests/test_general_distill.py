@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from src.runs import load_json
+from src.common.files import load_json
 from src.tinybert import general_distill, task_distill
 from src.tinybert.student import PROJECTIONS_FILE
 from tests.tiny import kill_then_resume, toy_examples, write_tiny_bert

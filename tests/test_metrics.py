@@ -4,10 +4,10 @@ import logging
 
 import pytest
 
-from src.engine import log_eta
-from src.evaluation import classification_metrics, regression_metrics
-from src.report import chance_check, gain_share, majority_floor, summary_line, vs_teacher
-from src.tasks import data_task, main_metric, task_name
+from src.data.tasks import data_task, main_metric, task_name
+from src.runs.summary import chance_check, gain_share, majority_floor, summary_line, vs_teacher
+from src.train.engine import log_eta
+from src.train.evaluation import classification_metrics, regression_metrics
 
 
 def test_classification_metrics_by_hand():

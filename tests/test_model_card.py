@@ -5,10 +5,10 @@ import shlex
 import pytest
 import yaml  # PyYAML: a dependency of transformers
 
-from src import plot_results
 from src.distill_task_specific_bert import bert_classification, distill
-from src.model_card import command, model_card
-from src.runs import finish_run
+from src.runs import run_dir
+from src.runs.model_card import command, model_card
+from src.runs.run_dir import finish_run
 from tests.tiny import write_toy_data
 
 SCRIPT = "src/distill_task_specific_bert/distill.py"
@@ -129,7 +129,7 @@ def test_a_figure_that_fails_is_logged_and_the_run_still_published(tmp_path, mon
             f.write(b"half")
         raise ValueError("no figure today")
 
-    monkeypatch.setattr(plot_results, "draw_curves", broken)
+    monkeypatch.setattr(run_dir, "draw_curves", broken)
     tmp_dir, out = tmp_path / ".run.tmp", tmp_path / "run"
     tmp_dir.mkdir()
     args, metrics = bilstm_run(tmp_path / "data")

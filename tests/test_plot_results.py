@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-from src.plot_results import collect_rows, draw_curves, main, pareto_front
+from src.plot_results import collect_rows, main, pareto_front
+from src.runs.curves import draw_curves
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

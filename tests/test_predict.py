@@ -13,11 +13,18 @@ import pytest
 import torch
 
 from src import predict
-from src.bilstm import (BiLSTMClassifier, BiLSTMConfig, StudentTokenizer, bilstm_logits, build_vocab, load_student,
-                        save_student, token_counts)
-from src.evaluation import paired_comparison
-from src.modeling import load_classifier, load_tokenizer
-from src.teacher_logits import predict_logits
+from src.modeling.bert import load_classifier, load_tokenizer, predict_logits
+from src.modeling.bilstm import (
+    BiLSTMClassifier,
+    BiLSTMConfig,
+    StudentTokenizer,
+    bilstm_logits,
+    build_vocab,
+    load_student,
+    save_student,
+    token_counts,
+)
+from src.train.evaluation import paired_comparison
 from tests.tiny import script_env, toy_examples, write_tiny_bert
 
 LABELS = ["0", "1"]

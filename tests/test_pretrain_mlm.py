@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from src import pretrain_mlm
+from src.common.files import load_json
+from src.data.masking import mask_tokens, mlm_batch, word_pieces
 from src.distill_task_specific_bert import bert_classification
-from src.masking import mask_tokens, mlm_batch, word_pieces
-from src.modeling import load_classifier, load_masked_lm, load_tokenizer
-from src.runs import load_json
+from src.modeling.bert import load_classifier, load_masked_lm, load_tokenizer
 from tests.tiny import VOCAB, kill_then_resume, toy_examples, write_tiny_bert, write_toy_data
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from src.cli import InputError
-from src.ragged import Ragged, Texts, exists, write_ragged, write_texts
-from src.teacher_logits import write_cache
+from src.common.cli import InputError
+from src.data.ragged import Ragged, Texts, exists, write_ragged, write_texts
+from src.teachers.cache import write_cache
 
 
 def test_rows_of_any_length_round_trip_through_the_mapped_files(tmp_path):

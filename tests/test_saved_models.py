@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.serving import batched_logits, load_predictor, model_kind, softmax
+from src.serve.predictors import batched_logits, load_predictor, model_kind, softmax
 
 FIXTURES = Path(__file__).parent / "fixtures" / "saved_models"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text(encoding="utf-8"))

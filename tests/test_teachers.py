@@ -8,16 +8,24 @@ import torch
 
 import src.distill_task_specific_bert.distill as distill
 from src import linear_teacher, predict
-from src.cli import InputError
-from src.data import read_examples
-from src.runs import load_json
-from src.teacher_logits import input_hashes, read_cache
-from src.teachers import (CROSS_FIT_FILE, ensemble_targets, load_teacher, load_teachers, parse_weights, pick_weights,
-                          teacher_outputs, teacher_targets, weight_grid)
+from src.common.cli import InputError
+from src.common.files import load_json
+from src.data.examples import input_hashes, read_examples
+from src.teachers.cache import read_cache
+from src.teachers.targets import (
+    CROSS_FIT_FILE,
+    ensemble_targets,
+    load_teacher,
+    load_teachers,
+    parse_weights,
+    pick_weights,
+    teacher_outputs,
+    teacher_targets,
+    weight_grid,
+)
 from src.tinybert import task_distill
 from tests.tiny import FAST_BILSTM as BILSTM
 from tests.tiny import write_tiny_bert, write_toy_data
-
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,21 @@ import re
 
 import pytest
 import torch
-
-from src.ragged import Inputs
 import torch.nn.functional as F
 from transformers import BertConfig
 
-import src.teacher_logits
-from src.cli import InputError
+import src.teachers.cache
+from src.common.cli import InputError
+from src.common.files import is_within, load_json, staging_dir
+from src.data.examples import Example, write_examples
+from src.data.ragged import Inputs
+from src.data.tasks import task_data_dir
 from src.distill_task_specific_bert import bert_classification
-from src.data import Example, write_examples
-from src.losses import attention_mse, hidden_mse, intermediate_layer_loss, soft_cross_entropy, uniform_layer_map
-from src.modeling import load_classifier
-from src.runs import is_within, load_json, staging_dir
+from src.modeling.bert import load_classifier
 from src.tinybert import task_distill
 from src.tinybert.attention import SCORES
-from src.tinybert.student import PROJECTIONS_FILE, Projection, copy_teacher_layers, layer_map, task_data_dir
+from src.tinybert.student import PROJECTIONS_FILE, Projection, copy_teacher_layers, layer_map
+from src.train.losses import attention_mse, hidden_mse, intermediate_layer_loss, soft_cross_entropy, uniform_layer_map
 from tests.tiny import VOCAB, kill_then_resume, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
 
 
@@ -92,9 +92,11 @@ def test_uniform_layer_map():
             layer_map(4, 6, bad)
 
 
-def test_task_names():
-    assert task_data_dir("data", "SST-2") == os.path.join("data", "sst2")
-    assert task_data_dir("data", "reviews") == os.path.join("data", "reviews")
+def test_task_names(tmp_path):
+    (tmp_path / "sst2").mkdir()
+    assert task_data_dir(str(tmp_path), "SST-2") == str(tmp_path / "sst2")  # GLUE's folder name for the task
+    assert task_data_dir(str(tmp_path), "sts-b") == str(tmp_path / "sts-b")  # none exists: the name as given
+    assert task_data_dir(str(tmp_path), "reviews") == str(tmp_path / "reviews")
 
 
 def test_one_projection_shared_by_every_layer(tmp_path):
@@ -316,7 +318,7 @@ def test_stage2_teacher_logits_on_the_device_in_the_main_process_first(tmp_path,
     of events and fails unless the teacher was moved to the device before its logits pass.
     """
     events, real_to = [], torch.nn.Module.to
-    real_predict, real_start = src.teacher_logits.predict_logits, task_distill.start_run
+    real_predict, real_start = src.teachers.cache.predict_logits, task_distill.start_run
 
     def to(module, *args, **kwargs):
         out = real_to(module, *args, **kwargs)
@@ -350,7 +352,7 @@ def test_stage2_teacher_logits_on_the_device_in_the_main_process_first(tmp_path,
 
     monkeypatch.setattr(torch.nn.Module, "to", to)
     monkeypatch.setattr(task_distill, "start_run", start_run)
-    monkeypatch.setattr(src.teacher_logits, "predict_logits", predict_logits)
+    monkeypatch.setattr(src.teachers.cache, "predict_logits", predict_logits)
     run("--pred_distill", "--teacher_model", teacher, "--student_model", teacher, "--data_dir", toy_data,
         "--output_dir", str(tmp_path / "out"), "--no_cuda", "--speed_texts", "0", "--cache_dir", str(tmp_path / "c"))
 

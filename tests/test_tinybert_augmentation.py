@@ -11,10 +11,11 @@ import jieba
 import pytest
 import torch
 
-from src import chunks, pretrain_mlm
+from src import pretrain_mlm
+from src.data import chunks
+from src.data.examples import Example, is_cjk, read_examples, write_examples
 from src.tinybert import data_augmentation as da
-from src.data import Example, is_cjk, read_examples, write_examples
-from tests.tiny import VOCAB, toy_examples, torchrun, write_tiny_bert, write_toy_data, write_toy_pairs
+from tests.tiny import VOCAB, torchrun, toy_examples, write_tiny_bert, write_toy_data, write_toy_pairs
 
 EN = ["the movie was very good .", "this film is really bad , but the music was good !"]
 ZH = ["这个电影的音乐非常好", "我们的故事很坏", "演员真是好"]

@@ -4,8 +4,8 @@ import struct
 import numpy as np
 import pytest
 
-from src.cli import InputError
-from src.vectors import lac_char_vectors, lac_dir, mean_char_vectors, read_paddle_tensor, read_word_vectors
+from src.common.cli import InputError
+from src.data.vectors import lac_char_vectors, lac_dir, mean_char_vectors, read_paddle_tensor, read_word_vectors
 
 
 def write_paddle_tensor(path, matrix):

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertTokenizer
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -114,7 +113,7 @@ def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
     was published at `out`, then rerun with --resume and return what it returns (a metrics dict), after
     checking that the rerun continued from the checkpoint, not from step 0: the checkpoint's step plus the
     rerun's optimizer steps make the run's last step."""
-    from src import engine
+    from src.train import engine
 
     real_step, real_load, resumed_steps, checkpoints = optimizer_cls.step, engine.load_checkpoint, [], []
 

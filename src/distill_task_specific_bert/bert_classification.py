@@ -26,16 +26,43 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
                      "`export PYTHONPATH=<the repository>`") from None
 
 
-from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, add_vocab_args,
-                     exits_on_input_error, logger, run_script)
-from src.data import SCORE_LABELS, add_data_format_args, data_files, data_format, input_kind, is_pairs, load_split
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
-from src.evaluation import evaluate
-from src.modeling import (check_max_length, count_parameters, default_bert_model, encode_texts, extend_vocab,
-                          load_classifier, load_tokenizer, make_loader, unk_rate)
-from src.report import chance_check, print_summary
-from src.runs import check_apart, finish_run, staging_dir
-from src.tasks import data_task, main_metric
+from src.common.cli import (
+    ArgumentParser,
+    InputError,
+    add_bert_training_args,
+    add_length_buckets_arg,
+    add_vocab_args,
+    exits_on_input_error,
+    logger,
+    run_script,
+)
+from src.common.files import check_apart, check_paths, staging_dir
+from src.data.examples import (
+    SCORE_LABELS,
+    add_data_format_args,
+    data_files,
+    data_format,
+    input_kind,
+    is_pairs,
+    load_split,
+)
+from src.data.tasks import data_task, main_metric
+from src.modeling.bert import (
+    check_max_length,
+    check_model_sources,
+    count_parameters,
+    default_bert_model,
+    encode_texts,
+    extend_vocab,
+    load_classifier,
+    load_tokenizer,
+    make_loader,
+    unk_rate,
+)
+from src.runs.run_dir import finish_run
+from src.runs.summary import chance_check, print_summary
+from src.train.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
+from src.train.evaluation import evaluate
 
 UNK_WARN_RATE = 0.05
 
@@ -94,12 +121,20 @@ def classification_loss(model, batch):
     return {"loss": model(**batch).loss}
 
 
+def check_inputs(args) -> None:
+    """What can be refused before any work: an output over an input, a missing data directory or model, a length
+    past the model's positions."""
+    check_apart({"--output_dir": args.output_dir}, {"--bert_model": args.bert_model,
+                                                    "--data_dir": data_files(args.data_dir)})
+    check_paths(dirs={"--data_dir": args.data_dir})
+    check_model_sources({"--bert_model": args.bert_model})
+    check_max_length(args.max_seq_length, {"--bert_model": args.bert_model})
+
+
 @exits_on_input_error
 def main(argv=None):
     args = parse_args(argv)
-    check_apart({"--output_dir": args.output_dir}, {"--bert_model": args.bert_model,
-                                                    "--data_dir": data_files(args.data_dir)})
-    check_max_length(args.max_seq_length, {"--bert_model": args.bert_model})
+    check_inputs(args)
     accelerator = start_run(args)
     if accelerator is None:
         return

@@ -42,7 +42,7 @@ runs under bfloat16 autocast (the LM head stays fp32): about 1.4-1.8x faster on 
 (on hotel reviews with a trained masked LM, 99.4 % of them are kept; 92 % of the words keep the same set).
 
 Chunks, kills and several processes. The variants are written in chunks of --chunk_size examples
-(`src/chunks.py`: `<output>.parts/`, each chunk complete or absent), and the output is joined from them at the
+(`src/data/chunks.py`: `<output>.parts/`, each chunk complete or absent), and the output is joined from them at the
 end: after a kill, the same command with --resume augments only the missing chunks and writes the same file,
 byte for byte, as a run that was never stopped. The random draws of example k come from its own generator,
 seeded by (--seed, k): variants depend only on the seed and the example's index in train.tsv, not on the
@@ -67,17 +67,35 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 
-from src.batching import length_chunks
-from src.chunks import join_parts, missing_chunks, parts_dir, start_parts, write_chunk
-from src.cli import (SEED, ArgumentParser, InputError, exits_on_input_error, logger, positive, progress,
-                     run_script, set_seed, setup_logging)
-from src.data import (add_data_format_args, all_texts, data_format, input_key, is_cjk, is_cjk_char, read_examples,
-                      split_file)
-from src.modeling import check_max_length, check_model_sources, default_bert_model, load_masked_lm, load_tokenizer
-from src.report import print_summary
-from src.runs import check_apart, check_paths, load_json
-from src.tinybert.student import task_data_dir
-from src.vectors import read_word_vectors
+from src.common.cli import (
+    SEED,
+    ArgumentParser,
+    InputError,
+    exits_on_input_error,
+    logger,
+    positive,
+    progress,
+    run_script,
+    set_seed,
+    setup_logging,
+)
+from src.common.files import check_apart, check_paths, load_json
+from src.data.batching import length_chunks
+from src.data.chunks import join_parts, missing_chunks, parts_dir, start_parts, write_chunk
+from src.data.examples import (
+    add_data_format_args,
+    all_texts,
+    data_format,
+    input_key,
+    is_cjk,
+    is_cjk_char,
+    read_examples,
+    split_file,
+)
+from src.data.tasks import task_data_dir
+from src.data.vectors import read_word_vectors
+from src.modeling.bert import check_max_length, check_model_sources, default_bert_model, load_masked_lm, load_tokenizer
+from src.runs.summary import print_summary
 
 # Never replaced: function words carry no sentiment to vary, and negations would flip the label.
 STOP_WORDS_EN = frozenset("""
@@ -410,7 +428,7 @@ def chunk_key(args, examples, seed) -> dict:
 
 
 def augment_file(augmenter, args, examples, output, seed, accelerator):
-    """Augment `examples` into `output`, originals first, chunk by chunk (`src/chunks.py`): each process writes
+    """Augment `examples` into `output`, originals first, chunk by chunk (`src/data/chunks.py`): each process writes
     its missing chunks, and the main process joins them into `output` once all are there. Returns the number of
     augmented rows (on the main process)."""
     if args.resume and os.path.isfile(output) and not os.path.isdir(parts_dir(output)):  # finished before the kill

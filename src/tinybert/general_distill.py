@@ -11,7 +11,7 @@ Tiny CPU run:
         --output_dir /tmp/general --max_train_examples 500 --num_train_epochs 1 --max_seq_length 64
 
 The corpus is one text per line; consecutive lines are packed into full sequences, streamed from the file a
-chunk of lines at a time into memory-mapped stores (src/encoded.py, keyed by the corpus's lines, the tokenizer
+chunk of lines at a time into memory-mapped stores (src/train/encoded.py, keyed by the corpus's lines, the tokenizer
 and --max_seq_length) that the training loader reads a row at a time, so memory does not grow with the corpus.
 They live in `.<output_dir name>.stores/` beside --output_dir (a --resume after a kill reuses them) and are
 removed when the run ends: no --cache_dir, since packing is cheap beside training on it. The student is a random
@@ -20,7 +20,7 @@ continues an earlier general student, and its projection). The loss is task stag
 L = L_embd + sum over the layer map of (L_hidn + L_attn), hidden states through one shared projection W and
 attention compared as pre-softmax scores, with the uniform layer map unless --layer_map is given. Writes a
 `save_pretrained` student with the teacher's tokenizer, `projections.pt` (W, which task stage 1 takes up),
-`args.json` and `metrics.json`. Resume, several processes and mixed precision come from src/engine.py.
+`args.json` and `metrics.json`. Resume, several processes and mixed precision come from src/train/engine.py.
 """
 
 try:
@@ -31,17 +31,31 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
 
 from functools import partial
 
-from src.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
-from src.corpus import corpus_digest, corpus_lines
-from src.encoded import corpus_to_disk, remove_stores, stores_dir
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
-from src.modeling import (check_max_length, check_model_sources, count_parameters, default_bert_model, load_encoder,
-                          load_tokenizer, make_loader)
-from src.report import print_summary
-from src.runs import check_apart, check_paths, finish_run, staging_dir
+from src.common.cli import ArgumentParser, InputError, add_bert_training_args, exits_on_input_error, logger, run_script
+from src.common.files import check_apart, check_paths, staging_dir
+from src.data.corpus import corpus_digest, corpus_lines
+from src.modeling.bert import (
+    check_max_length,
+    check_model_sources,
+    count_parameters,
+    default_bert_model,
+    load_encoder,
+    load_tokenizer,
+    make_loader,
+)
+from src.runs.run_dir import finish_run
+from src.runs.summary import print_summary
 from src.tinybert.attention import SCORES
-from src.tinybert.student import (Projection, check_same_heads, check_same_vocab, intermediate_loss, layer_map,
-                                  student_config)
+from src.tinybert.student import (
+    Projection,
+    check_same_heads,
+    check_same_vocab,
+    intermediate_loss,
+    layer_map,
+    student_config,
+)
+from src.train.encoded import corpus_to_disk, remove_stores, stores_dir
+from src.train.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
 
 
 def parse_args(argv=None):

@@ -17,22 +17,16 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from src.cli import InputError
-from src.losses import intermediate_layer_loss, uniform_layer_map
-from src.modeling import load_classifier, reads_pairs, set_labels
+from src.common.cli import InputError
+from src.modeling.bert import load_classifier, reads_pairs, set_labels
+from src.train.losses import intermediate_layer_loss, uniform_layer_map
 
 if TYPE_CHECKING:  # for the annotations only: the code imports transformers where it uses it
     from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 # Task names of the original TinyBERT scripts (GLUE spelling) and of this repo -> directory under data/.
-TASK_DIRS = {"sst-2": "sst2", "sst2": "sst2", "reviews": "reviews", "hotel": "hotel"}
 PROJECTIONS_FILE = "projections.pt"
 LayerMap = list[tuple[int, int]]  # (student layer, teacher layer) pairs, both counted from 1
-
-
-def task_data_dir(root: str, task_name: str) -> str:
-    """`<root>/<task>` for a known task name (sst-2 -> sst2) or, for any other name, `<root>/<task_name>`."""
-    return os.path.join(root, TASK_DIRS.get(task_name.lower(), task_name))
 
 
 def parse_layer_map(text: str) -> LayerMap:
@@ -173,7 +167,7 @@ class Projection(nn.Module):
 def intermediate_loss(models: Sequence[nn.Module], batch: dict, teacher: nn.Module, pairs: LayerMap) -> dict:
     """General distillation and task stage 1: L = L_embd + sum over the layer map of (L_hidn + L_attn), on the
     hidden states (the student's through W) and the pre-softmax attention scores of a student and a teacher
-    loaded with `attn_implementation=SCORES` (`src.losses.intermediate_layer_loss`; padding left out)."""
+    loaded with `attn_implementation=SCORES` (`src.train.losses.intermediate_layer_loss`; padding left out)."""
     student, projection = models
     with torch.no_grad():
         out_T = teacher(**batch, output_hidden_states=True, output_attentions=True)

@@ -26,8 +26,8 @@ data directory's task: F1 for MRPC and QQP, MCC for CoLA, Pearson for STS-B, els
 Neither stage needs gold labels, so the transfer set is train.tsv plus unlabeled.tsv when there is one
 (--no_unlabeled leaves it out); --aug_train reads train_aug.tsv and unlabeled_aug.tsv instead
 (src/tinybert/data_augmentation.py). The transfer set is tokenized a chunk at a time into memory-mapped
-stores (src/encoded.py) that the training loader reads a row at a time: in --cache_dir when given (kept, and reused
-by any run with the same inputs, tokenizer and --max_seq_length), else in `.<output_dir name>.stores/` beside
+stores (src/train/encoded.py) that the training loader reads a row at a time: in --cache_dir when given (kept,
+and reused by any run with the same inputs, tokenizer and --max_seq_length), else in `.<output_dir name>.stores/` beside
 --output_dir, removed when the run ends. Stage 1 keeps its learning rate constant (--lr_schedule). Writes a
 `save_pretrained` student (with the teacher's tokenizer and label names), stage 1 also `projections.pt`
 (the shared student-to-teacher width map W, not needed by stage 2), `args.json` and `metrics.json` (losses; in stage 2
@@ -48,28 +48,73 @@ import os
 import shutil
 from functools import partial
 
-
-from src import predict, ragged
-from src.cli import (ArgumentParser, InputError, add_bert_training_args, add_length_buckets_arg, exits_on_input_error,
-                     logger, non_negative, positive, run_script, setup_logging)
-from src.data import (SCORE_LABELS, add_data_format_args, check_input_kind, data_format, encode_labels,
-                      iter_example_chunks,
-                      data_files, load_split, split_file)
-from src.encoded import encode_to_disk, remove_stores, stores_dir
-from src.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
-from src.evaluation import evaluate, is_regressor
-from src.losses import logits_mse, soft_cross_entropy
-from src.modeling import (check_max_length, check_model_sources, count_parameters, encode_texts, load_classifier,
-                          load_tokenizer, make_loader, model_label_list, reads_pairs)
-from src.report import chance_check, majority_floor, print_summary, vs_teacher
-from src.runs import check_apart, check_output_dir, check_paths, finish_run, publish_dir, save_json, staging_dir
-from src.speed import classifier_predictor, compare_speed
-from src.tasks import data_task, main_metric
-from src.teachers import (add_teacher_args, check_same_labels, check_teacher_weights, check_teachers_read, describe,
-                          dev_weights, first_bert, load_teacher, score_teachers, teacher_targets)
+from src.common.cli import (
+    ArgumentParser,
+    InputError,
+    add_bert_training_args,
+    add_length_buckets_arg,
+    exits_on_input_error,
+    logger,
+    non_negative,
+    positive,
+    run_script,
+    setup_logging,
+)
+from src.common.files import check_apart, check_output_dir, check_paths, publish_dir, save_json, staging_dir
+from src.data import ragged
+from src.data.examples import (
+    SCORE_LABELS,
+    add_data_format_args,
+    check_input_kind,
+    data_files,
+    data_format,
+    encode_labels,
+    iter_example_chunks,
+    load_split,
+    split_file,
+)
+from src.data.tasks import TASKS, data_task, main_metric, task_data_dir
+from src.modeling.bert import (
+    check_max_length,
+    check_model_sources,
+    classifier_predictor,
+    count_parameters,
+    encode_texts,
+    load_classifier,
+    load_tokenizer,
+    make_loader,
+    model_label_list,
+    reads_pairs,
+)
+from src.runs.run_dir import finish_run
+from src.runs.summary import chance_check, majority_floor, print_summary, vs_teacher
+from src.serve.labelling import label_input, write_predictions
+from src.serve.speed import compare_speed
+from src.teachers.targets import (
+    add_teacher_args,
+    check_same_labels,
+    check_teacher_weights,
+    check_teachers_read,
+    describe,
+    dev_weights,
+    first_bert,
+    load_teacher,
+    score_teachers,
+    teacher_targets,
+)
 from src.tinybert.attention import SCORES
-from src.tinybert.student import (TASK_DIRS, Projection, build_student, check_same_heads, check_same_vocab,
-                                  intermediate_loss, layer_map, task_data_dir)
+from src.tinybert.student import (
+    Projection,
+    build_student,
+    check_same_heads,
+    check_same_vocab,
+    intermediate_loss,
+    layer_map,
+)
+from src.train.encoded import encode_to_disk, remove_stores, stores_dir
+from src.train.engine import adamw, fit, fit_options, linear_schedule, start_run, training_report
+from src.train.evaluation import evaluate, is_regressor
+from src.train.losses import logits_mse, soft_cross_entropy
 
 
 def parse_args(argv=None):
@@ -87,7 +132,7 @@ def parse_args(argv=None):
     p.add_argument("--student_layers", type=int, default=None, help="number of layers with --init_from_teacher")
     p.add_argument("--data_dir", default=None, help="directory with train.tsv, dev.tsv, test.tsv "
                                                     "(default: data/<task>, e.g. data/sst2 for sst-2)")
-    p.add_argument("--task_name", default=None, help=f"task name ({', '.join(TASK_DIRS)}, or any name with "
+    p.add_argument("--task_name", default=None, help=f"task name ({', '.join(TASKS)}, or any name with "
                                                      "--data_dir); only labels the run besides the default data dir")
     p.add_argument("--output_dir", required=True, help="where the student, args.json and metrics.json are written")
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
@@ -265,7 +310,7 @@ def load_transfer_set(args, accelerator, label_list, teachers):
 
 
 def encode_transfer_set(args, accelerator, tokenizer, texts):
-    """The transfer set tokenized into memory-mapped stores (`src/encoded.py`) in `stores_dir`, a chunk at a
+    """The transfer set tokenized into memory-mapped stores (`src/train/encoded.py`) in `stores_dir`, a chunk at a
     time, and read from them by the training loader; stage 2's rows carry their index into the teacher's
     logits. The main process writes them, the other ranks then open them. Returns (dataset, number truncated)."""
     with accelerator.main_process_first():
@@ -364,8 +409,8 @@ def evaluate_only(args) -> None:
     tmp = staging_dir(args.output_dir)
     if args.do_predict:
         test = split_file(args.data_dir, "test") or os.path.join(args.data_dir, "test.tsv")
-        predict.main(["--model", args.student_model, "--input", test, "--batch_size", str(args.eval_batch_size),
-                      "--output", os.path.join(tmp, "test_predictions.tsv")])
+        texts, _, outputs, labels = label_input(args.student_model, test, data_format(args), args.eval_batch_size)
+        write_predictions(os.path.join(tmp, "test_predictions.tsv"), texts, outputs, labels)
     if args.do_eval:
         model, tokenizer = load_classifier(args.student_model), load_tokenizer(args.student_model, args.do_lower_case)
         label_list = model_label_list(model)
@@ -381,19 +426,59 @@ def evaluate_only(args) -> None:
     logger.info(f"wrote {args.output_dir}")
 
 
-@exits_on_input_error
-def main(argv=None):
-    args = parse_args(argv)
-    check_apart({"--output_dir": args.output_dir}, {"--teacher_model": args.teacher_model,
-                                                    "--student_model": args.student_model,
-                                                    "--student_config": args.student_config,
+def test_stage2(args, accelerator, run: tuple, teachers: tuple, splits: tuple, label_list: list[str]) -> dict:
+    """Stage 2's results: its best dev checkpoint on test, the teachers' scores on dev and test, and its share of
+    theirs and of their gain over the majority class. `run` is (staging directory, TrainState, test loader),
+    `teachers` (teachers, weights), `splits` (dev, test)."""
+    (tmp_dir, state, test_loader), (dev, test_split) = run, splits
+    test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best, state.metric)
+    scores = score_teachers(*teachers, {"dev": dev, "test": test_split}, args.eval_batch_size, args.cache_dir)
+    floor = majority_floor(train_labels(args, label_list), test_split[1], state.metric)
+    return {"dev": state.best, "test": test, "temperature": args.temperature, **scores,
+            **vs_teacher(test, scores["teacher_scores"], state.metric, floor),
+            **chance_check(state.best, dev[1], state.metric)}
+
+
+def finish_stage(args, tmp_dir: str, metrics: dict, tokenizer, dev_texts: list) -> None:
+    """The speed comparison (unless --speed_texts 0), then the finished run directory and its summary line."""
+    if args.speed_texts:
+        metrics["speed"] = speed_comparison(tmp_dir, first_bert(args.teacher_model), tokenizer,
+                                            dev_texts[:args.speed_texts], args)
+    finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
+    summarise(args, metrics)
+
+
+def check_inputs(args) -> None:
+    """What can be refused before any work: an output over an input, missing paths, unloadable models, a length
+    past their positions."""
+    models = {"--teacher_model": args.teacher_model, "--student_model": args.student_model}
+    check_apart({"--output_dir": args.output_dir}, {**models, "--student_config": args.student_config,
                                                     "--data_dir": data_files(args.data_dir)})
     check_paths(dirs={"--data_dir": args.data_dir}, files={"--student_config": args.student_config},
                 new_dirs={"--cache_dir": args.cache_dir})
-    check_model_sources({"--teacher_model": args.teacher_model, "--student_model": args.student_model})
-    check_max_length(args.max_seq_length, {"--teacher_model": args.teacher_model,
-                                           "--student_model": args.student_model,
-                                           "--student_config": args.student_config})
+    check_model_sources(models)
+    check_max_length(args.max_seq_length, {**models, "--student_config": args.student_config})
+
+
+def load_data(args, accelerator, teachers, tokenizer, label_list) -> tuple:
+    """(dev, test): (inputs, labels) each, checked to be of the kind the teachers read; then the transfer set,
+    checked as it is streamed to disk, and its tokenized stores. Returns (dev, test, (texts, files), stores,
+    number truncated)."""
+    dev, test = (load_split(args.data_dir, split, label_list, **data_format(args))[:2] for split in ("dev", "test"))
+    for texts, split in ((dev[0], "dev"), (test[0], "test")):
+        check_teachers_read(teachers, texts, split_file(args.data_dir, split) or f"{args.data_dir}/{split}")
+    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)
+    train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
+    logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
+                f"{args.max_seq_length}) / dev {len(dev[0])} / test {len(test[0])}; "
+                f"{accelerator.num_processes} x {accelerator.device}")
+    return dev, test, (train_texts, train_files), train_set, n_trunc
+
+
+@exits_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    check_inputs(args)
     if args.do_eval or args.do_predict:
         return evaluate_only(args)
     if (accelerator := start_run(args)) is None:  # --resume found the run finished
@@ -401,16 +486,9 @@ def main(argv=None):
 
     # --- teacher, student and data: the training texts only need the teacher's outputs; dev and test keep labels
     teachers, tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
-    dev, test_split = (load_split(args.data_dir, split, label_list, **data_format(args))[:2]
-                       for split in ("dev", "test"))
-    for texts, split in ((dev[0], "dev"), (test_split[0], "test")):
-        check_teachers_read(teachers, texts, split_file(args.data_dir, split) or f"{args.data_dir}/{split}")
-    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)  # checked as streamed
+    dev, test_split, (train_texts, train_files), train_set, n_trunc = load_data(args, accelerator, teachers,
+                                                                                tokenizer, label_list)
     metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
-    train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
-    logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
-                f"{args.max_seq_length}) / "
-                f"dev {len(dev[0])} / test {len(test_split[0])}; {accelerator.num_processes} x {accelerator.device}")
 
     def save_student(path):
         accelerator.unwrap_model(student).save_pretrained(path)
@@ -444,13 +522,8 @@ def main(argv=None):
 
     # --- stage 1 saves its last student and projection; stage 2 tests its best dev checkpoint
     if args.pred_distill:
-        test = score_best_checkpoint(tmp_dir, test_loader, accelerator, state.best, metric)
-        scores = score_teachers(teachers, weights, {"dev": dev, "test": test_split}, args.eval_batch_size,
-                                args.cache_dir)
-        results = {"dev": state.best, "test": test, "temperature": args.temperature, **scores, **weight_stats,
-                   **vs_teacher(test, scores["teacher_scores"], metric,
-                                majority_floor(train_labels(args, label_list), test_split[1], metric)),
-                   **chance_check(state.best, dev[1], metric)}
+        results = {**test_stage2(args, accelerator, (tmp_dir, state, test_loader), (teachers, weights),
+                                 (dev, test_split), label_list), **weight_stats}
     else:
         results = {"layer_map": pairs}
         if accelerator.is_main_process:
@@ -459,11 +532,7 @@ def main(argv=None):
     if accelerator.is_main_process:
         metrics = {**stage_metrics(args, accelerator, (teacher, student, label_list),
                                    (train_files, len(train_texts), n_trunc), state), **results}
-        if args.speed_texts:
-            metrics["speed"] = speed_comparison(tmp_dir, first_bert(args.teacher_model), tokenizer,
-                                                dev[0][:args.speed_texts], args)
-        finish_run(tmp_dir, args.output_dir, vars(args), metrics, script=__file__)
-        summarise(args, metrics)
+        finish_stage(args, tmp_dir, metrics, tokenizer, dev[0])
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:  # every rank is done with the stores
         remove_stores(args)

@@ -1,17 +1,10 @@
 """Inference speed: examples/s and ms per batch of a serving function, student against teacher."""
 
 import statistics
-from collections.abc import Callable
 import time
+from collections.abc import Callable
 
 import torch
-
-from src.teacher_logits import predict_logits
-
-def classifier_predictor(model, tokenizer, max_seq_length: int) -> Callable[[list[str]], torch.Tensor]:
-    """texts -> logits (B, C) of a BERT-family classifier on its device, tokenisation included: its serving path."""
-    model.eval()
-    return lambda texts: predict_logits(model, tokenizer, texts, max_seq_length, len(texts), show_progress=False)
 
 
 def inference_speed(predict_fn: Callable, texts: list[str], batch_size: int, repeats: int = 5,

@@ -8,7 +8,7 @@ import struct
 
 import numpy as np
 
-from src.cli import InputError
+from src.common.cli import InputError
 
 
 def read_word_vectors(path: str, keep: set[str] | None = None) -> tuple[list[str], np.ndarray]:

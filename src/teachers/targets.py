@@ -2,7 +2,7 @@
 
 A teacher is a fine-tuned BERT-family classifier (a `save_pretrained` directory or a hub id) or a linear TF-IDF
 model (`src/linear_teacher.py`, a directory with model.joblib). Each teacher's outputs on a set of inputs are
-cached on disk per teacher (`src/teacher_logits.py`): a BERT's logits, a linear teacher's log-probabilities.
+cached on disk per teacher (`src/teachers/cache.py`): a BERT's logits, a linear teacher's log-probabilities.
 One teacher's outputs are the targets as they are (Tang et al. and TinyBERT learn the raw logits); several
 teachers' targets are the weighted mean of their log-probabilities (`ensemble_targets`).
 """
@@ -18,16 +18,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from src.cli import InputError, logger, progress
-from src.data import SCORE_LABELS, Text, check_input_kind
-from src.evaluation import task_metrics
-from src.modeling import count_parameters, load_classifier, load_tokenizer, model_label_list, reads_pairs
-from src.runs import load_json
-from src.speed import classifier_predictor
-from src.teacher_logits import (cache_file, cached_outputs, cached_teacher_logits, find_keys, input_hashes,
-                                read_cache)
+from src.common.cli import InputError, logger
+from src.common.files import load_json
+from src.data.examples import SCORE_LABELS, Text, check_input_kind, input_hashes
+from src.modeling.bert import (
+    classifier_predictor,
+    count_parameters,
+    load_classifier,
+    load_tokenizer,
+    model_label_list,
+    reads_pairs,
+)
+from src.modeling.linear import LINEAR_FILE, is_linear, linear_log_probs, load_linear
+from src.teachers.cache import cache_file, cached_outputs, cached_teacher_logits, find_keys, read_cache
+from src.train.evaluation import task_metrics
 
-LINEAR_FILE, MODEL_TYPE = "model.joblib", "linear_tfidf"  # a linear teacher's pipeline, and its config's model_type
 CROSS_FIT_FILE = "train_log_probs.bin"  # its training texts' out-of-fold log-probabilities (`read_cache` format)
 DEFAULT_TEACHER_LENGTH = 128  # word pieces of a teacher without an args.json (a hub id)
 WEIGHT_STEPS = 10  # --teacher_weights_on_dev tries weights in multiples of 1/10
@@ -59,40 +64,13 @@ class Teacher:
         return int(classifier.coef_.size + classifier.intercept_.size)
 
 
-def jieba_words(text: str) -> list[str]:
-    """jieba's words of a text, spaces dropped: a linear teacher's Chinese words (a module-level function, so
-    that its pipeline pickles by name)."""
-    import jieba
-
-    return [w for w in jieba.lcut(text) if w.strip()]
-
-
-def linear_log_probs(pipeline, texts: Sequence[str], batch_size: int = 8192) -> np.ndarray:
-    """log p(y | x) (N, C) of a fitted linear teacher, a column per label id as a BERT teacher's logits have (its
-    label list is its training file's, so every id is one of the classifier's classes, in order); `batch_size`
-    texts at a time, so that a store of millions is never all in memory."""
-    chunks = [pipeline.predict_log_proba([texts[i] for i in range(start, min(start + batch_size, len(texts)))])
-              for start in progress(range(0, len(texts), batch_size), desc="linear teacher", leave=False,
-                                    disable=len(texts) <= batch_size)]
-    return np.concatenate(chunks) if chunks else np.empty((0, len(pipeline.classes_)))
-
-
-def is_linear(source: str) -> bool:
-    """Whether `source` is a linear teacher's directory (model.joblib and a config.json of its model type)."""
-    config = os.path.join(source, "config.json")
-    return (os.path.isfile(os.path.join(source, LINEAR_FILE)) and os.path.isfile(config)
-            and load_json(config).get("model_type") == MODEL_TYPE)
-
-
 def load_teacher(source: str, device: torch.device | str = "cpu", max_seq_length: int | None = None,
                  do_lower_case: bool = False, **bert_kwargs) -> Teacher:
     """A teacher from its directory (or hub id). A BERT goes to `device` in eval mode and reads `max_seq_length`
     word pieces, else its own from its args.json, else 128; `bert_kwargs` go to `load_classifier`."""
     if is_linear(source):
-        import joblib
-
-        return Teacher(source, load_json(os.path.join(source, "config.json"))["labels"],
-                       joblib.load(os.path.join(source, LINEAR_FILE)))
+        pipeline, labels = load_linear(source)
+        return Teacher(source, labels, pipeline)
     model = load_classifier(source, **bert_kwargs).to(device).eval()
     args_path = os.path.join(source, "args.json")
     length = max_seq_length or (load_json(args_path).get("max_seq_length", DEFAULT_TEACHER_LENGTH)

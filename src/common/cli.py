@@ -186,7 +186,7 @@ def add_vocab_args(p: argparse.ArgumentParser) -> None:
 
 
 def add_length_buckets_arg(p: argparse.ArgumentParser) -> None:
-    """The flag of the stages whose training texts vary in length (`src.batching.LengthBatchSampler`)."""
+    """The flag of the stages whose training texts vary in length (`src.data.batching.LengthBatchSampler`)."""
     p.add_argument("--length_buckets", type=int, choices=(0, 1), default=1,
                    help="1: batches of texts of similar length (little padding; faster, most on a CPU); "
                         "0: plain shuffled batches, as in the papers")

@@ -6,7 +6,7 @@ import json
 import os
 import shlex
 
-from src.data import DEFAULT_ENCODING, SCORE_LABELS, is_cjk, split_file
+from src.data.examples import DEFAULT_ENCODING, SCORE_LABELS, is_cjk, split_file
 
 LANGUAGES = {"en": "English", "zh": "Chinese"}
 LANGUAGE_SAMPLE_CHARS = 20_000  # the start of the training file that tells its language

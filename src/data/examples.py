@@ -4,6 +4,7 @@
 import argparse
 import codecs
 import csv
+import hashlib
 import io
 import itertools
 import json
@@ -11,10 +12,12 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from src.cli import InputError, logger
+import numpy as np
+
+from src.common.cli import InputError, logger
 
 TEXT_COLUMNS = ("sentence", "text", "review", "text_a")  # text_a: PaddleNLP's ChnSentiCorp layout
 # (first, second) text columns of the pair layouts: PaddleNLP/CLUE, GLUE RTE/WNLI/STS-B/MNLI and BQ/AFQMC/OCNLI,
@@ -604,3 +607,10 @@ def is_cjk(text: str, threshold: float = 0.3) -> bool:
     """True when at least `threshold` of the non-space characters are CJK ideographs."""
     chars = [c for c in text if not c.isspace()]
     return bool(chars) and sum(map(is_cjk_char, chars)) / len(chars) >= threshold
+
+
+def input_hashes(texts: Sequence[Text]) -> np.ndarray:
+    """(N,) uint64 keys of inputs: the first 8 bytes of the SHA-1 of each text, or of both texts of a pair
+    (`input_key`). Two of a million inputs share a key with probability about 3e-8."""
+    return np.fromiter((int.from_bytes(hashlib.sha1(input_key(t).encode("utf-8")).digest()[:8], "little")
+                        for t in texts), dtype=np.uint64, count=len(texts))

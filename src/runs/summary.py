@@ -5,8 +5,8 @@ from collections import Counter
 
 import numpy as np
 
-from src.cli import logger
-from src.evaluation import task_metrics
+from src.common.cli import logger
+from src.train.evaluation import task_metrics
 
 
 def summary_line(stage: str, output: str, *, dev: dict | None = None, test: dict | None = None,

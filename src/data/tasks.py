@@ -4,7 +4,7 @@ that picks the best checkpoint (each benchmark's own: Wang et al. 2019 for GLUE,
 import os
 from dataclasses import dataclass
 
-from src.runs import load_json
+from src.common.files import load_json
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,15 @@ def task_name(name: str | None) -> str | None:
     key = name.strip().lower()
     key = ALIASES.get(key, key)
     return key if key in TASKS else None
+
+
+def task_data_dir(root: str, name: str) -> str:
+    """The directory of task `name` under `root` (TinyBERT's --glue_dir and --task_name): the first that exists of
+    `name` as given, lower-cased, and every spelling of its task (`sst-2`: sst-2, sst2), else `<root>/<name>`."""
+    key = task_name(name)
+    spellings = [name, name.lower(), *([key, *(a for a, k in ALIASES.items() if k == key)] if key else [])]
+    return next((os.path.join(root, s) for s in spellings if os.path.isdir(os.path.join(root, s))),
+                os.path.join(root, name))
 
 
 def task_of_path(path: str) -> str | None:

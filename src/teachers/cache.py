@@ -1,58 +1,15 @@
 """The teacher's logits for a list of texts or pairs: batched, length-sorted, and cached on disk per input."""
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from src.cli import progress
-from src.data import Text, input_key
-from src.modeling import tokenize
-from src.runs import write_atomically
-
-
-@torch.no_grad()
-def predict_logits(model, tokenizer, texts: Sequence[Text], max_seq_length: int = 128, batch_size: int = 64,
-                   show_progress: bool = True) -> torch.Tensor:
-    """Logits (n_texts, num_labels) of a classifier (or scores (n_texts, 1) of a regressor) for a list of texts
-    or pairs, computed in batches, pairs cut longest-first.
-
-    Inputs are sorted by length so each batch pads little; the output keeps the input order. `texts` may be any
-    sequence (a store on disk): only a batch of them is held at a time.
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    lengths = np.fromiter((len(input_key(t)) for t in texts), dtype=np.int64, count=len(texts))
-    order = torch.from_numpy(np.argsort(lengths, kind="stable"))
-    out = torch.empty(len(texts), model.config.num_labels)
-    for idx in progress(order.split(batch_size), desc="teacher logits", leave=False, disable=not show_progress):
-        batch = tokenize(tokenizer, [texts[i] for i in idx.tolist()], truncation="longest_first",
-                         max_length=max_seq_length, padding=True, return_tensors="pt").to(device)
-        out[idx] = model(**batch).logits.float().cpu()
-    return out
-
-
-class Rows(Sequence):
-    """Rows `index` of a sequence, read only when asked for (a view, not a copy)."""
-
-    def __init__(self, seq: Sequence, index: np.ndarray):
-        self.seq, self.index = seq, index
-
-    def __len__(self) -> int:
-        return len(self.index)
-
-    def __getitem__(self, i):
-        return self.seq[int(self.index[i])]
-
-
-def tokenizer_key(tokenizer, max_seq_length: int) -> bytes:
-    """What a tokenization depends on besides its inputs: the length, the casing and the vocabulary (added
-    tokens included), as bytes to hash."""
-    return json.dumps([max_seq_length, getattr(tokenizer, "do_lower_case", None),
-                       sorted(tokenizer.get_vocab().items())]).encode()
+from src.common.files import write_atomically
+from src.data.examples import Text, input_hashes
+from src.modeling.bert import Rows, predict_logits, tokenizer_key
 
 
 def bert_cache_key(teacher, tokenizer, max_seq_length: int) -> str:
@@ -68,13 +25,6 @@ def bert_cache_key(teacher, tokenizer, max_seq_length: int) -> str:
 def cache_file(cache_dir: str, key: str) -> str:
     """The cache file of one teacher (`key`: a hex digest of what its outputs depend on, e.g. `bert_cache_key`)."""
     return os.path.join(cache_dir, f"teacher_logits_{key[:20]}.bin")
-
-
-def input_hashes(texts: Sequence[Text]) -> np.ndarray:
-    """(N,) uint64 keys of inputs: the first 8 bytes of the SHA-1 of each text, or of both texts of a pair
-    (`input_key`). Two of a million inputs share a key with probability about 3e-8."""
-    return np.fromiter((int.from_bytes(hashlib.sha1(input_key(t).encode("utf-8")).digest()[:8], "little")
-                        for t in texts), dtype=np.uint64, count=len(texts))
 
 
 def read_cache(path: str | None, num_labels: int) -> tuple[np.ndarray, np.ndarray]:

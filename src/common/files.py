@@ -1,16 +1,13 @@
-"""Run directories: refusing to overwrite, staging a run beside its output and publishing it when done,
-and what a finished run holds: `args.json`, `metrics.json`, its training curves and its model card."""
+"""Files and directories written whole or not at all, and the paths a run may touch: JSON, atomic writes, a
+run's staging directory beside its output and its publication when done, and the checks that a run reads what
+exists and never writes over what it reads or over an earlier result."""
 
 import json
 import os
 import shutil
 from collections.abc import Callable
-from functools import partial
 
-from src.cli import InputError, logger
-from src.model_card import model_card
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # stage scripts are named from here
+from src.common.cli import InputError, logger
 
 
 def check_output_dir(path: str, overwrite: bool = False) -> None:
@@ -29,7 +26,7 @@ def check_apart(outputs: dict[str, str | None], inputs: dict[str, str | list[str
     """Refuse (InputError) an output path that is, lies inside or holds one of the run's inputs, whatever
     --overwrite_output_dir says: a run replaces its own earlier outputs, never what it reads. Both are keyed by
     their flag (`{"--output_dir": path}`); an input may be a list of paths (repeated flags, a data directory's
-    files: `src.data.data_files`) or None."""
+    files: `src.data.examples.data_files`) or None."""
     for out_flag, out in outputs.items():
         for in_flag, paths in inputs.items():
             for path in [paths] if isinstance(paths, str) else paths or []:
@@ -58,7 +55,7 @@ def check_paths(dirs: dict | None = None, files: dict | None = None, new_dirs: d
 
 
 def checkpoint_dir(run_dir: str) -> str:
-    """Where a run keeps its resume checkpoint (`src.engine.save_checkpoint`)."""
+    """Where a run keeps its resume checkpoint (`src.train.engine.save_checkpoint`)."""
     return os.path.join(run_dir, "resume")
 
 
@@ -85,35 +82,6 @@ def publish_dir(tmp: str, output_dir: str) -> None:
         os.replace(output_dir, old)
     os.replace(tmp, output_dir)
     shutil.rmtree(f"{tmp}.old", ignore_errors=True)  # also one that a kill left behind earlier
-
-
-def finish_run(tmp_dir: str, output_dir: str, args: dict, metrics: dict, *, script: str) -> None:
-    """Write args.json, the run's curves.png and model card README.md (`write_run_report`; `script` is the stage's
-    file, `__file__`), then metrics.json (its presence marks the run finished) into the staging directory and
-    publish it (`publish_run`)."""
-    save_json(args, os.path.join(tmp_dir, "args.json"))
-    write_run_report(tmp_dir, args, metrics, os.path.relpath(os.path.abspath(script), REPO_ROOT))
-    save_json(metrics, os.path.join(tmp_dir, "metrics.json"))
-    publish_run(tmp_dir, output_dir)
-
-
-def write_run_report(run_dir: str, args: dict, metrics: dict, script: str) -> None:
-    """curves.png (`draw_curves`) and README.md (`model_card`) in `run_dir`. Neither may cost a finished run its
-    model: a file that fails is left out with a WARNING and its traceback, and the run goes on."""
-    from src.plot_results import draw_curves  # here, not above: plot_results imports this module
-
-    def write_card(path):
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(model_card(args, metrics, script))
-
-    for name, write in (("curves.png", partial(draw_curves, metrics)), ("README.md", write_card)):
-        path = os.path.join(run_dir, name)
-        try:
-            write(path)
-        except Exception:
-            logger.warning(f"WARNING: could not write {name}; the run is kept without it", exc_info=True)
-            if os.path.exists(path):
-                os.remove(path)
 
 
 def publish_run(tmp_dir: str, output_dir: str) -> None:

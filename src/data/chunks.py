@@ -11,9 +11,9 @@ import os
 import shutil
 from functools import partial
 
-from src.cli import InputError
-from src.data import Example, write_examples
-from src.runs import load_json, save_json, write_atomically
+from src.common.cli import InputError
+from src.common.files import load_json, save_json, write_atomically
+from src.data.examples import Example, write_examples
 
 
 def parts_dir(output: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from src.cli import InputError
+from src.common.cli import InputError
 
 
 class Ragged:

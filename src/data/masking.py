@@ -3,7 +3,7 @@ pieces; of those pieces 80 % become [MASK], 10 % a random piece, 10 % stay)."""
 
 import torch
 
-from src.data import is_cjk, is_cjk_char
+from src.data.examples import is_cjk, is_cjk_char
 
 
 def _jieba_word_starts(line: str) -> set[int]:

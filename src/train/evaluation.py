@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
-from src.cli import progress
+from src.common.cli import progress
 
 
 def classification_metrics(y_true, y_pred) -> dict:

@@ -1,17 +1,19 @@
-"""Loading BERT-family tokenizers and classifiers (hub id or `save_pretrained` directory), vocabulary
-extension, and encoding texts into padded batches."""
+"""The BERT model kind: loading tokenizers and classifiers (hub id or `save_pretrained` directory), checking a
+model source and a length against it, vocabulary extension, encoding texts into padded batches, and batched
+logits."""
 
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 
-from src.batching import training_batches
-from src.cli import InputError, logger
-from src.data import SCORE_LABELS, Text, all_texts, is_pairs, iter_texts
+from src.common.cli import InputError, logger, progress
+from src.data.batching import training_batches
+from src.data.examples import SCORE_LABELS, Text, all_texts, input_key, is_pairs, iter_texts
 
 # What `from_pretrained` raises for a wrong or damaged model directory (a half-written safetensors file
 # raises SafetensorError).
@@ -275,7 +277,7 @@ def make_loader(tokenizer, features: list[dict] | torch.utils.data.Dataset, batc
     uses: a resumed run then reproduces an uninterrupted one.
 
     `features`: a list of `encode_texts` features, or for training a dataset of them on disk with a `lengths()`
-    (`src.encoded.Encoded`), whose lengths then come from its offsets rather than from reading every row."""
+    (`src.train.encoded.Encoded`), whose lengths then come from its offsets rather than from reading every row."""
     from transformers import DataCollatorWithPadding
 
     generator = torch.Generator()
@@ -286,3 +288,50 @@ def make_loader(tokenizer, features: list[dict] | torch.utils.data.Dataset, batc
         features, batching = sorted(features, key=lambda f: len(f["input_ids"])), {"batch_size": batch_size}
     return torch.utils.data.DataLoader(features, generator=generator, collate_fn=DataCollatorWithPadding(tokenizer),
                                        **batching)
+
+
+@torch.no_grad()
+def predict_logits(model, tokenizer, texts: Sequence[Text], max_seq_length: int = 128, batch_size: int = 64,
+                   show_progress: bool = True) -> torch.Tensor:
+    """Logits (n_texts, num_labels) of a classifier (or scores (n_texts, 1) of a regressor) for a list of texts
+    or pairs, computed in batches, pairs cut longest-first.
+
+    Inputs are sorted by length so each batch pads little; the output keeps the input order. `texts` may be any
+    sequence (a store on disk): only a batch of them is held at a time.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    lengths = np.fromiter((len(input_key(t)) for t in texts), dtype=np.int64, count=len(texts))
+    order = torch.from_numpy(np.argsort(lengths, kind="stable"))
+    out = torch.empty(len(texts), model.config.num_labels)
+    for idx in progress(order.split(batch_size), desc="teacher logits", leave=False, disable=not show_progress):
+        batch = tokenize(tokenizer, [texts[i] for i in idx.tolist()], truncation="longest_first",
+                         max_length=max_seq_length, padding=True, return_tensors="pt").to(device)
+        out[idx] = model(**batch).logits.float().cpu()
+    return out
+
+
+class Rows(Sequence):
+    """Rows `index` of a sequence, read only when asked for (a view, not a copy)."""
+
+    def __init__(self, seq: Sequence, index: np.ndarray):
+        self.seq, self.index = seq, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i):
+        return self.seq[int(self.index[i])]
+
+
+def tokenizer_key(tokenizer, max_seq_length: int) -> bytes:
+    """What a tokenization depends on besides its inputs: the length, the casing and the vocabulary (added
+    tokens included), as bytes to hash."""
+    return json.dumps([max_seq_length, getattr(tokenizer, "do_lower_case", None),
+                       sorted(tokenizer.get_vocab().items())]).encode()
+
+
+def classifier_predictor(model, tokenizer, max_seq_length: int) -> Callable[[list[str]], torch.Tensor]:
+    """texts -> logits (B, C) of a BERT-family classifier on its device, tokenisation included: its serving path."""
+    model.eval()
+    return lambda texts: predict_logits(model, tokenizer, texts, max_seq_length, len(texts), show_progress=False)

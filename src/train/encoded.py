@@ -1,5 +1,5 @@
 """Tokenized inputs on disk: a transfer set's BERT input ids and token types, or a corpus packed into sequences,
-in memory-mapped stores (`src/ragged.py`), written a chunk at a time and read a row at a time, so memory does
+in memory-mapped stores (`src/data/ragged.py`), written a chunk at a time and read a row at a time, so memory does
 not grow with the rows.
 
 A set at `<path>` is its stores, then `<path>.json`, renamed into place last: its presence marks the set
@@ -22,14 +22,13 @@ from itertools import islice
 import numpy as np
 import torch
 
-from src.cli import progress
-from src.corpus import pack_sequences
-from src.data import Text
-from src.masking import word_pieces
-from src.modeling import encode_texts
-from src.ragged import Ragged, RaggedWriter
-from src.runs import save_json, write_atomically
-from src.teacher_logits import input_hashes, tokenizer_key
+from src.common.cli import progress
+from src.common.files import save_json, write_atomically
+from src.data.corpus import pack_sequences
+from src.data.examples import Text, input_hashes
+from src.data.masking import word_pieces
+from src.data.ragged import Ragged, RaggedWriter
+from src.modeling.bert import encode_texts, tokenizer_key
 
 
 def encoded_path(directory: str, tokenizer, inputs: Sequence[Text], max_seq_length: int) -> str:

@@ -22,9 +22,17 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from src.cli import InputError, logger, progress, set_seed, setup_logging
-from src.runs import (check_output_dir, checkpoint_dir, is_finished, load_json, publish_dir, publish_run, save_json,
-                      staging_dir)
+from src.common.cli import InputError, logger, progress, set_seed, setup_logging
+from src.common.files import (
+    check_output_dir,
+    checkpoint_dir,
+    is_finished,
+    load_json,
+    publish_dir,
+    publish_run,
+    save_json,
+    staging_dir,
+)
 
 LossFn = Callable[..., dict[str, torch.Tensor]]
 ETA_AFTER_STEPS = 20  # the time left is estimated from this many steps' pace
@@ -263,6 +271,25 @@ def log_eta(seconds_per_step: float, steps_left: int) -> None:
                 f"left (evaluations and checkpoints extra)")
 
 
+def _micro_step(accelerator, model, models, loss_fn: LossFn, batch: dict, optimizer, max_grad_norm: float | None,
+                state: TrainState) -> dict[str, torch.Tensor]:
+    """One micro-batch: the loss terms, backward, and at an accumulation boundary the clipped optimizer step;
+    the terms are added to the epoch's sums. Returns the terms."""
+    with accelerator.accumulate(*models):
+        terms = loss_fn(model, batch)
+        accelerator.backward(terms["loss"])
+        if accelerator.sync_gradients and max_grad_norm:
+            accelerator.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
+                                        max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad()
+    for k, v in terms.items():
+        state.loss_sums[k] = state.loss_sums.get(k, 0.0) + v.item()
+    state.batch += 1
+    state.seen += len(batch["input_ids"]) * accelerator.num_processes
+    return terms
+
+
 def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, train_loader, optimizer, accelerator,
         run_dir: str, *, num_epochs: int, seed: int, schedule: Callable | None = None,
         evaluate_fn: Callable[[], dict] | None = None, save_fn: Callable[[str], None] | None = None,
@@ -286,7 +313,6 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
     scheduler = schedule(optimizer, total_steps) if schedule else None
     if scheduler is not None:  # stepped by hand once per optimizer step, so not handed to prepare()
         accelerator.register_for_checkpointing(scheduler)
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {}, metric=metric)
     logger.info(f"{num_epochs} epoch(s) x {n_batches} batches: {total_steps} optimizer steps, {state.step} done")
     eta_at, time_at_start = state.step + ETA_AFTER_STEPS, state.train_time
@@ -300,17 +326,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
                        initial=state.batch, total=n_batches, disable=not accelerator.is_main_process)
         start = time.perf_counter()
         for batch in bar:
-            with accelerator.accumulate(*models):
-                terms = loss_fn(model, batch)
-                accelerator.backward(terms["loss"])
-                if accelerator.sync_gradients and max_grad_norm:
-                    accelerator.clip_grad_norm_(params, max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            for k, v in terms.items():
-                state.loss_sums[k] = state.loss_sums.get(k, 0.0) + v.item()
-            state.batch += 1
-            state.seen += len(batch["input_ids"]) * accelerator.num_processes
+            terms = _micro_step(accelerator, model, models, loss_fn, batch, optimizer, max_grad_norm, state)
             bar.set_postfix(loss=f"{state.loss_sums['loss'] / state.batch:.4f}", refresh=False)
             if not accelerator.sync_gradients:
                 continue
