@@ -8,7 +8,7 @@ Prints, per sentence and model, each replaceable word with its first candidates 
 import argparse
 
 from src.common.cli import setup_logging
-from src.data.examples import read_examples
+from src.data.reading import read_examples
 from src.modeling.bert import default_bert_model
 from src.tinybert.data_augmentation import Augmenter
 

@@ -23,7 +23,7 @@ import torch
 
 from src.common.cli import HelpFormatter, exits_on_input_error, logger, setup_logging
 from src.common.files import save_json
-from src.data.examples import read_texts
+from src.data.reading import read_texts
 from src.serve.onnx_export import export_model
 from src.serve.predictors import EXPORT_GRAPH, batched_logits, onnx_predictor, require_onnx, torch_predictor, versions
 from src.serve.speed import inference_speed

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from src.common.files import save_json
-from src.data.examples import encode_labels, read_examples
+from src.data.examples import encode_labels
+from src.data.reading import read_examples
 from src.serve.predictors import batched_logits, load_predictor
 from src.train.evaluation import paired_comparison
 

@@ -14,7 +14,7 @@ import os
 import torch
 
 from src.common.files import load_json
-from src.data.examples import load_split
+from src.data.reading import load_split
 from src.modeling.bert import classifier_predictor, count_parameters, load_classifier, load_tokenizer
 from src.modeling.bilstm import fast_predictor, load_student, pad_batch
 from src.modeling.linear import is_linear

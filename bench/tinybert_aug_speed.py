@@ -28,7 +28,8 @@ import torch
 from transformers import AutoModelForMaskedLM
 
 from src.common.files import save_json
-from src.data.examples import Example, read_examples
+from src.data.examples import Example
+from src.data.reading import read_examples
 from src.modeling.bert import default_bert_model, load_tokenizer
 from src.tinybert.data_augmentation import Augmenter, augment_batches
 

@@ -5,7 +5,7 @@
 
 import argparse
 
-from src.data.examples import read_examples
+from src.data.reading import read_examples
 
 
 def main():

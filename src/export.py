@@ -51,7 +51,8 @@ from src.common.cli import (
     setup_logging,
 )
 from src.common.files import check_apart, check_output_dir, publish_dir, save_json, staging_dir
-from src.data.examples import SCORE_LABELS, Text, check_input_kind, encode_labels, read_examples, read_texts
+from src.data.examples import SCORE_LABELS, Text, check_input_kind, encode_labels
+from src.data.reading import read_examples, read_texts
 from src.runs.summary import print_summary
 from src.serve.onnx_export import export_model
 from src.serve.predictors import (

@@ -37,8 +37,8 @@ from src.data.examples import (
     input_hashes,
     is_cjk,
     is_pairs,
-    load_split,
 )
+from src.data.reading import load_split
 from src.data.tasks import data_task, main_metric
 from src.modeling.linear import make_pipeline, save_linear
 from src.runs.summary import print_summary

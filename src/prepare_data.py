@@ -51,11 +51,9 @@ from src.data.examples import (
     data_format,
     encode_labels,
     label_list_from,
-    load_split,
-    load_unlabeled,
-    read_examples,
     write_examples,
 )
+from src.data.reading import load_split, load_unlabeled, read_examples
 from src.data.tasks import TASKS, task_name, task_of_path
 from src.runs.summary import print_summary
 

@@ -22,7 +22,7 @@ import pytest
 
 import src.prepare_data as prepare_data
 from src.common.files import load_json
-from src.data.examples import read_examples
+from src.data.reading import read_examples
 from src.distill_task_specific_bert import bert_classification, distill
 from src.tinybert import data_augmentation, task_distill
 from tests.tiny import VOCAB, write_tiny_bert, write_toy_data

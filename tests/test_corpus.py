@@ -5,8 +5,8 @@ from src import prepare_data
 from src.common.cli import InputError
 from src.common.files import load_json
 from src.data.corpus import corpus_digest, corpus_lines, pack_sequences, split_long
-from src.data.examples import load_split, read_lines
 from src.data.masking import word_pieces
+from src.data.reading import load_split, read_lines
 from src.modeling.bert import load_tokenizer
 from src.train.encoded import corpus_to_disk
 from tests.tiny import VOCAB, write_tiny_bert, write_toy_data

@@ -6,17 +6,8 @@ import pytest
 
 from src import prepare_data
 from src.common.cli import InputError
-from src.data.examples import (
-    Example,
-    encode_labels,
-    label_list_from,
-    load_split,
-    load_unlabeled,
-    read_examples,
-    read_texts,
-    split_lines,
-    write_examples,
-)
+from src.data.examples import Example, encode_labels, label_list_from, write_examples
+from src.data.reading import load_split, load_unlabeled, read_examples, read_texts, split_lines
 from src.data.tasks import task_name
 
 
@@ -385,7 +376,7 @@ def test_a_task_directory_gives_train_dev_and_test(tmp_path):
 
 
 def test_large_files_are_read_a_chunk_at_a_time(tmp_path, monkeypatch):
-    import src.data.examples as data
+    import src.data.reading as data
 
     rows = [f"{i % 2}\treview number {i}" for i in range(10)]
     path = write(tmp_path / "train.tsv", "label\ttext\n" + "\n".join(rows) + "\n")

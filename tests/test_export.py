@@ -274,12 +274,7 @@ def test_pair_models_predict_and_export(scores, tmp_path, capsys):
 def test_pair_bilstm_export_takes_sides_of_different_lengths(tmp_path, batch, capfd):
     """The siamese BiLSTM's graph gives each side its own padded length: batches whose first texts are short and
     second long (and the reverse) get PyTorch's logits from the fp32 and int8 graphs, with no onnxruntime warning."""
-    torch.manual_seed(0)
-    vocab = build_vocab(token_counts("whitespace", [text for _, text in toy_examples(64)])[0])
-    model = BiLSTMClassifier(BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=16, hidden_size=8, fc_dim=8,
-                                          pair=True))
-    model_dir = str(tmp_path / "pair_bilstm")
-    save_student(model_dir, model, StudentTokenizer("whitespace", vocab, 24), LABELS)
+    model_dir = write_tiny_bilstm(tmp_path / "pair_bilstm", pair=True, max_words=24)
     export.main(["--model", model_dir, "--output_dir", str(tmp_path / "onnx"), "--int8"])
     rng = np.random.default_rng(batch)
     texts = [text for _, text in toy_examples(2 * batch, seed=batch)]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from src import linear_teacher
-from src.data.examples import load_split
+from src.data.reading import load_split
 from src.modeling.linear import jieba_words, linear_log_probs, load_linear, words_vectorizer
 from tests.tiny import write_toy_data, write_toy_pairs
 

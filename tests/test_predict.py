@@ -31,12 +31,14 @@ LABELS = ["0", "1"]
 TEXTS = ["the movie was good", "", "bad film , bad plot", "   ", "这个故事很好", "it is very bad", ""]
 
 
-def write_tiny_bilstm(path, seed=0) -> str:
-    """A BiLSTM student directory (whitespace words of the toy data, 16 words at most) with random weights."""
+def write_tiny_bilstm(path, seed=0, pair=False, max_words=16) -> str:
+    """A BiLSTM student directory (whitespace words of the toy data, `max_words` at most; siamese with `pair`)
+    with random weights."""
     torch.manual_seed(seed)
     vocab = build_vocab(token_counts("whitespace", [text for _, text in toy_examples(64)])[0])
-    model = BiLSTMClassifier(BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=16, hidden_size=8, fc_dim=8))
-    save_student(path, model, StudentTokenizer("whitespace", vocab, 16), LABELS)
+    model = BiLSTMClassifier(BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=16, hidden_size=8, fc_dim=8,
+                                          pair=pair))
+    save_student(path, model, StudentTokenizer("whitespace", vocab, max_words), LABELS)
     return str(path)
 
 
@@ -227,11 +229,7 @@ def test_paired_test_script_compares_with_the_reference(models, tmp_path):
 def pair_models(tmp_path_factory):
     """A pair BiLSTM and a pair BERT (random weights), each recording `text_pair` in its config as training does."""
     root = tmp_path_factory.mktemp("pair_models")
-    torch.manual_seed(0)
-    vocab = build_vocab(token_counts("whitespace", [text for _, text in toy_examples(64)])[0])
-    config = BiLSTMConfig(len(vocab), len(LABELS), embedding_dim=8, hidden_size=4, fc_dim=4, pair=True)
-    bilstm = BiLSTMClassifier(config)
-    save_student(root / "bilstm", bilstm, StudentTokenizer("whitespace", vocab, 16), LABELS)
+    write_tiny_bilstm(root / "bilstm", pair=True)
     bert = write_tiny_bert(root / "bert", labels=LABELS)
     config = json.loads((root / "bert" / "config.json").read_text())
     (root / "bert" / "config.json").write_text(json.dumps({**config, "text_pair": True}))

@@ -10,7 +10,8 @@ import src.distill_task_specific_bert.distill as distill
 from src import linear_teacher, predict
 from src.common.cli import InputError
 from src.common.files import load_json
-from src.data.examples import input_hashes, read_examples
+from src.data.examples import input_hashes
+from src.data.reading import read_examples
 from src.teachers.cache import read_cache
 from src.teachers.targets import (
     CROSS_FIT_FILE,

@@ -13,7 +13,8 @@ import torch
 
 from src import pretrain_mlm
 from src.data import chunks
-from src.data.examples import Example, is_cjk, read_examples, write_examples
+from src.data.examples import Example, is_cjk, write_examples
+from src.data.reading import read_examples
 from src.tinybert import data_augmentation as da
 from tests.tiny import VOCAB, torchrun, toy_examples, write_tiny_bert, write_toy_data, write_toy_pairs
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from src.common.cli import InputError
-from src.data.examples import decode_text, read_lines
+from src.data.reading import decode_text, read_lines
 
 
 def corpus_lines(path: str, max_lines: int | None = None) -> Iterator[str]:

@@ -37,15 +37,8 @@ from src.common.cli import (
     run_script,
 )
 from src.common.files import check_apart, check_paths, staging_dir
-from src.data.examples import (
-    SCORE_LABELS,
-    add_data_format_args,
-    data_files,
-    data_format,
-    input_kind,
-    is_pairs,
-    load_split,
-)
+from src.data.examples import SCORE_LABELS, add_data_format_args, data_files, data_format, input_kind, is_pairs
+from src.data.reading import load_split
 from src.data.tasks import data_task, main_metric
 from src.modeling.bert import (
     check_max_length,

@@ -50,14 +50,7 @@ from src.common.cli import (
     run_script,
 )
 from src.common.files import check_apart, check_paths, staging_dir
-from src.data.examples import (
-    SCORE_LABELS,
-    add_data_format_args,
-    all_texts,
-    data_files,
-    is_cjk,
-    is_pairs,
-)
+from src.data.examples import SCORE_LABELS, add_data_format_args, all_texts, data_files, is_cjk, is_pairs
 from src.data.tasks import data_task, main_metric
 from src.distill_task_specific_bert.student import build_student, dev_report
 from src.distill_task_specific_bert.transfer import (

@@ -11,10 +11,7 @@ from src.common.cli import (
     InputError,
     logger,
 )
-from src.data.examples import (
-    all_texts,
-    is_pairs,
-)
+from src.data.examples import all_texts, is_pairs
 from src.data.vectors import lac_char_vectors, mean_char_vectors, read_word_vectors
 from src.modeling.bert import count_parameters
 from src.modeling.bilstm import (

@@ -21,13 +21,8 @@ from src.common.cli import (
 from src.data import ragged
 from src.data.augment import augment_corpus, tag_words
 from src.data.batching import training_batches
-from src.data.examples import (
-    data_format,
-    input_hashes,
-    is_pairs,
-    load_split,
-    load_unlabeled,
-)
+from src.data.examples import data_format, input_hashes, is_pairs
+from src.data.reading import load_split, load_unlabeled
 from src.modeling.bilstm import (
     batch_inputs,
 )

@@ -10,17 +10,8 @@ import time
 
 from src.common.cli import InputError, logger
 from src.common.files import check_apart, write_atomically
-from src.data.examples import (
-    FORMATS,
-    SCORE_LABELS,
-    Text,
-    check_input_kind,
-    decode_text,
-    is_pairs,
-    read_examples,
-    read_lines,
-    split_lines,
-)
+from src.data.examples import FORMATS, SCORE_LABELS, Text, check_input_kind, is_pairs
+from src.data.reading import decode_text, read_examples, read_lines, split_lines
 from src.serve.predictors import batched_logits, export_files, load_predictor, model_kind, reads_pairs_at, softmax
 
 OUTPUT_FORMATS = (".tsv", ".jsonl")

@@ -82,16 +82,8 @@ from src.common.cli import (
 from src.common.files import check_apart, check_paths, load_json
 from src.data.batching import length_chunks
 from src.data.chunks import join_parts, missing_chunks, parts_dir, start_parts, write_chunk
-from src.data.examples import (
-    add_data_format_args,
-    all_texts,
-    data_format,
-    input_key,
-    is_cjk,
-    is_cjk_char,
-    read_examples,
-    split_file,
-)
+from src.data.examples import add_data_format_args, all_texts, data_format, input_key, is_cjk, is_cjk_char, split_file
+from src.data.reading import read_examples
 from src.data.tasks import task_data_dir
 from src.data.vectors import read_word_vectors
 from src.modeling.bert import check_max_length, check_model_sources, default_bert_model, load_masked_lm, load_tokenizer

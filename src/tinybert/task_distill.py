@@ -69,10 +69,9 @@ from src.data.examples import (
     data_files,
     data_format,
     encode_labels,
-    iter_example_chunks,
-    load_split,
     split_file,
 )
+from src.data.reading import iter_example_chunks, load_split
 from src.data.tasks import TASKS, data_task, main_metric, task_data_dir
 from src.modeling.bert import (
     check_max_length,
