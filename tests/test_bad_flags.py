@@ -70,7 +70,8 @@ VALID = {
     ("*", "--mlm_batch_size"): ANY_COUNT,
     ("*", "--min_freq"): ANY_COUNT,
     ("*", "--speed_repeats"): ANY_COUNT,
-    ("*", "--speed_threads"): ANY_COUNT,
+    ("*", "--speed_threads"): {"zero"},  # 0: leave torch's threads as they are
+    ("distill", "--max_seq_length"): {"huge"},  # the BiLSTM's words: no positions to run past
     ("*", "--teacher_batch_size"): ANY_COUNT,
     ("*", "--max_line_chars"): ANY_COUNT,
     ("*", "--pretrain_lines"): {"zero", "huge"},  # 0: no pretraining
@@ -88,6 +89,7 @@ VALID = {
     ("*", "--hidden_size"): ANY_COUNT,
     ("*", "--fc_dim"): ANY_COUNT,
     ("*", "--student_layers"): set(),
+    ("*", "--pair_transfer"): {"zero", "huge"},  # 0: no new pairs
 }
 MISSING_OK = {"--cache_dir", "--results_dir"}  # made when missing
 
@@ -188,7 +190,7 @@ def parser_of(module: ModuleType, monkeypatch) -> argparse.ArgumentParser:
 
 def is_numeric(action: argparse.Action) -> bool:
     kind = action.type
-    return kind in (int, float) or getattr(kind, "__name__", "").startswith("positive") or (
+    return kind in (int, float) or getattr(kind, "__name__", "").endswith(" number") or (
         kind is None and isinstance(action.default, (int, float)) and not isinstance(action.default, bool)
         and action.nargs is None and not isinstance(action, argparse._StoreConstAction))
 

@@ -46,11 +46,13 @@ from src.common.cli import (
     exits_on_input_error,
     logger,
     non_negative,
+    number,
     positive,
     run_script,
 )
 from src.common.files import check_apart, check_paths, staging_dir
 from src.data.examples import SCORE_LABELS, add_data_format_args, all_texts, data_files, is_cjk, is_pairs
+from src.data.pairs import add_pair_transfer_args, check_pair_transfer_args
 from src.data.tasks import data_task, main_metric
 from src.distill_task_specific_bert.student import build_student, dev_report
 from src.distill_task_specific_bert.transfer import (
@@ -134,6 +136,7 @@ def add_transfer_args(p):
                    help="sentence pairs: probability that a draw rewrites both sentences, else one of the two "
                         "(a coin flip; the authors' 1/3)")
     p.add_argument("--ngram_range", default="1,5", help="smallest,largest n of the sampled n-grams")
+    add_pair_transfer_args(p)
     p.add_argument("--teacher_max_seq_length", type=positive(int), default=None,
                    help="teacher word pieces per example (default: the teacher's own from its args.json, else 128)")
     p.add_argument("--teacher_batch_size", type=positive(int), default=64,
@@ -164,7 +167,7 @@ def add_speed_args(p):
                    help="dev texts for the speed measurement (0: skip it)")
     p.add_argument("--speed_repeats", type=positive(int), default=3,
                    help="timed passes per measurement (median reported)")
-    p.add_argument("--speed_threads", type=non_negative(int), default=0,
+    p.add_argument("--speed_threads", type=number(int, 0, 1024), default=0,
                    help="torch threads while timing (0: leave as is)")
 
 
@@ -191,6 +194,7 @@ def parse_args(argv=None):
     for flag in ("data_dir", "teacher_model", "output_dir"):
         if getattr(args, flag) is None:
             p.error(f"--{flag} is required")
+    check_pair_transfer_args(p, args)
     args.augment = [a for a in args.augment.split(",") if a]
     if set(args.augment) - set(AUGMENTATIONS):
         p.error(f"--augment takes a comma-separated subset of {AUGMENTATIONS}, got {args.augment}")

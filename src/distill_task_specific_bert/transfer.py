@@ -18,10 +18,12 @@ from src.common.cli import (
     logger,
     progress,
 )
+from src.common.files import load_json, save_json
 from src.data import ragged
 from src.data.augment import augment_corpus, tag_words
 from src.data.batching import training_batches
 from src.data.examples import data_format, input_hashes, is_pairs
+from src.data.pairs import pair_transfer
 from src.data.reading import load_split, load_unlabeled
 from src.modeling.bilstm import (
     batch_inputs,
@@ -106,13 +108,16 @@ def ngram_probability(args, pairs):
 
 
 def transfer_key(args, originals, held_out, cjk, augment) -> str:
-    """What the transfer set's texts depend on: the original inputs and, with augmentation, its settings and the
-    held-out (dev and test) inputs it must avoid."""
+    """What the transfer set's texts depend on: the original inputs and, with augmentation or new pairs, their
+    settings and the held-out (dev and test) inputs they must avoid."""
     key = hashlib.sha1(input_hashes(originals).tobytes())
     if augment:
         key.update(np.sort(input_hashes(list(held_out))).tobytes())
         key.update(json.dumps([args.augment, args.n_iter, args.p_mask, args.p_pos, ngram_probability(
             args, is_pairs(originals)), list(args.ngram_range), args.p_both, args.seed, cjk]).encode())
+    if args.pair_transfer and args.distill:
+        key.update(np.sort(input_hashes(list(held_out))).tobytes())
+        key.update(json.dumps(["pairs", args.pair_transfer, args.pair_kinds, args.seed]).encode())
     return key.hexdigest()[:20]
 
 
@@ -132,19 +137,22 @@ def build_transfer_set(args, accelerator, train_texts, train_labels, cjk, held_o
         if accelerator.is_main_process and not ragged.exists(path):
             os.makedirs(cache_dir, exist_ok=True)
             synthetic = augmented_texts(args, originals, cjk, held_out) if augment else ()
-            ragged.write_inputs(path, itertools.chain(originals, synthetic))
+            pairs = pair_transfer(args, train_texts, [*originals, *held_out], args.data_dir) if args.distill else []
+            save_json({"num_new_pairs": len(pairs)}, f"{path}.pairs.json")  # before the store: complete with it
+            ragged.write_inputs(path, itertools.chain(originals, synthetic, pairs))
             logger.info(f"transfer set written to {path} in {time.perf_counter() - start:.0f} s")
     seconds = time.perf_counter() - start
     texts = ragged.Inputs(path, is_pairs(train_texts))
-    n_augmented = len(texts) - len(originals)
+    n_pairs = load_json(f"{path}.pairs.json")["num_new_pairs"] if os.path.isfile(f"{path}.pairs.json") else 0
+    counts = {"num_augmented": len(texts) - len(originals) - n_pairs, "num_new_pairs": n_pairs}
     none = float("nan") if train_labels and isinstance(train_labels[0], float) else -1  # a score, or a class id
-    labels = torch.tensor(train_labels + [none] * (len(unlabeled) + n_augmented))
+    labels = torch.tensor(train_labels + [none] * (len(texts) - len(train_texts)))
     logger.info(f"transfer set {len(texts)} = train {len(train_texts)} + unlabeled {len(unlabeled)} + augmented "
-                f"{n_augmented} ({augmentation(args, cjk, is_pairs(train_texts))}); loss: "
+                f"{counts['num_augmented']} ({augmentation(args, cjk, is_pairs(train_texts))}) + new pairs "
+                f"{counts['num_new_pairs']}; loss: "
                 + (f"{args.alpha} * CE + {1 - args.alpha} * logits MSE" if args.distill else "CE on gold labels"))
-    return texts, labels, {"num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled),
-                           "num_augmented": n_augmented, "num_transfer_examples": len(texts),
-                           "transfer_set_time_s": seconds}
+    return texts, labels, {"num_train_examples": len(train_texts), "num_unlabeled": len(unlabeled), **counts,
+                           "num_transfer_examples": len(texts), "transfer_set_time_s": seconds}
 
 
 def teacher_logits_on(args, accelerator, teachers, weights, texts, cache_dir):

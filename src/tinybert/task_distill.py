@@ -48,6 +48,8 @@ import os
 import shutil
 from functools import partial
 
+import numpy as np
+
 from src.common.cli import (
     ArgumentParser,
     InputError,
@@ -69,8 +71,10 @@ from src.data.examples import (
     data_files,
     data_format,
     encode_labels,
+    input_hashes,
     split_file,
 )
+from src.data.pairs import add_pair_transfer_args, check_pair_transfer_args, pair_transfer
 from src.data.reading import iter_example_chunks, load_split
 from src.data.tasks import TASKS, data_task, main_metric, task_data_dir
 from src.modeling.bert import (
@@ -164,8 +168,10 @@ def parse_args(argv=None):
                         "<output_dir>/test_predictions.tsv")
     p.add_argument("--speed_texts", type=non_negative(int), default=512,
                    help="dev texts for the CPU speed comparison at batch 64 (a quarter of them at batch 1; 0: skip)")
+    add_pair_transfer_args(p)
     add_data_format_args(p)
     args = p.parse_args(argv)
+    check_pair_transfer_args(p, args)
     if (args.do_eval or args.do_predict) and not args.student_model:
         p.error("--do_eval and --do_predict score a trained --student_model")
     if not (args.do_eval or args.do_predict or args.teacher_model):
@@ -259,10 +265,12 @@ def transfer_files(args) -> list[tuple[str, dict]]:
     return files + ([(unlabeled, data_format(args))] if unlabeled else [])
 
 
-def transfer_inputs(args, files, label_list, teachers):
+def transfer_inputs(args, files, label_list, teachers, held_out):
     """The inputs of `files` (`transfer_files`), read a chunk at a time (`iter_example_chunks`): train's first
     --max_train_examples, whose labels must be ones the teacher knows (no gold label is learned), then the
-    unlabeled ones; each file of the kind the teachers read."""
+    unlabeled ones; each file of the kind the teachers read; then the new pairs of --pair_transfer, built from
+    the training pairs, none of them a `held_out` input."""
+    train = []  # the training pairs, kept only for --pair_transfer
     for i, (path, fmt) in enumerate(files):
         left = args.max_train_examples if i == 0 else None
         for chunk in iter_example_chunks(path, require_label=i == 0, **fmt):  # every row checked, as read_examples
@@ -270,8 +278,11 @@ def transfer_inputs(args, files, label_list, teachers):
             if i == 0:
                 encode_labels(chunk, label_list, path)
             check_teachers_read(teachers, [ex.input for ex in chunk[:1]], path)
+            if i == 0 and args.pair_transfer:
+                train += [ex.input for ex in chunk]
             yield from (ex.input for ex in chunk)
             left = None if left is None else left - len(chunk)
+    yield from pair_transfer(args, train, [*train, *held_out], files[0][0])
 
 
 def train_labels(args, label_list) -> list[int]:
@@ -285,12 +296,15 @@ def train_labels(args, label_list) -> list[int]:
     return ids[:args.max_train_examples]
 
 
-def load_transfer_set(args, accelerator, label_list, teachers):
+def load_transfer_set(args, accelerator, label_list, teachers, held_out):
     """The texts the student learns the teachers' outputs on (`transfer_files`), streamed into a store of inputs
     in `stores_dir` (`ragged.Inputs`, keyed by the files' bytes, the format flags and --max_train_examples) by
     the main process and read from it, so that memory never holds the whole set. Returns (inputs, files)."""
     files = transfer_files(args)
-    key = hashlib.sha1(json.dumps([args.max_train_examples, files]).encode())
+    pairs = [args.pair_transfer, args.pair_kinds, args.seed] if args.pair_transfer else []  # keys of before: kept
+    key = hashlib.sha1(json.dumps([args.max_train_examples, files, *pairs]).encode())
+    if pairs:
+        key.update(np.sort(input_hashes(list(held_out))).tobytes())
     for path, _ in files:
         with open(path, "rb") as f:
             key.update(hashlib.file_digest(f, "sha1").digest())
@@ -300,7 +314,7 @@ def load_transfer_set(args, accelerator, label_list, teachers):
             created = not os.path.isdir(stores_dir(args))
             os.makedirs(stores_dir(args), exist_ok=True)
             try:
-                ragged.write_inputs(store, transfer_inputs(args, files, label_list, teachers))
+                ragged.write_inputs(store, transfer_inputs(args, files, label_list, teachers, held_out))
             except BaseException:  # bad input found while streaming: leave no directory behind that we made
                 if created:
                     shutil.rmtree(stores_dir(args), ignore_errors=True)
@@ -466,7 +480,7 @@ def load_data(args, accelerator, teachers, tokenizer, label_list) -> tuple:
     dev, test = (load_split(args.data_dir, split, label_list, **data_format(args))[:2] for split in ("dev", "test"))
     for texts, split in ((dev[0], "dev"), (test[0], "test")):
         check_teachers_read(teachers, texts, split_file(args.data_dir, split) or f"{args.data_dir}/{split}")
-    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers)
+    train_texts, train_files = load_transfer_set(args, accelerator, label_list, teachers, [*dev[0], *test[0]])
     train_set, n_trunc = encode_transfer_set(args, accelerator, tokenizer, train_texts)
     logger.info(f"train {len(train_texts)} from {', '.join(train_files)} ({n_trunc} truncated to "
                 f"{args.max_seq_length}) / dev {len(dev[0])} / test {len(test[0])}; "
