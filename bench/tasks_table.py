@@ -16,14 +16,19 @@ import os
 import statistics
 
 from src.common.files import load_json, save_json
+from src.data.reading import load_split
 from src.data.tasks import TASKS, task_name
 from src.plot_results import pareto_front
 from src.runs.curves import pyplot
+from src.runs.summary import gain_share, majority_floor
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results_dir", default="results/tasks", help="one sub-directory per task, one per run in it")
+    p.add_argument("--data_root", default="data/tasks",
+                   help="the tasks' data directories (bench/run_tasks.sh prepares them): the majority-class floor of "
+                        "each task's metric is counted on their train and test labels")
     return p.parse_args(argv)
 
 
@@ -37,14 +42,28 @@ DISTILLED = {"bilstm_distilled": "train", "bilstm_augmented": "train + augmentat
              "bilstm_alpha": "train, α 0.5 on gold labels"}
 
 
-def student_cells(task_dir: str, run: str, metric: str, teacher_test: float) -> dict:
-    """A student's test score, its share of the teacher's, and its CPU speed-ups (batch 64 and 1), or {}."""
+def task_floor(data_dir: str, teacher: dict, teacher_args: dict) -> float | None:
+    """The task's metric on test of always answering the majority class of the labels the teacher trained on (0
+    for correlations), or None when the data directory is not there."""
+    metric = teacher["main_metric"]
+    if metric in ("mcc", "pearson", "spearman"):
+        return 0.0
+    if not os.path.isfile(os.path.join(data_dir, "prepare.json")):
+        return None
+    train = load_split(data_dir, "train", teacher["labels"], teacher_args.get("max_train_examples"))[1]
+    return majority_floor(train, load_split(data_dir, "test", teacher["labels"])[1], metric)
+
+
+def student_cells(task_dir: str, run: str, metric: str, teacher_test: float, floor: float | None) -> dict:
+    """A student's test score, its share of the teacher's and of the teacher's gain over the majority-class floor
+    (None where the floor is unknown or the teacher not above it), and its CPU speed-ups (batch 64 and 1), or {}."""
     path = os.path.join(task_dir, run, "metrics.json")
     if not os.path.isfile(path):
         return {}
     m = load_json(path)
     speed = m.get("speed") or {}
-    return {"test": m["test"][metric], "share": m["test"][metric] / teacher_test,
+    gain = None if floor is None else gain_share(m["test"][metric], teacher_test, floor)
+    return {"test": m["test"][metric], "share": m["test"][metric] / teacher_test, "gain": gain,
             "speedup_64": speed.get("speedup_batch_64"), "speedup_1": speed.get("speedup_batch_1"),
             "num_transfer_examples": m.get("num_transfer_examples"), "at_chance": at_chance(m)}
 
@@ -55,7 +74,7 @@ def at_chance(m: dict) -> bool:
     return bool(m.get("at_chance")) or m["test"].get("mcc", 1.0) < 0.05
 
 
-def task_row(task_dir: str) -> dict | None:
+def task_row(task_dir: str, data_root: str) -> dict | None:
     """What the table says of one task: None until its teacher has finished."""
     teacher_file = os.path.join(task_dir, "teacher", "metrics.json")
     if not os.path.isfile(teacher_file):
@@ -65,19 +84,25 @@ def task_row(task_dir: str) -> dict | None:
     kind = ("pairs" if teacher["text_pair"] else "texts") + (
         ", scores" if teacher["labels"] == ["score"] else f", {len(teacher['labels'])} classes")
     language = TASKS[task_name(task)].language if task_name(task) else "en"
+    teacher_args = load_json(os.path.join(task_dir, "teacher", "args.json"))
+    # a teacher at chance has no gain to share: its students' gain shares would be noise
+    floor = None if at_chance(teacher) else task_floor(os.path.join(data_root, task), teacher, teacher_args)
     return {"task": task, "language": language, "kind": kind, "train": teacher["num_train_examples"],
             "metric": metric, "teacher_dev": teacher["dev"][metric], "teacher_test": teacher["test"][metric],
-            "teacher_at_chance": at_chance(teacher),
-            **{name: student_cells(task_dir, run, metric, teacher["test"][metric]) for name, run in STUDENTS.items()}}
+            "teacher_at_chance": at_chance(teacher), "floor": floor,
+            **{name: student_cells(task_dir, run, metric, teacher["test"][metric], floor)
+               for name, run in STUDENTS.items()}}
 
 
 def cell(student: dict) -> str:
-    """`score (share of the teacher; speed-ups at batch 64 and 1; at chance)`, or - for a run not finished."""
+    """`score (share of the teacher's score, of its gain over the majority class; speed-ups at batch 64 and 1; at
+    chance)`, or - for a run not finished."""
     if not student:
         return "-"
     speed = f"; {student['speedup_64']:.0f}x, {student['speedup_1']:.0f}x" if student.get("speedup_64") else ""
     chance = "; at chance" if student["at_chance"] else ""
-    return f"{100 * student['test']:.1f} ({100 * student['share']:.0f} %{speed}{chance})"
+    gain = "" if student.get("gain") is None else f", {100 * student['gain']:.0f} % of gain"
+    return f"{100 * student['test']:.1f} ({100 * student['share']:.0f} %{gain}{speed}{chance})"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -85,8 +110,10 @@ def markdown(rows: list[dict]) -> str:
              "|---" * (5 + len(STUDENTS)) + "|"]
     for r in rows:
         chance = " (at chance)" if r["teacher_at_chance"] else ""
+        floor = "" if r.get("floor") is None else f" (floor {100 * r['floor']:.1f})"
         lines.append(f"| {r['task']} | {r['kind']} | {r['train']} | {r['metric']} | {100 * r['teacher_dev']:.1f} / "
-                     f"{100 * r['teacher_test']:.1f}{chance} | " + " | ".join(cell(r[s]) for s in STUDENTS) + " |")
+                     f"{100 * r['teacher_test']:.1f}{floor}{chance} | "
+                     + " | ".join(cell(r[s]) for s in STUDENTS) + " |")
     return "\n".join(lines)
 
 
@@ -150,7 +177,7 @@ def pareto_figure(rows: list[dict], language: str, path: str) -> None:
 def main(argv=None):
     args = parse_args(argv)
     tasks = sorted(d for d in os.listdir(args.results_dir) if os.path.isdir(os.path.join(args.results_dir, d)))
-    rows = [row for task in tasks if (row := task_row(os.path.join(args.results_dir, task)))]
+    rows = [row for task in tasks if (row := task_row(os.path.join(args.results_dir, task), args.data_root))]
     table = markdown(rows)
     with open(os.path.join(args.results_dir, "tasks.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n\nCompact (README):\n\n" + compact(rows) + "\n")

@@ -33,7 +33,8 @@ def bilstm_run(data_dir, **metrics):
                "dev": {"accuracy": 0.8947, "macro_f1": 0.8936, "examples": 1339, "epoch": 5, "step": 4185},
                "test": {"accuracy": 0.83257, "macro_f1": 0.83214, "examples": 872},
                "teacher_scores": {"dev": {"accuracy": 0.91}, "test": {"accuracy": 0.87385}},
-               "test_accuracy_vs_teacher": 0.95276, "at_chance": False,
+               "test_accuracy_vs_teacher": 0.95276, "at_chance": False, "majority_floor": 0.5092,
+               "share_of_teacher_gain": 0.88,
                "speed": {"num_texts": 512, "threads": 1, "speedup_batch_64": 78.04, "speedup_batch_1": 25.31},
                "history": [{"epoch": 1, "step": 837, "train_loss": 1.34, "dev_accuracy": 0.88}], **metrics}
     return args, metrics
@@ -52,6 +53,7 @@ def test_card_of_a_bilstm_student_takes_every_number_from_its_files(tmp_path):
     assert f"| macro_f1 | {test['macro_f1']:.4f} | {dev['macro_f1']:.4f} |" in card
     assert (f"{metrics['test_accuracy_vs_teacher']:.1%} of the teacher's test accuracy "
             f"({metrics['teacher_scores']['test']['accuracy']:.4f})." in card)
+    assert "88.0% of what the teacher learned beyond always answering the majority class (accuracy 0.5092)." in card
     assert (f"{speed['speedup_batch_64']:.1f}x the teacher's examples per second at batch 64, "
             f"{speed['speedup_batch_1']:.1f}x at batch 1" in card)
     assert f"It reads at most {metrics['student_max_seq_length']} tokens" in card  # the length it was cut to
