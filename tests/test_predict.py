@@ -244,6 +244,8 @@ def test_single_texts_to_a_pair_model_are_refused_at_their_line(pair_models, kin
     (tmp_path / "single.txt").write_text("the movie\tit was good\n\nbad plot\n")
     expect_error(["--model", model, "--input", str(tmp_path / "single.txt")],
                  "single.txt line 3 holds a single text, but")
+    (tmp_path / "three.txt").write_text("the movie\tit was\tgood\n")
+    expect_error(["--model", model, "--input", str(tmp_path / "three.txt")], "three.txt line 1 holds 3 tab-separated")
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"good film\n")))
     expect_error(["--model", model, "--input", "-"], "stdin line 1 holds a single text, but")
     (tmp_path / "mixed.tsv").write_text("text_a\ttext_b\nthe movie\tgood\nbad plot\t\n")

@@ -43,7 +43,8 @@ def read_input(path: str, fmt: dict, pairs: bool, model: str) -> tuple[list[Text
     for number, line in enumerate(lines, 1):
         fields = [clean(f) for f in line.split("\t")] if line.strip() else []
         if fields and (len(fields) == 2 and all(fields)) != pairs:
-            held = "two tab-separated texts" if len(fields) > 1 and not pairs else "a single text"
+            held = ("a single text" if len(fields) == 1 else "two tab-separated texts" if not pairs else
+                    "an empty text in its pair" if len(fields) == 2 else f"{len(fields)} tab-separated fields")
             wanted = f"sentence pairs{PAIR_HINT}" if pairs else "single texts"
             raise InputError(f"{source} line {number} holds {held}, but {model} was trained on {wanted}")
     if pairs:
