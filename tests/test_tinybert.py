@@ -1,5 +1,6 @@
 """TinyBERT task distillation: losses, layer maps, projections, student init, both stages end to end, errors."""
 
+import argparse
 import contextlib
 import os
 import re
@@ -211,8 +212,8 @@ def test_two_stages_end_to_end(tmp_path, teacher, toy_data, student_config, caps
     run("--teacher_model", teacher, "--student_config", student_config, "--data_dir", toy_data,
         "--output_dir", out1)
     assert re.fullmatch(r"done: TinyBERT stage 1 \(intermediate layers\) \| [\d.]+x the teacher's speed \(batch 64, "
-                        r"CPU\) \| mean loss [\d.]+ in the last epoch, [\d.]+% of the first's \([\d.]+; stage 1 has "
-                        rf"no dev score: stage 2 gives it its predictions\) \| -> {out1}\n", capsys.readouterr().out)
+                        r"CPU\) \| mean loss [\d.]+ in its one epoch \| no dev score before stage 2 gives it its "
+                        rf"predictions \| -> {out1}\n", capsys.readouterr().out)
     for name in ("config.json", "model.safetensors", "tokenizer.json", "args.json", "metrics.json", PROJECTIONS_FILE,
                  "curves.png", "README.md"):
         assert os.path.exists(os.path.join(out1, name)), name
@@ -445,3 +446,11 @@ def test_pairs_and_scores_through_both_stages(tmp_path, scores):
                                          r"trained on sentence pairs$"):
         run("--pred_distill", "--teacher_model", teacher, "--student_model", out1, "--data_dir",
             write_toy_data(tmp_path / "toy"), "--output_dir", str(tmp_path / "s3"))
+
+
+def test_stage1_end_line_gives_the_last_epochs_loss_as_a_share_of_the_first(capsys):
+    args = argparse.Namespace(pred_distill=False, output_dir="out")
+    task_distill.summarise(args, {"history": [{"train_loss": 8.0}, {"train_loss": 2.0}]})
+    assert capsys.readouterr().out == ("done: TinyBERT stage 1 (intermediate layers) | mean loss 2.0000 in the last "
+                                       "epoch, 25.0% of the first's (8.0000) | no dev score before stage 2 gives "
+                                       "it its predictions | -> out\n")

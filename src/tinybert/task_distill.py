@@ -409,9 +409,10 @@ def summarise(args, metrics: dict) -> None:
                       floor=metrics["majority_floor"])
     else:
         losses = [entry["train_loss"] for entry in metrics["history"]]
-        print_summary(name, args.output_dir, speed=speed, facts=(
-            f"mean loss {losses[-1]:.4f} in the last epoch, {losses[-1] / losses[0]:.1%} of the first's "
-            f"({losses[0]:.4f}; stage 1 has no dev score: stage 2 gives it its predictions)",))
+        trend = (f"mean loss {losses[-1]:.4f} in the last epoch, {losses[-1] / losses[0]:.1%} of the first's "
+                 f"({losses[0]:.4f})" if len(losses) > 1 else f"mean loss {losses[0]:.4f} in its one epoch")
+        print_summary(name, args.output_dir, speed=speed,
+                      facts=(trend, "no dev score before stage 2 gives it its predictions"))
 
 
 def evaluate_only(args) -> None:
