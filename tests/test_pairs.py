@@ -20,6 +20,7 @@ TRAIN = [(SENTENCES[0], SENTENCES[1]), (SENTENCES[2], SENTENCES[3]), (SENTENCES[
 def test_each_sentence_has_its_near_copy_as_its_nearest_neighbour():
     nearest = nearest_neighbours(SENTENCES, k=1)[:, 0]
     assert nearest.tolist() == [3, 4, 5, 0, 1, 2]  # "the cat sat on the mat" ~ "the cat sat on a mat", ...
+    assert nearest_neighbours(SENTENCES, k=1, max_cells=12)[:, 0].tolist() == nearest.tolist()  # 2 rows a chunk
 
 
 def test_new_pairs_come_in_equal_shares_and_are_never_training_held_out_or_repeated():

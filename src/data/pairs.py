@@ -41,13 +41,14 @@ def sentence_pool(pairs: Sequence[tuple[str, str]]) -> list[str]:
     return list(dict.fromkeys(s for pair in pairs for s in pair if s))
 
 
-def nearest_neighbours(sentences: list[str], k: int = NEIGHBOURS, chunk: int = 2048) -> np.ndarray:
+def nearest_neighbours(sentences: list[str], k: int = NEIGHBOURS, max_cells: int = 2**24) -> np.ndarray:
     """(n, k) indices of each sentence's k most similar other sentences by the cosine of their character 1-3-gram
-    TF-IDF vectors (language-independent: Chinese needs no word splitter), `chunk` rows at a time."""
+    TF-IDF vectors (language-independent: Chinese needs no word splitter), a chunk of rows at a time whose dense
+    similarities hold at most `max_cells` floats (128 MB)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     vectors = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True).fit_transform(sentences)
-    k = min(k, len(sentences) - 1)
+    k, chunk = min(k, len(sentences) - 1), max(1, min(2048, max_cells // len(sentences)))
     out = np.empty((len(sentences), k), dtype=np.int64)
     for start in range(0, len(sentences), chunk):
         sims = (vectors[start:start + chunk] @ vectors.T).toarray()  # (c, n), rows L2-normalised: cosines
