@@ -1,6 +1,7 @@
 """The table of a pair-transfer run directory (bench/run_pair_transfer.sh): each student's test score by the
-task's main metric, its share of the teacher's score and of the teacher's gain over the majority class, its
-transfer set and its CPU speed-up, from the metrics.json files the runs wrote.
+task's main metric (and, for classes, accuracy and MCC), its share of the teacher's score and of the teacher's
+gain over always answering the majority class, its transfer set and its CPU speed-up, from the metrics.json
+files the runs wrote (the accuracy floor is counted on the run's data directory).
 
     python bench/pair_table.py models/pair_transfer/sts-b
 """
@@ -10,27 +11,39 @@ import os
 import sys
 
 from src.common.files import load_json
+from src.data.reading import load_split
+from src.runs.summary import gain_share, majority_floor
 
 
-def row(path: str) -> str:
-    m = load_json(path)
-    metric, name = m["main_metric"], os.path.basename(os.path.dirname(path))
-    if "distill" not in m:  # the teacher
-        return f"| {name} | {100 * m['test'][metric]:.1f} | 100 % | 100 % | {m['num_train_examples']:,} | 1x |"
-    gain = m.get("share_of_teacher_gain")
-    share = m.get(f"test_{metric}_vs_teacher")
+def shares(score: float, teacher: float, floor: float) -> str:
+    gain = gain_share(score, teacher, floor)
+    return f"{score / teacher:.0%} / {'teacher at chance' if gain is None else f'{gain:.0%}'}"
+
+
+def row(m: dict, name: str, teacher: dict, floors: dict) -> str:
+    metrics = [m["main_metric"], *(k for k in ("accuracy", "mcc") if k in m["test"] and k != m["main_metric"])]
+    cells = " | ".join(f"{100 * m['test'][k]:.1f} ({shares(m['test'][k], teacher['test'][k], floors[k])})"
+                       for k in metrics)
     speed = (m.get("speed") or {}).get("speedup_batch_64")
-    return (f"| {name} | {100 * m['test'][metric]:.1f} | {'-' if share is None else f'{share:.0%}'} | "
-            f"{'teacher at chance' if gain is None else f'{gain:.0%}'} | {m['num_transfer_examples']:,} "
-            f"({m.get('num_new_pairs', 0):,} new pairs) | {'-' if speed is None else f'{speed:.0f}x'} |")
+    transfer = (f"{m['num_transfer_examples']:,} ({m.get('num_new_pairs', 0):,} new pairs)"
+                if "num_transfer_examples" in m else f"{m['num_train_examples']:,}")
+    return f"| {name} | {cells} | {transfer} | {'1x' if name == 'teacher' else f'{speed:.0f}x' if speed else '-'} |"
 
 
 def main(run_dir: str) -> None:
     paths = sorted(glob.glob(os.path.join(run_dir, "*", "metrics.json")), key=lambda p: ("teacher" not in p, p))
-    metric = load_json(paths[0])["main_metric"]
-    print(f"| model | test {metric} | share of the teacher's | share of its gain over the majority class | "
-          f"transfer set | CPU speed-up (batch 64) |\n|---|---|---|---|---|---|")
-    print("\n".join(row(p) for p in paths))
+    runs = {os.path.basename(os.path.dirname(p)): load_json(p) for p in paths}
+    teacher = runs["teacher"]
+    metrics = [teacher["main_metric"], *(k for k in ("accuracy", "mcc") if k in teacher["test"]
+                                         and k != teacher["main_metric"])]
+    labels = teacher["labels"]
+    train, test = (load_split(teacher["data_dir"], split, labels)[1] for split in ("train", "test"))
+    floors = {k: majority_floor(train, test, k) for k in metrics}
+    print(f"Test scores (share of the teacher's / share of its gain over the majority class; floors "
+          f"{', '.join(f'{k} {100 * v:.1f}' for k, v in floors.items())}):\n")
+    print("| model | " + " | ".join(f"test {k}" for k in metrics) + " | transfer set | CPU speed-up (batch 64) |")
+    print("|---" * (len(metrics) + 3) + "|")
+    print("\n".join(row(m, name, teacher, floors) for name, m in runs.items()))
 
 
 if __name__ == "__main__":

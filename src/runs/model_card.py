@@ -170,7 +170,7 @@ def scores_section(kind: str, metrics: dict) -> list[str]:
     for name, value in shares:
         known = f" ({teacher_test[name]:.4f})" if name in teacher_test else ""
         lines.append(f"{value:.1%} of the teacher's test {name}{known}.")
-    if metrics.get("majority_floor") is not None:
+    if metrics.get("majority_floor"):  # 0 (MCC, Pearson): the share of the gain is the share of the score
         floor, gain = metrics["majority_floor"], metrics.get("share_of_teacher_gain")
         lines.append(f"{gain:.1%} of what the teacher learned beyond always answering the majority class "
                      f"({metric} {floor:.4f})." if gain is not None else

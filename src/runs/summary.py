@@ -27,7 +27,7 @@ def summary_line(stage: str, output: str, *, dev: dict | None = None, test: dict
                      f"majority class {floor:.4f})")
     elif test and teacher_test and teacher_test.get(metric):
         share = f"{test[metric] / teacher_test[metric]:.1%} of the teacher's test {metric}"
-        if floor is not None:
+        if floor:  # a floor of 0 (MCC, Pearson) makes the share of the gain the share of the score
             gain = gain_share(test[metric], teacher_test[metric], floor)
             share += f", {gain:.1%} of its gain over the majority class"
         parts.append(share)
