@@ -68,7 +68,8 @@ def test_done_line_says_what_is_kept_and_when_the_teacher_is_at_chance():
     kept = summary_line("S", "out", test={"accuracy": 0.8}, teacher_test={"accuracy": 0.9}, floor=0.5)
     assert kept == "done: S | test accuracy 0.8000 | 88.9% of the teacher's test accuracy, 75.0% of its gain over " \
                    "the majority class | -> out"
-    pearson = summary_line("S", "out", test={"pearson": 0.6}, teacher_test={"pearson": 0.8}, metric="pearson", floor=0.0)
+    pearson = summary_line("S", "out", test={"pearson": 0.6}, teacher_test={"pearson": 0.8}, metric="pearson",
+                           floor=0.0)
     assert pearson == "done: S | test pearson 0.6000 | 75.0% of the teacher's test pearson | -> out"  # floor 0: same
     chance = summary_line("S", "out", test={"accuracy": 0.5}, teacher_test={"accuracy": 0.5}, floor=0.5)
     assert chance == "done: S | test accuracy 0.5000 | the teacher is at chance (test accuracy 0.5000; always " \
