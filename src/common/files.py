@@ -30,10 +30,10 @@ def check_apart(outputs: dict[str, str | None], inputs: dict[str, str | list[str
     for out_flag, out in outputs.items():
         for in_flag, paths in inputs.items():
             for path in [paths] if isinstance(paths, str) else paths or []:
-                if out is None or not (is_within(out, path) or is_within(path, out)):
+                inside, holds = out is not None and is_within(out, path), out is not None and is_within(path, out)
+                if not (inside or holds):
                     continue
-                relation = ("is" if is_within(out, path) and is_within(path, out) else
-                            "lies inside" if is_within(out, path) else "holds")
+                relation = "is" if inside and holds else "lies inside" if inside else "holds"
                 raise InputError(f"{out_flag} {out} {relation} {in_flag} {path}: a run never writes over what it "
                                  f"reads; choose another {out_flag}")
 

@@ -111,12 +111,13 @@ def transfer_key(args, originals, held_out, cjk, augment) -> str:
     """What the transfer set's texts depend on: the original inputs and, with augmentation or new pairs, their
     settings and the held-out (dev and test) inputs they must avoid."""
     key = hashlib.sha1(input_hashes(originals).tobytes())
-    if augment:
+    new_pairs = bool(args.pair_transfer and args.distill)
+    if augment or new_pairs:
         key.update(np.sort(input_hashes(list(held_out))).tobytes())
+    if augment:
         key.update(json.dumps([args.augment, args.n_iter, args.p_mask, args.p_pos, ngram_probability(
             args, is_pairs(originals)), list(args.ngram_range), args.p_both, args.seed, cjk]).encode())
-    if args.pair_transfer and args.distill:
-        key.update(np.sort(input_hashes(list(held_out))).tobytes())
+    if new_pairs:
         key.update(json.dumps(["pairs", args.pair_transfer, args.pair_kinds, args.seed]).encode())
     return key.hexdigest()[:20]
 

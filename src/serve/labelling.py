@@ -40,17 +40,15 @@ def read_input(path: str, fmt: dict, pairs: bool, model: str) -> tuple[list[Text
         lines = split_lines(decode_text(sys.stdin.buffer.read(), "stdin", fmt["encoding"]))
     else:
         lines = read_lines(path, what="input file", encoding=fmt["encoding"])
-    for number, line in enumerate(lines, 1):
-        fields = [clean(f) for f in line.split("\t")] if line.strip() else []
+    rows = [[clean(f) for f in line.split("\t")] if line.strip() else [] for line in lines]
+    for number, fields in enumerate(rows, 1):
         if fields and (len(fields) == 2 and all(fields)) != pairs:
             held = ("a single text" if len(fields) == 1 else "two tab-separated texts" if not pairs else
                     "an empty text in its pair" if len(fields) == 2 else f"{len(fields)} tab-separated fields")
             wanted = f"sentence pairs{PAIR_HINT}" if pairs else "single texts"
             raise InputError(f"{source} line {number} holds {held}, but {model} was trained on {wanted}")
-    if pairs:
-        return [tuple(clean(f) for f in line.split("\t")) if line.strip() else ("", "") for line in lines
-                ], [None] * len(lines), False
-    return [clean(line) for line in lines], [None] * len(lines), False
+    inputs = [tuple(f) if f else ("", "") for f in rows] if pairs else [clean(line) for line in lines]
+    return inputs, [None] * len(lines), False
 
 
 def has_text(x: Text) -> bool:

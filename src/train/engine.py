@@ -271,16 +271,15 @@ def log_eta(seconds_per_step: float, steps_left: int) -> None:
                 f"left (evaluations and checkpoints extra)")
 
 
-def _micro_step(accelerator, model, models, loss_fn: LossFn, batch: dict, optimizer, max_grad_norm: float | None,
-                state: TrainState) -> dict[str, torch.Tensor]:
-    """One micro-batch: the loss terms, backward, and at an accumulation boundary the clipped optimizer step;
-    the terms are added to the epoch's sums. Returns the terms."""
+def _micro_step(accelerator, model, models, loss_fn: LossFn, batch: dict, optimizer, params: list,
+                max_grad_norm: float | None, state: TrainState) -> dict[str, torch.Tensor]:
+    """One micro-batch: the loss terms, backward, and at an accumulation boundary the optimizer step with the
+    gradients of `params` clipped; the terms are added to the epoch's sums. Returns the terms."""
     with accelerator.accumulate(*models):
         terms = loss_fn(model, batch)
         accelerator.backward(terms["loss"])
         if accelerator.sync_gradients and max_grad_norm:
-            accelerator.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
-                                        max_grad_norm)
+            accelerator.clip_grad_norm_(params, max_grad_norm)
         optimizer.step()
         optimizer.zero_grad()
     for k, v in terms.items():
@@ -313,6 +312,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
     scheduler = schedule(optimizer, total_steps) if schedule else None
     if scheduler is not None:  # stepped by hand once per optimizer step, so not handed to prepare()
         accelerator.register_for_checkpointing(scheduler)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     state = load_checkpoint(accelerator, run_dir) if resume else TrainState(flags=flags or {}, metric=metric)
     logger.info(f"{num_epochs} epoch(s) x {n_batches} batches: {total_steps} optimizer steps, {state.step} done")
     eta_at, time_at_start = state.step + ETA_AFTER_STEPS, state.train_time
@@ -326,7 +326,7 @@ def fit(model: torch.nn.Module | Sequence[torch.nn.Module], loss_fn: LossFn, tra
                        initial=state.batch, total=n_batches, disable=not accelerator.is_main_process)
         start = time.perf_counter()
         for batch in bar:
-            terms = _micro_step(accelerator, model, models, loss_fn, batch, optimizer, max_grad_norm, state)
+            terms = _micro_step(accelerator, model, models, loss_fn, batch, optimizer, params, max_grad_norm, state)
             bar.set_postfix(loss=f"{state.loss_sums['loss'] / state.batch:.4f}", refresh=False)
             if not accelerator.sync_gradients:
                 continue
