@@ -10,6 +10,7 @@
 # Teacher: the bundled MiniLM, len 64 (hotel: 128). Students: BiLSTM baseline / distilled / distilled + augmentation
 # (Tang et al.), TinyBERT with 3 of the teacher's 6 layers (Jiao et al.). About 2 hours on 2 CPU cores.
 # Finished stages (a metrics.json in their directory) are skipped on a rerun; delete a directory to redo it.
+# TEACHER_ONLY=1 stops after the teacher (bench/run_compress.sh then runs compress.py on it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
@@ -45,6 +46,7 @@ fi
 stage teacher
 done_ $T || python src/distill_task_specific_bert/bert_classification.py --data_dir $D --output_dir $T \
     --max_train_examples $N --max_seq_length $len --learning_rate 5e-5 "${teacher_extra[@]}"
+[ "${TEACHER_ONLY:-0}" = 1 ] && exit 0
 
 # BiLSTM: 300-d random embeddings, words from the automatic tokenizer (jieba for Chinese, whitespace otherwise),
 # 10 epochs (fewer on the larger augmented transfer set); speed timed on 1 thread

@@ -18,8 +18,8 @@ import statistics
 from src.common.files import load_json, save_json
 from src.data.reading import load_split
 from src.data.tasks import TASKS, task_name
-from src.plot_results import pareto_front
 from src.runs.curves import pyplot
+from src.runs.selection import pareto_front
 from src.runs.summary import gain_share, majority_floor
 
 

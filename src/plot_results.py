@@ -23,6 +23,7 @@ import os
 from src.common.cli import ArgumentParser, InputError, exits_on_input_error, logger, run_script, setup_logging
 from src.common.files import check_apart, check_paths, load_json, save_json
 from src.runs.curves import curves_figure, pyplot
+from src.runs.selection import pareto_front
 
 
 def parse_args(argv=None):
@@ -91,19 +92,6 @@ def markdown_table(rows):
                      f"{r['pct_of_teacher']:.1f} | {_fmt(r['speedup_batch_64'], '.1f', 'x')} | "
                      f"{_fmt(r['speedup_batch_1'], '.1f', 'x')} |")
     return "\n".join(lines)
-
-
-def pareto_front(rows: list[dict], score: str = "test_accuracy") -> list[dict]:
-    """The models no other model beats on both `score` and speed-up (batch 64), fastest first: for a given
-    latency budget, the one to pick is on this front."""
-    timed = sorted((r for r in rows if r["speedup_batch_64"] is not None),
-                   key=lambda r: (-r["speedup_batch_64"], -r[score]))
-    front, best = [], -float("inf")
-    for r in timed:
-        if r[score] > best:
-            front.append(r)
-            best = r[score]
-    return front
 
 
 def plot(rows, path, title):

@@ -21,6 +21,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 from transformers import PreTrainedModel
 
+import src.compress as compress
 import src.export as export
 import src.linear_teacher as linear_teacher
 import src.plot_results as plot_results
@@ -90,6 +91,12 @@ VALID = {
     ("*", "--fc_dim"): ANY_COUNT,
     ("*", "--student_layers"): set(),
     ("*", "--pair_transfer"): {"zero", "huge"},  # 0: no new pairs
+    ("compress", "--growth"): {"zero", "huge"},  # 0: the training set alone
+    ("compress", "--tinybert_augment"): {"zero", "huge"},  # 0: no augmentation
+    ("compress", "--bilstm_epochs"): ANY_COUNT,
+    ("compress", "--stage1_epochs"): ANY_COUNT,
+    ("compress", "--stage2_epochs"): ANY_COUNT,
+    ("compress", "--time_budget"): ANY_COUNT,
 }
 MISSING_OK = {"--cache_dir", "--results_dir"}  # made when missing
 
@@ -138,6 +145,7 @@ SCRIPTS = {
                                           "--output": a.out / "predictions.tsv"}),
     "plot_results": Script(plot_results, lambda a: {"--run_dir": a.runs, "--output": a.out / "results.png"},
                            "markdown_table"),
+    "compress": Script(compress, lambda a: {"--data_dir": a.data, "--teacher_model": a.teacher, "--output_dir": a.out}),
     "run_demo": Script(run_demo, lambda a: {"--source": a.data / "train.tsv", "--data_dir": a.tmp / "demo_data",
                                             "--work_dir": a.out, "--tiny": True}, "run_stage", ("--data_dir",)),
 }

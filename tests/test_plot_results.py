@@ -3,8 +3,9 @@ import os
 
 import pytest
 
-from src.plot_results import collect_rows, main, pareto_front
+from src.plot_results import collect_rows, main
 from src.runs.curves import draw_curves
+from src.runs.selection import pareto_front
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
