@@ -26,26 +26,31 @@ from src.runs.summary import gain_share, majority_floor
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--results_dir", default="results/tasks", help="one sub-directory per task, one per run in it")
+    p.add_argument("--also", nargs="*", default=["mrpc=accuracy"], metavar="TASK=METRIC",
+                   help="a second row for a task, scored by another metric (MRPC's F1 hides how little a student "
+                        "keeps beyond always answering 'paraphrase')")
     p.add_argument("--data_root", default="data/tasks",
                    help="the tasks' data directories (bench/run_tasks.sh prepares them): the majority-class floor of "
                         "each task's metric is counted on their train and test labels")
     return p.parse_args(argv)
 
 
-STUDENTS = {"tinybert": "tinybert_trunc3", "bilstm_gold": "bilstm_distill0", "bilstm_distilled": "bilstm_distill1",
-            "bilstm_augmented": "bilstm_aug", "bilstm_alpha": "bilstm_distill1_alpha05"}
-NAMES = {"teacher": "teacher (MiniLM-L6)", "tinybert": "TinyBERT 3L", "bilstm_gold": "BiLSTM, gold labels",
-         "bilstm_distilled": "BiLSTM, distilled", "bilstm_augmented": "BiLSTM, distilled + augmentation",
-         "bilstm_alpha": "BiLSTM, distilled, α 0.5"}
-# the distilled BiLSTMs, by what they learned from (the compact table names the best one's)
+STUDENTS = {"tinybert": "tinybert_trunc3", "tinybert_pairs": "tinybert_trunc3_pairs", "bilstm_gold": "bilstm_distill0",
+            "bilstm_distilled": "bilstm_distill1", "bilstm_augmented": "bilstm_aug",
+            "bilstm_alpha": "bilstm_distill1_alpha05", "bilstm_pairs": "bilstm_pairs"}
+NAMES = {"teacher": "teacher (MiniLM-L6)", "tinybert": "TinyBERT 3L", "tinybert_pairs": "TinyBERT 3L + new pairs",
+         "bilstm_gold": "BiLSTM, gold labels", "bilstm_distilled": "BiLSTM, distilled",
+         "bilstm_augmented": "BiLSTM, distilled + augmentation", "bilstm_alpha": "BiLSTM, distilled, α 0.5",
+         "bilstm_pairs": "BiLSTM, distilled + new pairs"}
+# the distilled students, by what they learned from (the compact table names the best one's)
 DISTILLED = {"bilstm_distilled": "train", "bilstm_augmented": "train + augmentation",
-             "bilstm_alpha": "train, α 0.5 on gold labels"}
+             "bilstm_alpha": "train, α 0.5 on gold labels", "bilstm_pairs": "train + 4x new pairs"}
+TINYBERTS = {"tinybert": "train", "tinybert_pairs": "train + 4x new pairs"}
 
 
-def task_floor(data_dir: str, teacher: dict, teacher_args: dict) -> float | None:
-    """The task's metric on test of always answering the majority class of the labels the teacher trained on (0
-    for correlations), or None when the data directory is not there."""
-    metric = teacher["main_metric"]
+def task_floor(data_dir: str, teacher: dict, teacher_args: dict, metric: str) -> float | None:
+    """`metric` on test of always answering the majority class of the labels the teacher trained on (0 for
+    correlations), or None when the data directory is not there."""
     if metric in ("mcc", "pearson", "spearman"):
         return 0.0
     if not os.path.isfile(os.path.join(data_dir, "prepare.json")):
@@ -74,19 +79,19 @@ def at_chance(m: dict) -> bool:
     return bool(m.get("at_chance")) or m["test"].get("mcc", 1.0) < 0.05
 
 
-def task_row(task_dir: str, data_root: str) -> dict | None:
-    """What the table says of one task: None until its teacher has finished."""
+def task_row(task_dir: str, data_root: str, metric: str | None = None) -> dict | None:
+    """What the table says of one task, by its main metric or `metric`: None until its teacher has finished."""
     teacher_file = os.path.join(task_dir, "teacher", "metrics.json")
     if not os.path.isfile(teacher_file):
         return None
     teacher = load_json(teacher_file)
-    metric, task = teacher["main_metric"], os.path.basename(task_dir)
+    metric, task = metric or teacher["main_metric"], os.path.basename(task_dir)
     kind = ("pairs" if teacher["text_pair"] else "texts") + (
         ", scores" if teacher["labels"] == ["score"] else f", {len(teacher['labels'])} classes")
     language = TASKS[task_name(task)].language if task_name(task) else "en"
     teacher_args = load_json(os.path.join(task_dir, "teacher", "args.json"))
     # a teacher at chance has no gain to share: its students' gain shares would be noise
-    floor = None if at_chance(teacher) else task_floor(os.path.join(data_root, task), teacher, teacher_args)
+    floor = None if at_chance(teacher) else task_floor(os.path.join(data_root, task), teacher, teacher_args, metric)
     return {"task": task, "language": language, "kind": kind, "train": teacher["num_train_examples"],
             "metric": metric, "teacher_dev": teacher["dev"][metric], "teacher_test": teacher["test"][metric],
             "teacher_at_chance": at_chance(teacher), "floor": floor,
@@ -124,13 +129,20 @@ def compact(rows: list[dict]) -> str:
     lines = ["| task (metric) | teacher | TinyBERT, 3 layers | BiLSTM, gold labels | BiLSTM distilled (transfer set) |",
              "|---|---|---|---|---|"]
     for r in (r for r in rows if not r["teacher_at_chance"]):
-        runs = [(name, r[name]) for name in DISTILLED if r[name]]
-        name, best = max(runs, key=lambda run: run[1]["test"]) if runs else ("", {})
-        transfer = DISTILLED.get(name, "")
-        lines.append(f"| {r['task']} ({r['metric']}) | {100 * r['teacher_test']:.1f} | {cell(r['tinybert'])} | "
-                     f"{cell(r['bilstm_gold'])} | {cell(best)}{f' ({transfer})' if transfer else ''} |")
+        lines.append(f"| {r['task']} ({r['metric']}) | {100 * r['teacher_test']:.1f} | {best_of(r, TINYBERTS)} | "
+                     f"{cell(r['bilstm_gold'])} | {best_of(r, DISTILLED)} |")
     at_chance = [f"{r['task']} ({r['metric']} {100 * r['teacher_test']:.1f})" for r in rows if r["teacher_at_chance"]]
     return "\n".join(lines) + (f"\n\nTeachers at chance: {', '.join(at_chance)}." if at_chance else "")
+
+
+def best_of(row: dict, runs: dict) -> str:
+    """The cell of the best-scoring of `runs` (name -> what it learned from) that finished, with its transfer
+    set named when there is a choice."""
+    done = [(name, row[name]) for name in runs if row[name]]
+    if not done:
+        return "-"
+    name, best = max(done, key=lambda run: run[1]["test"])
+    return cell(best) + (f" ({runs[name]})" if len(runs) > 1 else "")
 
 
 def method_points(rows: list[dict]) -> list[dict]:
@@ -177,7 +189,9 @@ def pareto_figure(rows: list[dict], language: str, path: str) -> None:
 def main(argv=None):
     args = parse_args(argv)
     tasks = sorted(d for d in os.listdir(args.results_dir) if os.path.isdir(os.path.join(args.results_dir, d)))
-    rows = [row for task in tasks if (row := task_row(os.path.join(args.results_dir, task), args.data_root))]
+    also = [item.split("=", 1) for item in args.also]
+    rows = [row for task in tasks for metric in [None, *(m for t, m in also if t == task)]
+            if (row := task_row(os.path.join(args.results_dir, task), args.data_root, metric))]
     table = markdown(rows)
     with open(os.path.join(args.results_dir, "tasks.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n\nCompact (README):\n\n" + compact(rows) + "\n")

@@ -8,7 +8,7 @@ r"""From your task and your fine-tuned BERT to the fastest student that keeps wh
 Candidates (--students): `bilstm`, Tang et al.'s BiLSTM learning the teacher's logits (Chinese: characters
 from Baidu LAC's vectors, 100 units, reading as much text as the teacher; other languages: the teacher's word
 pieces and embeddings), its transfer set grown where the training set is small (single texts: the paper's
-augmentation, 4 copies; pairs: 4x new pairs the teacher labels); `tinybert3` and `tinybert2`, TinyBERT's two
+augmentation, 4 copies; pairs: 4x new pairs the teacher labels), below 50,000 training examples; `tinybert3` and `tinybert2`, TinyBERT's two
 stages on 3 or 2 of the teacher's layers; `narrow`, TinyBERT from --general_student (a general-distilled
 checkpoint). Each candidate runs its stage scripts, one process a stage (src/runs/stages.py), in
 <output_dir>/<candidate>/, on a view of --data_dir whose test split is its dev split: no candidate sees the
@@ -71,7 +71,7 @@ from src.train.evaluation import task_metrics
 
 DEFAULT_STUDENTS = ("bilstm", "tinybert3", "tinybert2")  # and `narrow` with --general_student
 OTHER_STUDENTS = ("bilstm_gold", "narrow", "tinybert<k>")
-SMALL_TRAIN = {"texts": 20_000, "pairs": 50_000}  # below this, the BiLSTM's transfer set grows
+SMALL_TRAIN = 50_000  # below this many training examples, the BiLSTM's transfer set grows
 SHRINK = (1.0, 0.7, 0.5, 0.35, 0.25)  # --time_budget: epochs and transfer growth scaled by these, in turn
 PLAN_FILE = "plan.json"
 
@@ -172,7 +172,7 @@ def teacher_pace(predict, texts: list, n: int = 64) -> float:
 
 def bilstm_settings(args, facts: dict, name: str, shrink: float) -> dict:
     """Epochs and transfer-set growth of a BiLSTM (`shrink` < 1 under --time_budget); on gold labels, no growth."""
-    small = facts["train"] < SMALL_TRAIN["pairs" if facts["pairs"] else "texts"]
+    small = facts["train"] < SMALL_TRAIN
     growth = 0.0 if name == "bilstm_gold" else args.growth if args.growth is not None else 4.0 * small
     epochs = args.bilstm_epochs or (5 if growth and not facts["pairs"] else 10)
     growth = round(growth * shrink, 1) if facts["pairs"] else round(growth * shrink)
