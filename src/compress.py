@@ -7,8 +7,8 @@ r"""From your task and your fine-tuned BERT to the fastest student that keeps wh
 
 Candidates (--students): `bilstm`, Tang et al.'s BiLSTM learning the teacher's logits (Chinese: characters
 from Baidu LAC's vectors, 100 units, reading as much text as the teacher; other languages: the teacher's word
-pieces and embeddings), its transfer set grown where the training set is small (single texts: the paper's
-augmentation, 4 copies; pairs: 4x new pairs the teacher labels), below 50,000 training examples; `tinybert3` and `tinybert2`, TinyBERT's two
+pieces and embeddings), its transfer set grown below 50,000 training examples (single texts: the paper's
+augmentation, 4 copies; pairs: 4x new pairs the teacher labels); `tinybert3` and `tinybert2`, TinyBERT's two
 stages on 3 or 2 of the teacher's layers; `narrow`, TinyBERT from --general_student (a general-distilled
 checkpoint). Each candidate runs its stage scripts, one process a stage (src/runs/stages.py), in
 <output_dir>/<candidate>/, on a view of --data_dir whose test split is its dev split: no candidate sees the
