@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import AutoConfig
 
 from src.common.cli import (
     ArgumentParser,
@@ -150,13 +151,12 @@ def task_facts(args, teacher_labels: list[str]) -> dict:
     regression = teacher_labels == SCORE_LABELS
     teacher_args_file = os.path.join(args.teacher_model, "args.json")
     teacher_args = load_json(teacher_args_file) if os.path.isfile(teacher_args_file) else {}
-    config = os.path.join(args.teacher_model, "config.json")
+    config = AutoConfig.from_pretrained(args.teacher_model)  # local, or a hub id's cached copy
     return {"train": len(train), "pairs": is_pairs(train), "cjk": is_cjk("".join(all_texts(train[:500]))),
             "task": data_task(args.data_dir), "metric": main_metric(data_task(args.data_dir), regression),
             "max_seq_length": args.max_seq_length or teacher_args.get("max_seq_length") or 128,
             "do_lower_case": bool(teacher_args.get("do_lower_case")),
-            "teacher_layers": load_json(config)["num_hidden_layers"] if os.path.isfile(config) else 12,
-            "teacher_hidden": load_json(config)["hidden_size"] if os.path.isfile(config) else 768,
+            "teacher_layers": config.num_hidden_layers, "teacher_hidden": config.hidden_size,
             "train_texts": train, "train_labels": train_labels, "dev": (dev, dev_labels)}
 
 

@@ -2,8 +2,6 @@
 
 import json
 import os
-import runpy
-import sys
 
 import pytest
 import torch
@@ -14,22 +12,7 @@ from src.distill_task_specific_bert import bert_classification
 from src.runs import stages
 from src.runs.plan import bilstm_estimate, tinybert_estimate
 from src.runs.selection import pick
-from tests.tiny import write_tiny_bert, write_toy_data
-
-
-def in_process(script, flags):
-    """A stage script run in this process (no interpreter start-up per stage): the same code, a faster test."""
-    old_argv = sys.argv
-    sys.argv = [script, *flags]
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            sys.stderr.write(e.code + "\n")  # the stage's one-line error, as its process would print it
-        return 0 if e.code in (None, 0) else e.code if isinstance(e.code, int) else 1
-    finally:
-        sys.argv = old_argv
-    return 0
+from tests.tiny import in_process, write_tiny_bert, write_toy_data
 
 
 @pytest.fixture(scope="module")

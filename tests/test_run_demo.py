@@ -1,26 +1,11 @@
 import json
 import os
-import runpy
-import sys
 
 import pytest
 
 from src import run_demo
 from src.runs import stages
-from tests.tiny import toy_examples, write_tiny_bert
-
-
-def in_process(script, flags):
-    """A stage script run in this process (no interpreter start-up per stage): the same code, a faster test."""
-    old_argv = sys.argv
-    sys.argv = [script, *flags]
-    try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        return 0 if e.code in (None, 0) else 1
-    finally:
-        sys.argv = old_argv
-    return 0
+from tests.tiny import in_process, toy_examples, write_tiny_bert
 
 
 def test_tiny_demo_runs_every_stage_through_compress_then_skips_them(tmp_path, monkeypatch, caplog):

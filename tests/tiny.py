@@ -140,6 +140,24 @@ def kill_then_resume(monkeypatch, run, out, optimizer_cls, kill_at):
     return result
 
 
+def in_process(script, flags):
+    """A script run in this process as its command line would run it (no interpreter start-up per stage: the same
+    code, a faster test); its exit code, its one-line error printed to stderr as its process would."""
+    import runpy
+
+    old_argv = sys.argv
+    sys.argv = [script, *flags]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            sys.stderr.write(e.code + "\n")
+        return 0 if e.code in (None, 0) else e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = old_argv
+    return 0
+
+
 def script_env():
     """The environment of a stage script started as a process: the repo on PYTHONPATH, one thread each."""
     return {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
