@@ -335,7 +335,8 @@ def data_view(args) -> str:
     the candidates never see the test set (named after the data directory: the task follows its name)."""
     view = os.path.join(args.output_dir, "data", os.path.basename(os.path.normpath(args.data_dir)))
     os.makedirs(view, exist_ok=True)
-    for path in data_files(args.data_dir):
+    record = os.path.join(args.data_dir, "prepare.json")  # the task prepare_data.py recorded, when there is one
+    for path in [*data_files(args.data_dir), *[record] * os.path.isfile(record)]:
         name = os.path.basename(path)
         if name.startswith("test."):
             continue

@@ -361,3 +361,12 @@ def test_pair_data_for_a_text_teacher_is_one_line(teacher_and_data, tmp_path):
     with pytest.raises(SystemExit, match=r"^error: \S+pairs/train holds sentence pairs, but \S+ was trained on "
                                          r"single texts$"):
         run(teacher, pairs, tmp_path / "s", "--distill", "1")
+
+
+def test_metric_flag_picks_the_checkpoint_by_another_dev_metric(teacher_and_data, tmp_path):
+    teacher, data = teacher_and_data
+    metrics = run(teacher, data, tmp_path / "mcc", "--metric", "mcc")
+    assert metrics["main_metric"] == "mcc"
+    assert metrics["dev"]["mcc"] == max(h["dev_mcc"] for h in metrics["history"])  # the kept checkpoint's
+    with pytest.raises(SystemExit, match="--metric pearson does not score classes; use one of accuracy, f1"):
+        run(teacher, data, tmp_path / "pearson", "--metric", "pearson")

@@ -185,6 +185,13 @@ def add_vocab_args(p: argparse.ArgumentParser) -> None:
                         "a larger one, e.g. 1e-3, trains the added tokens")
 
 
+def add_metric_arg(p: argparse.ArgumentParser) -> None:
+    """The flag of the stages that keep their best dev checkpoint: by which metric."""
+    p.add_argument("--metric", choices=("auto", "accuracy", "f1", "macro_f1", "mcc", "pearson", "spearman"),
+                   default="auto", help="the dev metric that picks the checkpoint kept (auto: the task's: F1 for "
+                                        "MRPC and QQP, MCC for CoLA, Pearson for scores, else accuracy)")
+
+
 def add_length_buckets_arg(p: argparse.ArgumentParser) -> None:
     """The flag of the stages whose training texts vary in length (`src.data.batching.LengthBatchSampler`)."""
     p.add_argument("--length_buckets", type=int, choices=(0, 1), default=1,

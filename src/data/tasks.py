@@ -4,6 +4,7 @@ that picks the best checkpoint (each benchmark's own: Wang et al. 2019 for GLUE,
 import os
 from dataclasses import dataclass
 
+from src.common.cli import InputError
 from src.common.files import load_json
 
 
@@ -70,8 +71,20 @@ def data_task(data_dir: str, name: str | None = None) -> str | None:
     return task_name(name) or task_name(recorded) or task_of_path(data_dir)
 
 
-def main_metric(task: str | None, regression: bool) -> str:
-    """The metric that picks the best checkpoint: Pearson's r for a regression, else the task's, or accuracy."""
+CORRELATIONS = ("pearson", "spearman")  # a regressor's metrics; the others are a classifier's
+METRICS = ("accuracy", "f1", "macro_f1", "mcc", *CORRELATIONS)
+
+
+def main_metric(task: str | None, regression: bool, chosen: str = "auto") -> str:
+    """The metric that picks the best checkpoint: `chosen` (a --metric flag), or by default Pearson's r for a
+    regression, else the task's, or accuracy. A classifier's metric for a regressor, or the reverse, is an
+    InputError."""
+    if chosen != "auto":
+        if regression != (chosen in CORRELATIONS):
+            kind = "scores" if regression else "classes"
+            raise InputError(f"--metric {chosen} does not score {kind}; use one of "
+                             f"{', '.join(CORRELATIONS if regression else METRICS[:4])}")
+        return chosen
     if regression:
         return "pearson"
     return TASKS[task].metric if task is not None else "accuracy"

@@ -31,6 +31,7 @@ from src.common.cli import (
     InputError,
     add_bert_training_args,
     add_length_buckets_arg,
+    add_metric_arg,
     add_vocab_args,
     exits_on_input_error,
     logger,
@@ -69,6 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--overwrite_output_dir", action="store_true", help="replace a non-empty --output_dir")
     add_bert_training_args(p, learning_rate=2e-5)
     add_length_buckets_arg(p)
+    add_metric_arg(p)
     add_vocab_args(p)
     add_data_format_args(p)
     args = p.parse_args(argv)
@@ -135,7 +137,7 @@ def main(argv=None):
     # --- data and model
     (train_texts, train_labels), (dev_texts, dev_labels), (test_texts, test_labels), label_list = load_data(args)
     task = data_task(args.data_dir)
-    metric = main_metric(task, label_list == SCORE_LABELS)
+    metric = main_metric(task, label_list == SCORE_LABELS, args.metric)
     tokenizer, model, unk, added = load_model(args, label_list, train_texts)
     train_features, n_trunc = encode_texts(tokenizer, train_texts, args.max_seq_length, train_labels)
     train_loader = make_loader(tokenizer, train_features, args.train_batch_size, shuffle=True,

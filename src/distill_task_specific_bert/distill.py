@@ -43,6 +43,7 @@ from src.common.cli import (
     ArgumentParser,
     add_engine_args,
     add_length_buckets_arg,
+    add_metric_arg,
     exits_on_input_error,
     logger,
     non_negative,
@@ -155,6 +156,7 @@ def add_training_args(p):
     p.add_argument("--train_batch_size", "--per_device_train_batch_size", type=positive(int), default=50,
                    help="examples per step")
     add_length_buckets_arg(p)
+    add_metric_arg(p)
     p.add_argument("--eval_batch_size", type=positive(int), default=256, help="examples per evaluation batch")
     p.add_argument("--max_grad_norm", type=positive(float), default=5.0, help="gradient clipping norm")
     p.add_argument("--seed", type=SEED, default=42, help="random seed (training and augmentation)")
@@ -319,7 +321,7 @@ def main(argv=None):
     logger.info(f"teachers: {describe(teachers, args.teacher_weights)}")
     (train_texts, train_labels), dev, (test_texts, test_labels) = load_data(args, teachers, label_list)
     cjk = is_cjk("".join(all_texts(train_texts[:500])))
-    metric = main_metric(data_task(args.data_dir), label_list == SCORE_LABELS)
+    metric = main_metric(data_task(args.data_dir), label_list == SCORE_LABELS, args.metric)
 
     # --- transfer set, the teacher's logits on it, and the student (siamese for pairs)
     cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.teacher_model[0])), ".logit_cache")

@@ -55,6 +55,7 @@ from src.common.cli import (
     InputError,
     add_bert_training_args,
     add_length_buckets_arg,
+    add_metric_arg,
     exits_on_input_error,
     logger,
     non_negative,
@@ -155,6 +156,7 @@ def parse_args(argv=None):
                    help="softmax temperature of the stage 2 soft labels")
     add_bert_training_args(p, learning_rate=5e-5)
     add_length_buckets_arg(p)
+    add_metric_arg(p)
     p.add_argument("--cache_dir", default=None,
                    help="keep the tokenized transfer set (keyed by inputs, tokenizer and length) and in stage 2 the "
                         "teacher's logits (keyed by teacher and input) on disk here, reused by later runs (default: "
@@ -502,7 +504,7 @@ def main(argv=None):
     teachers, tokenizer, teacher, label_list, student, pairs = load_models(args, accelerator.device)
     dev, test_split, (train_texts, train_files), train_set, n_trunc = load_data(args, accelerator, teachers,
                                                                                 tokenizer, label_list)
-    metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher))
+    metric = main_metric(data_task(args.data_dir, args.task_name), is_regressor(teacher), args.metric)
 
     def save_student(path):
         accelerator.unwrap_model(student).save_pretrained(path)
