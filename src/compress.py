@@ -66,9 +66,8 @@ from src.runs.selection import candidates_table, pareto_figure, pick
 from src.runs.stages import Stage, command_line, run_stage
 from src.runs.summary import gain_share, majority_floor, print_summary
 from src.serve.onnx_export import export_model
-from src.serve.predictors import batched_logits, load_predictor, onnx_predictor
+from src.serve.predictors import load_predictor, onnx_predictor, predictor_metrics
 from src.serve.speed import speed_of, speedups
-from src.train.evaluation import task_metrics
 
 DEFAULT_STUDENTS = ("bilstm", "tinybert3", "tinybert2")  # and `narrow` with --general_student
 OTHER_STUDENTS = ("bilstm_gold", "narrow", "tinybert<k>")
@@ -383,9 +382,7 @@ def run_candidates(plan: list[dict]) -> dict[str, float | None]:
 
 def score(predict, labels: list[str], texts: list, gold: list, metric: str) -> float:
     """The task's metric of a predictor on labelled texts (or pairs)."""
-    regression = labels == SCORE_LABELS
-    logits = batched_logits(predict, texts, 64, len(labels))
-    return task_metrics(gold, logits[:, 0] if regression else logits.argmax(1), regression)[metric]
+    return predictor_metrics(predict, labels, texts, gold)[metric]
 
 
 def timed(model_dir: str, onnx_dir: str, texts: list, args) -> tuple[dict, dict]:

@@ -62,13 +62,13 @@ from src.serve.predictors import (
     int8_twin,
     model_kind,
     onnx_predictor,
+    predictor_metrics,
     reads_pairs_at,
     require_onnx,
     sample_inputs,
     torch_predictor,
     versions,
 )
-from src.train.evaluation import task_metrics
 
 CHECK_FILE = "export.json"  # the check, among the side files
 
@@ -165,12 +165,7 @@ def compare(reference: np.ndarray, predict, texts: list[str], batch_size: int) -
 
 def scores(predictors: dict, texts: list[Text], gold: list, batch_size: int, labels: list[str]) -> dict:
     """task_metrics of each named predictor on labelled texts (or pairs): a classifier's, or a regressor's."""
-    regression = labels == SCORE_LABELS
-    out = {}
-    for name, predict in predictors.items():
-        logits = batched_logits(predict, texts, batch_size, len(labels))
-        out[name] = task_metrics(gold, logits[:, 0] if regression else logits.argmax(1), regression)
-    return out
+    return {name: predictor_metrics(predict, labels, texts, gold, batch_size) for name, predict in predictors.items()}
 
 
 def export_and_check(args, graph: str, side: str, torch_predict, labels: list[str], check_texts: list[str],

@@ -20,10 +20,11 @@ import torch
 
 from src.common.cli import InputError
 from src.common.files import load_json
-from src.data.examples import Text, input_key
+from src.data.examples import SCORE_LABELS, Text, input_key
 from src.modeling.bert import classifier_predictor, load_classifier, load_tokenizer, model_label_list, tokenize
 from src.modeling.bilstm import batch_inputs, fast_predictor, load_student, load_student_tokenizer
 from src.modeling.linear import is_linear, linear_log_probs, load_linear
+from src.train.evaluation import task_metrics
 
 Predict = Callable[[list[str]], np.ndarray]  # texts -> logits (B, C)
 
@@ -209,6 +210,14 @@ def batched_logits(predict: Predict, texts: list[Text], batch_size: int, num_lab
         rows = order[start:start + batch_size]
         out[rows] = predict([texts[i] for i in rows])
     return out
+
+
+def predictor_metrics(predict: Predict, labels: list[str], texts: list[Text], gold: list, batch_size: int = 64
+                      ) -> dict:
+    """`task_metrics` of a predictor on labelled texts (or pairs): a classifier's, or a regressor's (SCORE_LABELS)."""
+    regression = labels == SCORE_LABELS
+    logits = batched_logits(predict, texts, batch_size, len(labels))
+    return task_metrics(gold, logits[:, 0] if regression else logits.argmax(1), regression)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
