@@ -36,10 +36,11 @@ def _speed(x: float | None) -> str:
 
 
 def candidates_table(rows: list[dict], metric: str, picked: str) -> str:
-    """One row per candidate: dev score, shares of the teacher's score and gain, speed-ups (PyTorch and ONNX int8,
-    batch 64 and 1), parameters, and the estimated and measured training time."""
+    """One row per candidate: dev score, shares of the teacher's score and gain, speed-ups over the teacher (PyTorch
+    against PyTorch, ONNX int8 against the teacher's ONNX int8; batch 64 and 1), parameters, and the estimated and
+    measured training time."""
     lines = [f"| candidate | dev {metric} | share of teacher | share of gain | speed-up b64 / b1 | ONNX int8 "
-             f"b64 / b1 | params | time est. / measured |", "|---|---|---|---|---|---|---|---|"]
+             f"b64 / b1 (vs int8 teacher) | params | time est. / measured |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         name = f"**{r['name']}** (pick)" if r["name"] == picked else r["name"]
         measured = "-" if r["seconds"] is None else f"{r['seconds'] / 60:.1f} min"
