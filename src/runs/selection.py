@@ -52,10 +52,13 @@ def candidates_table(rows: list[dict], metric: str, picked: str) -> str:
 
 
 def pareto_figure(rows: list[dict], picked: str, keep: float, path: str, title: str) -> None:
-    """Share of the teacher's dev score against the CPU speed-up at batch 64 (log scale): every candidate, the
-    Pareto front, the pick (a star) and the share asked to keep (a dotted line)."""
+    """Share of the teacher's dev score against the CPU speed-up at batch 64 (log scale): the teacher, every
+    candidate, the Pareto front, the pick (a star) and the share asked to keep (a dotted line)."""
     plt = pyplot()
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    ax.scatter(1.0, 100.0, s=60, marker="s", color="grey", zorder=3, label="teacher")
     for r in rows:
         star = r["name"] == picked
         ax.scatter(r["speedup_batch_64"], 100 * r["share"], s=220 if star else 60, marker="*" if star else "o",
@@ -65,6 +68,8 @@ def pareto_figure(rows: list[dict], picked: str, keep: float, path: str, title: 
             linestyle="--", linewidth=1, label="Pareto front")
     ax.axhline(100 * keep, color="grey", linestyle=":", linewidth=1, label=f"asked to keep {100 * keep:.0f} %")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}x"))
+    ax.xaxis.set_minor_formatter(NullFormatter())  # the log axis' minor labels overlap
     ax.set_xlabel("CPU speed-up over the teacher (batch 64, one thread, log scale)")
     ax.set_ylabel("share of the teacher's dev score (%)")
     ax.set_title(title, fontsize=10)
