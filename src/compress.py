@@ -405,8 +405,9 @@ def once(path: str, compute, model: str) -> dict:
     """The JSON at `path` if it was measured on this `model` directory as it is now, else `compute()` written
     there: a model is scored and timed once, so that a rerun compares the same numbers and picks the same one."""
     stamp = os.path.getmtime(model) if os.path.isdir(model) else model  # a retrained run has a new directory
-    if os.path.isfile(path) and load_json(path).get("stamp") == stamp:
-        return load_json(path)
+    earlier = load_json(path) if os.path.isfile(path) else {}
+    if earlier.get("stamp") == stamp:
+        return earlier
     result = {**compute(), "stamp": stamp}
     write_atomically(path, lambda tmp: save_json(result, tmp))
     return result
