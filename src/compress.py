@@ -160,7 +160,12 @@ def task_facts(args, teacher_labels: list[str]) -> dict:
 
 
 def teacher_pace(predict, texts: list, n: int = 64) -> float:
-    """Seconds per 1,000 texts of the teacher's forward pass here (batch 32, after a warm-up batch)."""
+    """Seconds per 1,000 texts of the teacher's forward pass here (batch 32, after a warm-up batch). On a busy
+    machine the pace, and so the estimate, holds only while the other work goes on: said in a warning."""
+    load, cores = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0, os.cpu_count() or 1
+    if load >= 0.5 * cores:
+        logger.warning(f"WARNING: the machine is busy (load {load:.1f} on {cores} cores over the last minute): the "
+                       f"time estimate assumes that load lasts; the stages run faster if it ends")
     texts = texts[:n]
     predict(texts[:32])
     start = time.perf_counter()
@@ -189,8 +194,9 @@ def bilstm_stages(args, facts: dict, view: str, name: str, settings: dict) -> li
     growth = settings["growth"]
     if growth and facts["pairs"]:
         transfer = ["--pair_transfer", str(growth), "--pair_kinds", "random"]
-    elif growth:
-        transfer = ["--augment", "mask,pos,ngram", "--n_iter", str(int(growth))]
+    elif growth:  # POS-guided replacement has an offline tagger for Chinese only
+        rules = "mask,pos,ngram" if facts["cjk"] else "mask,ngram"
+        transfer = ["--augment", rules, "--n_iter", str(int(growth))]
     else:
         transfer = []
     flags = ["--data_dir", view, "--teacher_model", args.teacher_model, "--output_dir", out,

@@ -75,13 +75,16 @@ def test_compress_plans_runs_picks_exports_and_reports_then_skips_on_rerun(teach
     assert json.loads((out / "report.json").read_text())["pick"] == report["pick"]
 
 
-def test_dry_run_prints_the_plan_and_runs_nothing(teacher_and_data, tmp_path, capsys, monkeypatch):
+def test_dry_run_prints_the_plan_and_runs_nothing(teacher_and_data, tmp_path, capsys, monkeypatch, caplog):
     teacher, data = teacher_and_data
     monkeypatch.setattr(stages, "execute", lambda *a: pytest.fail("a stage ran"))
+    monkeypatch.setattr(os, "getloadavg", lambda: (os.cpu_count(), 0.0, 0.0))  # every core busy elsewhere
     compress.main(["--data_dir", data, "--teacher_model", teacher, "--output_dir", str(tmp_path / "c"), "--dry_run",
                    "--students", "bilstm"])
     printed = capsys.readouterr().out
     assert "| bilstm |" in printed and "distill.py" in printed and "| total |" in printed
+    assert "--augment mask,ngram " in printed  # English: no offline POS tagger, so no POS-guided replacement
+    assert "the machine is busy" in caplog.text
     assert not (tmp_path / "c").exists()
 
 
