@@ -7,16 +7,20 @@
 #   hotel_mlm: the same reviews; bench/run_benchmark.sh's teacher (after Chinese masked-LM pretraining, 128
 #              pieces; about 2 hours of pretraining on 2 cores before compress.py starts)
 #   sst2:      GLUE SST-2's first 20,000 phrases; bench/run_benchmark.sh's teacher (64 pieces, 1 epoch)
+#   sst2_u:    the same, with the other 45,634 training phrases as unlabeled.tsv (bench/sst2_unlabeled.sh): the
+#              teacher labels them for the students
 # Usage: nohup bash bench/run_compress.sh hotel > logs/compress_hotel.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$(pwd) TOKENIZERS_PARALLELISM=false
-name=${1:?usage: bench/run_compress.sh hotel|hotel_mlm|sst2} KEEP=${KEEP:-0.97}
+name=${1:?usage: bench/run_compress.sh hotel|hotel_mlm|sst2|sst2_u} KEEP=${KEEP:-0.97}
 case $name in
   hotel) STAGES=none bash bench/run_teachers.sh hotel; D=data/hotel T=models/ens/hotel/teacher ;;
   hotel_mlm) TEACHER_ONLY=1 bash bench/run_benchmark.sh hotel; D=data/hotel T=models/hotel/teacher ;;
   sst2) TEACHER_ONLY=1 bash bench/run_benchmark.sh sst2; D=data/sst2 T=models/sst2/teacher ;;
-  *) echo "unknown benchmark $name (hotel, hotel_mlm, sst2)" >&2; exit 2 ;;
+  sst2_u) TEACHER_ONLY=1 bash bench/run_benchmark.sh sst2; bash bench/sst2_unlabeled.sh 20000; D=data/sst2_u
+          T=models/sst2/teacher ;;
+  *) echo "unknown benchmark $name (hotel, hotel_mlm, sst2, sst2_u)" >&2; exit 2 ;;
 esac
 out=models/compressed/$name
 python src/compress.py --data_dir $D --teacher_model $T --keep $KEEP --output_dir $out --max_train_examples 20000 \

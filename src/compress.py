@@ -7,7 +7,7 @@ r"""From your task and your fine-tuned BERT to the fastest student that keeps wh
 
 Candidates (--students): `bilstm`, Tang et al.'s BiLSTM learning the teacher's logits (Chinese: characters
 from Baidu LAC's vectors, 100 units, reading as much text as the teacher; other languages: the teacher's word
-pieces and embeddings), its transfer set grown below 50,000 training examples (single texts: the paper's
+pieces and embeddings), its transfer set grown below 50,000 texts, training and unlabeled (single texts: the paper's
 augmentation, 4 copies; pairs: 4x new pairs the teacher labels); `tinybert3` and `tinybert2`, TinyBERT's two
 stages on 3 or 2 of the teacher's layers; `narrow`, TinyBERT from --general_student (a general-distilled
 checkpoint). Each candidate runs its stage scripts, one process a stage (src/runs/stages.py), in
@@ -30,6 +30,7 @@ except ModuleNotFoundError:  # neither `pip install -e .` nor PYTHONPATH: one li
                      "`export PYTHONPATH=<the repository>`") from None
 
 import os
+import random
 import re
 import shutil
 import time
@@ -50,8 +51,9 @@ from src.common.cli import (
     setup_logging,
 )
 from src.common.files import check_apart, check_paths, load_json, save_json, write_atomically
-from src.data.examples import SCORE_LABELS, all_texts, data_files, is_cjk, is_pairs
-from src.data.reading import load_split
+from src.data.augment import augment_corpus, tag_words
+from src.data.examples import SCORE_LABELS, all_texts, data_files, input_key, is_cjk, is_pairs
+from src.data.reading import load_split, load_unlabeled
 from src.data.tasks import data_task, main_metric
 from src.modeling.bert import check_max_length, check_model_sources
 from src.runs.plan import (
@@ -71,7 +73,8 @@ from src.serve.speed import speed_of, speedups
 
 DEFAULT_STUDENTS = ("bilstm", "tinybert3", "tinybert2")  # and `narrow` with --general_student
 OTHER_STUDENTS = ("bilstm_gold", "narrow", "tinybert<k>")
-SMALL_TRAIN = 50_000  # below this many training examples, the BiLSTM's transfer set grows
+LAC_DIM, CHINESE_UNITS = 128, 100  # the Chinese BiLSTM: Baidu LAC's character vectors, units per direction
+SMALL_TRAIN = 50_000  # below this many training and unlabeled texts, the BiLSTM's transfer set grows
 SHRINK = (1.0, 0.7, 0.5, 0.35, 0.25)  # --time_budget: epochs and transfer growth scaled by these, in turn
 PLAN_FILE = "plan.json"
 
@@ -151,7 +154,9 @@ def task_facts(args, teacher_labels: list[str]) -> dict:
     teacher_args_file = os.path.join(args.teacher_model, "args.json")
     teacher_args = load_json(teacher_args_file) if os.path.isfile(teacher_args_file) else {}
     config = AutoConfig.from_pretrained(args.teacher_model)  # local, or a hub id's cached copy
-    return {"train": len(train), "pairs": is_pairs(train), "cjk": is_cjk("".join(all_texts(train[:500]))),
+    cjk = is_cjk("".join(all_texts(train[:500])))
+    return {"train": len(train), "unlabeled": len(load_unlabeled(args.data_dir)), "pairs": is_pairs(train),
+            "cjk": cjk, "new_draws": 1.0 if is_pairs(train) else new_draw_share(train, cjk),
             "task": data_task(args.data_dir), "metric": main_metric(data_task(args.data_dir), regression),
             "max_seq_length": args.max_seq_length or teacher_args.get("max_seq_length") or 128,
             "do_lower_case": bool(teacher_args.get("do_lower_case")),
@@ -159,35 +164,61 @@ def task_facts(args, teacher_labels: list[str]) -> dict:
             "train_texts": train, "train_labels": train_labels, "dev": (dev, dev_labels)}
 
 
-def teacher_pace(predict, texts: list, n: int = 64) -> float:
-    """Seconds per 1,000 texts of the teacher's forward pass here (batch 32, after a warm-up batch). On a busy
-    machine the pace, and so the estimate, holds only while the other work goes on: said in a warning."""
+def new_draw_share(texts: list[str], cjk: bool, n: int = 500, draws: int = 4) -> float:
+    """The share of the paper's augmented draws that are new texts, on `n` training texts spread over the set
+    (distill.py drops repeats: short texts repeat often, 47 % of SST-2's draws against 6 % of the hotel
+    reviews'), so that the plan counts the transfer set the BiLSTM will learn from."""
+    sample = texts[::max(1, len(texts) // n)][:n]
+    tagged = [tag_words(t, cjk) for t in sample]
+    new = augment_corpus(random.Random(0), tagged, cjk, draws, p_pos=0.1 if cjk else 0.0)
+    return sum(1 for _ in new) / (draws * len(sample))
+
+
+def teacher_pace(predict, texts: list, n: int = 1024, batch_size: int = 64, max_seconds: float = 10.0) -> float:
+    """Seconds per 1,000 texts of the teacher's forward pass here, timed as the stages run it: batches of
+    `batch_size` texts of similar length, drawn from `n` texts spread over the training set (fewer gives looser
+    batches: 256 phrases of SST-2 timed 25 % slow), in random order until `max_seconds`, after a warm-up batch.
+    On a busy machine the pace, and so the estimate, holds only while the other work goes on: said in a warning."""
     load, cores = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0, os.cpu_count() or 1
     if load >= 0.5 * cores:
         logger.warning(f"WARNING: the machine is busy (load {load:.1f} on {cores} cores over the last minute): the "
                        f"time estimate assumes that load lasts; the stages run faster if it ends")
-    texts = texts[:n]
-    predict(texts[:32])
-    start = time.perf_counter()
-    for i in range(0, len(texts), 32):
-        predict(texts[i:i + 32])
-    return 1000 * (time.perf_counter() - start) / len(texts)
+    sample = sorted(texts[::max(1, len(texts) // n)][:n], key=lambda t: len(input_key(t)))
+    batches = [sample[i:i + batch_size] for i in range(0, len(sample), batch_size)]
+    random.Random(0).shuffle(batches)
+    predict(batches[0])
+    start, done = time.perf_counter(), 0
+    for batch in batches:
+        predict(batch)
+        done += len(batch)
+        if time.perf_counter() - start > max_seconds:
+            break
+    return 1000 * (time.perf_counter() - start) / done
 
 
 def bilstm_settings(args, facts: dict, name: str, shrink: float) -> dict:
     """Epochs and transfer-set growth of a BiLSTM (`shrink` < 1 under --time_budget); on gold labels, no growth."""
-    small = facts["train"] < SMALL_TRAIN
+    small = facts["train"] + facts["unlabeled"] < SMALL_TRAIN
     growth = 0.0 if name == "bilstm_gold" else args.growth if args.growth is not None else 4.0 * small
     epochs = args.bilstm_epochs or (5 if growth and not facts["pairs"] else 10)
     growth = round(growth * shrink, 1) if facts["pairs"] else round(growth * shrink)
     return {"epochs": max(1, round(epochs * shrink)), "growth": growth}
 
 
+def bilstm_transfer(facts: dict, growth: float) -> int:
+    """The BiLSTM's transfer set: the training and unlabeled texts, and `growth` augmented draws of each that are
+    new (their measured share), or `growth` new pairs per training pair."""
+    texts = facts["train"] + facts["unlabeled"]
+    if facts["pairs"]:
+        return texts + int(facts["train"] * growth)
+    return texts + int(texts * growth * facts["new_draws"])
+
+
 def bilstm_stages(args, facts: dict, view: str, name: str, settings: dict) -> list[Stage]:
     """distill.py with the student for the language and the transfer set for the task's kind."""
     out = os.path.join(args.output_dir, name)
     if facts["cjk"]:
-        student = ["--student_tokenizer", "char", "--char_vectors", "lac", "--hidden_size", "100",
+        student = ["--student_tokenizer", "char", "--char_vectors", "lac", "--hidden_size", str(CHINESE_UNITS),
                    "--match_teacher_coverage"]
     else:
         student = ["--student_tokenizer", "teacher", "--init_from_teacher"]
@@ -262,7 +293,9 @@ def make_plan(args, facts: dict, view: str, scale: float, shrink: float) -> list
         if name.startswith("bilstm"):
             settings = bilstm_settings(args, facts, name, shrink)
             stages = bilstm_stages(args, facts, view, name, settings)
-            estimate = bilstm_estimate(facts["train"], 1 + settings["growth"], settings["epochs"], scale)
+            # bilstm_stages' students: LAC characters, or the teacher's embeddings and distill.py's 150 units
+            size = (LAC_DIM, CHINESE_UNITS) if facts["cjk"] else (facts["teacher_hidden"], 150)
+            estimate = bilstm_estimate(bilstm_transfer(facts, settings["growth"]), settings["epochs"], scale, size)
         else:
             if name != "narrow" and facts["teacher_layers"] % int(name.removeprefix("tinybert")):
                 logger.warning(f"WARNING: {name} left out: the teacher's {facts['teacher_layers']} layers are no "
@@ -271,8 +304,9 @@ def make_plan(args, facts: dict, view: str, scale: float, shrink: float) -> list
             settings = {"epochs": [max(1, round(args.stage1_epochs * shrink)),
                                    max(1, round(args.stage2_epochs * shrink))]}
             stages = tinybert_stages(args, facts, view, name, settings)
-            estimate = tinybert_estimate(facts["train"], 1 + args.tinybert_augment, student_layers(args, facts, name),
-                                         facts["teacher_layers"], tuple(settings["epochs"]), scale)
+            transfer = facts["train"] * (1 + args.tinybert_augment) + facts["unlabeled"]
+            estimate = tinybert_estimate(transfer, student_layers(args, facts, name), facts["teacher_layers"],
+                                         tuple(settings["epochs"]), scale)
             if args.tinybert_augment and not any(c["stages"][0].name == stages[0].name for c in plan):
                 estimate.seconds += augmentation_seconds(facts["train"], scale)  # the first TinyBERT makes it
         plan.append({"name": name, "settings": settings, "stages": stages, "estimate": estimate})

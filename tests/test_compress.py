@@ -89,8 +89,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(teacher_and_data, tmp_path, ca
 
 
 def test_time_budget_shrinks_the_plan_or_names_what_fits():
-    facts = {"train": 1000, "pairs": False, "cjk": False, "teacher_layers": 6, "teacher_hidden": 384,
-             "max_seq_length": 64, "do_lower_case": False}
+    facts = {"train": 1000, "unlabeled": 0, "new_draws": 1.0, "pairs": False, "cjk": False, "teacher_layers": 6,
+             "teacher_hidden": 384, "max_seq_length": 64, "do_lower_case": False}
     args = compress.parse_args(["--data_dir", "d", "--teacher_model", "t"])
     full = compress.make_plan(args, facts, "v", 1.0, 1.0)
     args.time_budget = 0.8 * sum(c["estimate"].seconds for c in full) / 60
@@ -141,12 +141,26 @@ def test_pick_takes_the_fastest_that_keeps_enough_else_the_best():
 
 
 def test_estimates_follow_the_reference_pace():
-    # 2,000 examples grown 5x, 10 epochs, on a machine twice as slow: (8.76 + 10 x 1.78) s per 1,000 x 10 x 2 + start
-    assert bilstm_estimate(2000, 5, 10, 2.0).seconds == pytest.approx(20 + 10 * (8.76 + 17.8) * 2)
-    assert bilstm_estimate(2000, 5, 10, 2.0).transfer_examples == 10_000
-    three, two = (tinybert_estimate(1000, 1, k, 6, (1, 3), 1.0).seconds for k in (3, 2))
+    # 10,000 transfer examples, 10 epochs, on a machine twice as slow: (8.76 + 10 x 1.78) s per 1,000 x 10 x 2 + start
+    assert bilstm_estimate(10_000, 10, 2.0).seconds == pytest.approx(20 + 10 * (8.76 + 17.8) * 2)
+    assert bilstm_estimate(10_000, 10, 2.0).transfer_examples == 10_000
+    # a BiLSTM of 128-wide embeddings and 100 units: 4 x 100 x 228 multiply-adds a step against 4 x 150 x 450
+    assert bilstm_estimate(10_000, 10, 2.0, (128, 100)).seconds == pytest.approx(
+        20 + 10 * (8.76 + 17.8 * 91_200 / 270_000) * 2)
+    three, two = (tinybert_estimate(1000, k, 6, (1, 3), 1.0).seconds for k in (3, 2))
     assert three == pytest.approx(40 + 25.05 + 8.76 + 3 * 16.6)  # stage 1 as measured with 3 layers
     assert 40 < two < three
+
+
+def test_the_transfer_set_counts_unlabeled_texts_and_only_new_draws():
+    facts = {"train": 1000, "unlabeled": 500, "pairs": False, "new_draws": 0.5}
+    assert compress.bilstm_transfer(facts, 4) == 1500 + 1500 * 4 // 2
+    assert compress.bilstm_transfer({**facts, "pairs": True}, 4) == 1500 + 4000  # new pairs from training pairs
+    assert compress.bilstm_transfer(facts, 0) == 1500
+    # two-word texts repeat under masking and n-gram draws; long ones hardly ever do
+    short = ["good film", "bad film", "fine plot", "dull plot"] * 25
+    long = [" ".join(f"w{i * 37 + j}" for j in range(30)) for i in range(100)]
+    assert compress.new_draw_share(short, cjk=False) < 0.5 < 0.9 < compress.new_draw_share(long, cjk=False) <= 1
 
 
 def test_a_rerun_after_a_kill_continues_the_candidate_and_ends_with_the_same_pick(teacher_and_data, tmp_path,

@@ -14,6 +14,7 @@ REFERENCE = {
     "augmentation": 3.09,  # TinyBERT's data augmentation per input text (--N 20; the masked LM's pass dominates)
 }
 REFERENCE_LAYERS = 3
+REFERENCE_BILSTM = (300, 150)  # the reference BiLSTM: distill.py's default embedding width and units per direction
 START_S = 20.0  # a stage's start-up: imports, loading models, the first tokenization
 
 
@@ -28,25 +29,29 @@ def machine_scale(teacher_s_per_1000: float) -> float:
     return teacher_s_per_1000 / REFERENCE["teacher_logits"]
 
 
-def bilstm_estimate(train: int, growth: float, epochs: int, scale: float) -> Estimate:
-    """The distilled BiLSTM on `train` examples grown `growth` times (1 + augmented copies, or new pairs): the
-    teacher's logits once, then `epochs` passes (the BiLSTM's pace does not follow the teacher's length, but
-    the machine's speed does)."""
-    n = int(train * growth)
-    seconds = n / 1000 * (REFERENCE["teacher_logits"] + REFERENCE["bilstm"] * epochs) * scale
-    return Estimate(START_S + seconds, n)
+def lstm_cost(embedding_dim: int, hidden_size: int) -> int:
+    """Multiply-adds of one LSTM step per direction: four gates over the input and the previous state."""
+    return 4 * hidden_size * (embedding_dim + hidden_size)
 
 
-def tinybert_estimate(train: int, growth: float, layers: int, teacher_layers: int, epochs: tuple[int, int],
+def bilstm_estimate(transfer: int, epochs: int, scale: float, size: tuple[int, int] = REFERENCE_BILSTM) -> Estimate:
+    """The distilled BiLSTM on `transfer` examples: the teacher's logits once, then `epochs` passes, their cost
+    in proportion to the LSTM step's of `size` (embedding width, units per direction) against the reference
+    BiLSTM's (its pace does not follow the teacher's length, but the machine's speed does)."""
+    per_epoch = REFERENCE["bilstm"] * lstm_cost(*size) / lstm_cost(*REFERENCE_BILSTM)
+    return Estimate(START_S + transfer / 1000 * (REFERENCE["teacher_logits"] + per_epoch * epochs) * scale, transfer)
+
+
+def tinybert_estimate(transfer: int, layers: float, teacher_layers: int, epochs: tuple[int, int],
                       scale: float) -> Estimate:
-    """TinyBERT's two stages with a `layers`-layer student of a `teacher_layers`-layer teacher: stage 1 runs the
-    whole teacher and the student each step; stage 2 the student only, after the teacher's logits."""
-    n = int(train * growth)
+    """TinyBERT's two stages on `transfer` examples with a `layers`-layer student of a `teacher_layers`-layer
+    teacher: stage 1 runs the whole teacher and the student each step; stage 2 the student only, after the
+    teacher's logits."""
     teacher_pass = REFERENCE["teacher_logits"] * teacher_layers / 6
     student_step = (REFERENCE["tinybert_stage1"] - REFERENCE["teacher_logits"]) * layers / REFERENCE_LAYERS
     stage1 = (teacher_pass + student_step) * epochs[0]
     stage2 = teacher_pass + REFERENCE["tinybert_stage2"] * layers / REFERENCE_LAYERS * epochs[1]
-    return Estimate(2 * START_S + n / 1000 * (stage1 + stage2) * scale, n)
+    return Estimate(2 * START_S + transfer / 1000 * (stage1 + stage2) * scale, transfer)
 
 
 def augmentation_seconds(train: int, scale: float) -> float:
