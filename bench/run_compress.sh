@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compress.py on a README benchmark: the data and a teacher as the README's benchmarks make them, then one command
 # picks the fastest student keeping $KEEP of the teacher's dev score. The report (report.md, report.json,
-# pareto.png) and the plan are copied to results/compress/<name>/.
+# pareto.png), the plan, the training times and the model card are copied to results/compress/<name>/
 #   hotel:     ChnSentiCorp hotel reviews 8:1:1; the plain offline teacher of bench/run_teachers.sh (the bundled
 #              MiniLM with the reviews' characters added, 64 pieces, 2 epochs; 89.6 on test in the README)
 #   hotel_mlm: the same reviews; bench/run_benchmark.sh's teacher (after Chinese masked-LM pretraining, 128
@@ -26,4 +26,5 @@ out=models/compressed/$name
 python src/compress.py --data_dir $D --teacher_model $T --keep $KEEP --output_dir $out --max_train_examples 20000 \
     ${COMPRESS_FLAGS:-}
 mkdir -p results/compress/$name
-cp $out/{report.md,report.json,pareto.png,plan.json} results/compress/$name/
+cp $out/{report.md,report.json,pareto.png,plan.json,times.json} results/compress/$name/
+cp $out/export/README.md results/compress/$name/export_README.md

@@ -9,7 +9,7 @@ U=data/sst2_u
 mkdir -p $U && for split in train dev test; do ln -sf ../sst2/$split.tsv $U/$split.tsv; done
 PYTHONPATH=$(pwd) python - data/sst2/train.tsv "${1:-20000}" $U/unlabeled.tsv <<'PY'
 import sys
-from src.data import read_examples
+from src.data.reading import read_examples
 rows = read_examples(sys.argv[1])[int(sys.argv[2]):]
 open(sys.argv[3], "w", encoding="utf-8").write("sentence\n" + "".join(ex.text + "\n" for ex in rows))
 PY

@@ -334,8 +334,9 @@ def fit_budget(args, facts: dict, view: str, scale: float) -> list[dict]:
 def print_plan(plan: list[dict], facts: dict, scale: float) -> None:
     """The plan: per candidate its settings, transfer set and time estimate, then each stage's command."""
     kind = "pairs" if facts["pairs"] else "texts"
-    print(f"\nPlan: {facts['train']:,} training {kind}, metric {facts['metric']}; this machine runs the teacher "
-          f"{scale:.2f}x as long as the reference (results/stage_times)\n")
+    unlabeled = f" and {facts['unlabeled']:,} unlabeled" if facts["unlabeled"] else ""
+    print(f"\nPlan: {facts['train']:,} training {kind}{unlabeled}, metric {facts['metric']}; this machine runs the "
+          f"teacher {scale:.2f}x as long as the reference (results/stage_times)\n")
     print("| candidate | settings | transfer examples | estimated time |\n|---|---|---|---|")
     for c in plan:
         print(f"| {c['name']} | {c['settings']} | {c['estimate'].transfer_examples:,} | "
