@@ -157,6 +157,10 @@ def test_the_transfer_set_counts_unlabeled_texts_and_only_new_draws():
     assert compress.bilstm_transfer(facts, 4) == 1500 + 1500 * 4 // 2
     assert compress.bilstm_transfer({**facts, "pairs": True}, 4) == 1500 + 4000  # new pairs from training pairs
     assert compress.bilstm_transfer(facts, 0) == 1500
+    # augmentation only while the training and unlabeled texts together stay below 50,000
+    args = compress.parse_args(["--data_dir", "d", "--teacher_model", "t"])
+    assert compress.bilstm_settings(args, facts, "bilstm", 1.0) == {"epochs": 5, "growth": 4}
+    assert compress.bilstm_settings(args, {**facts, "unlabeled": 49_000}, "bilstm", 1.0) == {"epochs": 10, "growth": 0}
     # two-word texts repeat under masking and n-gram draws; long ones hardly ever do
     short = ["good film", "bad film", "fine plot", "dull plot"] * 25
     long = [" ".join(f"w{i * 37 + j}" for j in range(30)) for i in range(100)]
