@@ -63,8 +63,10 @@ def pareto_figure(rows: list[dict], picked: str, keep: float, path: str, title: 
         star = r["name"] == picked
         ax.scatter(r["speedup_batch_64"], 100 * r["share"], s=220 if star else 60, marker="*" if star else "o",
                    zorder=3, label=f"{r['name']}{' (pick)' if star else ''}")
-    front = pareto_front(rows, score="share")
-    ax.step([r["speedup_batch_64"] for r in front], [100 * r["share"] for r in front], where="post", color="grey",
+    # the teacher is on the front too: a front of one candidate would draw no line
+    front = sorted(pareto_front([{"speedup_batch_64": 1.0, "share": 1.0}, *rows], score="share"),
+                   key=lambda r: r["speedup_batch_64"])
+    ax.step([r["speedup_batch_64"] for r in front], [100 * r["share"] for r in front], where="pre", color="grey",
             linestyle="--", linewidth=1, label="Pareto front")
     ax.axhline(100 * keep, color="grey", linestyle=":", linewidth=1, label=f"asked to keep {100 * keep:.0f} %")
     ax.set_xscale("log")
