@@ -538,8 +538,9 @@ def write_report(args, facts: dict, rows: list[dict], chosen: tuple, test: dict,
             f"{minutes(report['measured_s'])}; the whole command {minutes(wall_s)} (scoring, timing and export "
             f"included; a rerun counts only what it redid).\n\n![share against speed-up](pareto.png)\n")
     write_text(os.path.join(args.output_dir, "report.md"), text)
-    pareto_figure(rows, row["name"], args.keep, os.path.join(args.output_dir, "pareto.png"),
-                  f"{os.path.basename(os.path.normpath(args.data_dir))}: candidates against the teacher (dev)")
+    pareto_figure(rows, row["name"], args.keep_gain or args.keep, os.path.join(args.output_dir, "pareto.png"),
+                  f"{os.path.basename(os.path.normpath(args.data_dir))}: candidates against the teacher (dev)",
+                  by="gain_share" if args.keep_gain else "share")
 
 
 @exits_on_input_error

@@ -11,7 +11,7 @@ from src.common.cli import InputError
 from src.distill_task_specific_bert import bert_classification
 from src.runs import stages
 from src.runs.plan import bilstm_estimate, tinybert_estimate
-from src.runs.selection import pick
+from src.runs.selection import pareto_figure, pick
 from tests.tiny import in_process, write_tiny_bert, write_toy_data
 
 
@@ -138,6 +138,15 @@ def test_pick_takes_the_fastest_that_keeps_enough_else_the_best():
     assert pick(rows, 0.98) == (rows[0], True)
     assert pick(rows, 0.92, by="gain_share") == (rows[0], True)
     assert pick(rows, 0.995) == (rows[0], False)  # none keeps 99.5 %: the best, said so
+
+
+def test_the_figure_plots_the_share_the_pick_was_made_by(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr("matplotlib.axes.Axes.scatter", lambda ax, x, y, **kw: drawn.append((kw["label"], x, y)))
+    rows = [{"name": "a", "speedup_batch_64": 50.0, "share": 0.99, "gain_share": 0.95},
+            {"name": "b", "speedup_batch_64": 2.0, "share": 1.0, "gain_share": None}]  # no gain share: left out
+    pareto_figure(rows, "a", 0.9, str(tmp_path / "p.png"), "t", by="gain_share")
+    assert drawn == [("teacher", 1.0, 100.0), ("a (pick)", 50.0, 95.0)] and (tmp_path / "p.png").is_file()
 
 
 def test_estimates_follow_the_reference_pace():

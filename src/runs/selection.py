@@ -51,29 +51,31 @@ def candidates_table(rows: list[dict], metric: str, picked: str) -> str:
     return "\n".join(lines)
 
 
-def pareto_figure(rows: list[dict], picked: str, keep: float, path: str, title: str) -> None:
-    """Share of the teacher's dev score against the CPU speed-up at batch 64 (log scale): the teacher, every
-    candidate, the Pareto front, the pick (a star) and the share asked to keep (a dotted line)."""
+def pareto_figure(rows: list[dict], picked: str, keep: float, path: str, title: str, by: str = "share") -> None:
+    """Share of the teacher's dev score (`by="gain_share"`: of its gain over the majority class) against the CPU
+    speed-up at batch 64 (log scale): the teacher, every candidate, the Pareto front, the pick (a star) and the
+    share asked to keep (a dotted line)."""
     plt = pyplot()
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
+    rows = [r for r in rows if r[by] is not None]  # no gain share where the teacher is not above the floor
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
     ax.scatter(1.0, 100.0, s=60, marker="s", color="grey", zorder=3, label="teacher")
     for r in rows:
         star = r["name"] == picked
-        ax.scatter(r["speedup_batch_64"], 100 * r["share"], s=220 if star else 60, marker="*" if star else "o",
+        ax.scatter(r["speedup_batch_64"], 100 * r[by], s=220 if star else 60, marker="*" if star else "o",
                    zorder=3, label=f"{r['name']}{' (pick)' if star else ''}")
     # the teacher is on the front too: a front of one candidate would draw no line
-    front = sorted(pareto_front([{"speedup_batch_64": 1.0, "share": 1.0}, *rows], score="share"),
+    front = sorted(pareto_front([{"speedup_batch_64": 1.0, by: 1.0}, *rows], score=by),
                    key=lambda r: r["speedup_batch_64"])
-    ax.step([r["speedup_batch_64"] for r in front], [100 * r["share"] for r in front], where="pre", color="grey",
+    ax.step([r["speedup_batch_64"] for r in front], [100 * r[by] for r in front], where="pre", color="grey",
             linestyle="--", linewidth=1, label="Pareto front")
     ax.axhline(100 * keep, color="grey", linestyle=":", linewidth=1, label=f"asked to keep {100 * keep:.0f} %")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}x"))
     ax.xaxis.set_minor_formatter(NullFormatter())  # the log axis' minor labels overlap
     ax.set_xlabel("CPU speed-up over the teacher (batch 64, one thread, log scale)")
-    ax.set_ylabel("share of the teacher's dev score (%)")
+    ax.set_ylabel("share of the teacher's dev " + ("gain over the majority (%)" if by == "gain_share" else "score (%)"))
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
