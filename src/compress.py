@@ -74,6 +74,7 @@ from src.serve.speed import speed_of, speedups
 DEFAULT_STUDENTS = ("bilstm", "tinybert3", "tinybert2")  # and `narrow` with --general_student
 OTHER_STUDENTS = ("bilstm_gold", "narrow", "tinybert<k>")
 LAC_DIM, CHINESE_UNITS = 128, 100  # the Chinese BiLSTM: Baidu LAC's character vectors, units per direction
+DEFAULT_UNITS = 150  # distill.py's --hidden_size, the other languages' BiLSTM
 SMALL_TRAIN = 50_000  # below this many training and unlabeled texts, the BiLSTM's transfer set grows
 SHRINK = (1.0, 0.7, 0.5, 0.35, 0.25)  # --time_budget: epochs and transfer growth scaled by these, in turn
 PLAN_FILE = "plan.json"
@@ -154,21 +155,26 @@ def task_facts(args, teacher_labels: list[str]) -> dict:
     teacher_args_file = os.path.join(args.teacher_model, "args.json")
     teacher_args = load_json(teacher_args_file) if os.path.isfile(teacher_args_file) else {}
     config = AutoConfig.from_pretrained(args.teacher_model)  # local, or a hub id's cached copy
-    cjk = is_cjk("".join(all_texts(train[:500])))
-    return {"train": len(train), "unlabeled": len(load_unlabeled(args.data_dir)), "pairs": is_pairs(train),
-            "cjk": cjk, "new_draws": 1.0 if is_pairs(train) else new_draw_share(train, cjk),
-            "task": data_task(args.data_dir), "metric": main_metric(data_task(args.data_dir), regression),
+    cjk, pairs, task = is_cjk("".join(all_texts(train[:500]))), is_pairs(train), data_task(args.data_dir)
+    return {"train": len(train), "unlabeled": len(load_unlabeled(args.data_dir)), "pairs": pairs, "cjk": cjk,
+            "new_draws": 1.0 if pairs else new_draw_share(train, cjk),  # pairs grow by new pairs, not draws
+            "task": task, "metric": main_metric(task, regression),
             "max_seq_length": args.max_seq_length or teacher_args.get("max_seq_length") or 128,
             "do_lower_case": bool(teacher_args.get("do_lower_case")),
             "teacher_layers": config.num_hidden_layers, "teacher_hidden": config.hidden_size,
             "train_texts": train, "train_labels": train_labels, "dev": (dev, dev_labels)}
 
 
+def spread(texts: list, n: int) -> list:
+    """`n` of `texts` (or all), evenly spaced over the list, so that a sample sees the whole file."""
+    return texts[::max(1, len(texts) // n)][:n]
+
+
 def new_draw_share(texts: list[str], cjk: bool, n: int = 500, draws: int = 4) -> float:
     """The share of the paper's augmented draws that are new texts, on `n` training texts spread over the set
     (distill.py drops repeats: short texts repeat often, 47 % of SST-2's draws against 6 % of the hotel
     reviews'), so that the plan counts the transfer set the BiLSTM will learn from."""
-    sample = texts[::max(1, len(texts) // n)][:n]
+    sample = spread(texts, n)
     tagged = [tag_words(t, cjk) for t in sample]
     new = augment_corpus(random.Random(0), tagged, cjk, draws, p_pos=0.1 if cjk else 0.0)
     return sum(1 for _ in new) / (draws * len(sample))
@@ -183,7 +189,7 @@ def teacher_pace(predict, texts: list, n: int = 1024, batch_size: int = 64, max_
     if load >= 0.5 * cores:
         logger.warning(f"WARNING: the machine is busy (load {load:.1f} on {cores} cores over the last minute): the "
                        f"time estimate assumes that load lasts; the stages run faster if it ends")
-    sample = sorted(texts[::max(1, len(texts) // n)][:n], key=lambda t: len(input_key(t)))
+    sample = sorted(spread(texts, n), key=lambda t: len(input_key(t)))
     batches = [sample[i:i + batch_size] for i in range(0, len(sample), batch_size)]
     random.Random(0).shuffle(batches)
     predict(batches[0])
@@ -214,14 +220,20 @@ def bilstm_transfer(facts: dict, growth: float) -> int:
     return texts + int(texts * growth * facts["new_draws"])
 
 
+def bilstm_student(facts: dict) -> tuple[list[str], tuple[int, int]]:
+    """The BiLSTM for the language: distill.py's flags, and its (embedding width, units per direction) for the
+    estimate. Chinese: LAC's character vectors; other languages: the teacher's word pieces and embeddings, at
+    distill.py's default units."""
+    if facts["cjk"]:
+        return (["--student_tokenizer", "char", "--char_vectors", "lac", "--hidden_size", str(CHINESE_UNITS),
+                 "--match_teacher_coverage"], (LAC_DIM, CHINESE_UNITS))
+    return ["--student_tokenizer", "teacher", "--init_from_teacher"], (facts["teacher_hidden"], DEFAULT_UNITS)
+
+
 def bilstm_stages(args, facts: dict, view: str, name: str, settings: dict) -> list[Stage]:
     """distill.py with the student for the language and the transfer set for the task's kind."""
     out = os.path.join(args.output_dir, name)
-    if facts["cjk"]:
-        student = ["--student_tokenizer", "char", "--char_vectors", "lac", "--hidden_size", str(CHINESE_UNITS),
-                   "--match_teacher_coverage"]
-    else:
-        student = ["--student_tokenizer", "teacher", "--init_from_teacher"]
+    student, _ = bilstm_student(facts)
     growth = settings["growth"]
     if growth and facts["pairs"]:
         transfer = ["--pair_transfer", str(growth), "--pair_kinds", "random"]
@@ -293,9 +305,8 @@ def make_plan(args, facts: dict, view: str, scale: float, shrink: float) -> list
         if name.startswith("bilstm"):
             settings = bilstm_settings(args, facts, name, shrink)
             stages = bilstm_stages(args, facts, view, name, settings)
-            # bilstm_stages' students: LAC characters, or the teacher's embeddings and distill.py's 150 units
-            size = (LAC_DIM, CHINESE_UNITS) if facts["cjk"] else (facts["teacher_hidden"], 150)
-            estimate = bilstm_estimate(bilstm_transfer(facts, settings["growth"]), settings["epochs"], scale, size)
+            estimate = bilstm_estimate(bilstm_transfer(facts, settings["growth"]), settings["epochs"], scale,
+                                       bilstm_student(facts)[1])
         else:
             if name != "narrow" and facts["teacher_layers"] % int(name.removeprefix("tinybert")):
                 logger.warning(f"WARNING: {name} left out: the teacher's {facts['teacher_layers']} layers are no "
